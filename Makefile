@@ -1,0 +1,161 @@
+# aicert - provenance for AI training runs. See README.md.
+#
+#   make            build everything into build/
+#   make check      install test dependencies (as root), build, run every test (tests/run.sh)
+#   make bench      run the benchmarks (bench/run.sh)
+#   make demo       trace examples/train.py and verify the bundle
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make static     aicert-trace with libbpf/libelf/libz linked statically (for machines with no
+#                   libbpf, e.g. the GPU host)
+#   V=1             show the commands
+#
+# Sources are found by folder, so adding a module needs no Makefile edit:
+#   userspace/lib/*.c    libaicert.a: pure formats and checks (no libbpf, no TPM access)
+#   userspace/trace/*.c  libtrace.a: BPF loading, collector, hash pool, TPM writer, bundle
+#   userspace/cmd/X.c    the program X
+#   bpf/X.bpf.c          build/X.skel.h
+#   tests/unit/test_X.c  build/tests/test_X (cmocka); tests/unit/test_X.ldflags adds link flags
+#   tests/fuzz/fuzz_X.c  build/fuzz/fuzz_X (clang libFuzzer + ASan/UBSan)
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+PKGS_LIB := openssl jansson yaml-0.1 tss2-mu
+PKGS_TRACE := libbpf tss2-esys tss2-tctildr tss2-rc tss2-mu openssl jansson yaml-0.1
+pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pc_libs = $(shell pkg-config --libs $(1) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
+	-D_GNU_SOURCE -DAICERT_VERSION='"$(VERSION)"' -Iinclude -Iuserspace -I$(BUILD) \
+	$(call pc_cflags,$(PKGS_TRACE)) $(EXTRA_CFLAGS)
+LDFLAGS += $(EXTRA_LDFLAGS)
+LIBS_LIB := $(call pc_libs,$(PKGS_LIB)) -lpthread
+LIBS_TRACE := $(call pc_libs,$(PKGS_TRACE)) -lelf -lz -lpthread
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -D__BPF__ -Ivmlinux -Iinclude -Ibpf \
+	-Wall -Werror -Wno-unused-function
+
+LIB_SRCS := $(sort $(wildcard userspace/lib/*.c))
+TRACE_SRCS := $(sort $(wildcard userspace/trace/*.c))
+CMD_SRCS := $(sort $(wildcard userspace/cmd/*.c))
+BPF_SRCS := $(sort $(wildcard bpf/*.bpf.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+TRACE_OBJS := $(TRACE_SRCS:%.c=$(BUILD)/%.o)
+SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
+BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+# Programs that an auditor runs link libaicert only (no libbpf, no TPM access).
+VERIFY_CMDS := aicert-verify aicert
+TRACE_CMDS := $(filter-out $(VERIFY_CMDS),$(CMD_SRCS:userspace/cmd/%.c=%))
+CMDS := $(CMD_SRCS:userspace/cmd/%.c=$(BUILD)/%)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all check bench demo install static unit fuzz deps clean format
+
+all: $(CMDS) $(UNIT_BINS)
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/*.h) vmlinux/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# Every trace object may include any skeleton.
+$(TRACE_OBJS): | $(SKELS)
+
+$(BUILD)/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libaicert.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libtrace.a: $(TRACE_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(VERIFY_CMDS:%=$(BUILD)/%): $(BUILD)/%: $(BUILD)/userspace/cmd/%.o $(BUILD)/libaicert.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_LIB)
+
+$(TRACE_CMDS:%=$(BUILD)/%): $(BUILD)/%: $(BUILD)/userspace/cmd/%.o $(BUILD)/libtrace.a $(BUILD)/libaicert.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TRACE)
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libtrace.a $(BUILD)/libaicert.a
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(shell cat tests/unit/test_$*.ldflags 2>/dev/null) \
+		$(BUILD)/libtrace.a $(BUILD)/libaicert.a $(LIBS_TRACE) -lcmocka
+
+# libFuzzer targets compile the pure library with clang and the sanitizers.
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-std=gnu11 -D_GNU_SOURCE -DAICERT_VERSION='"$(VERSION)"' -Iinclude -Iuserspace \
+	$(call pc_cflags,$(PKGS_LIB))
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) $(wildcard include/*.h userspace/lib/*.h)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(LIBS_LIB)
+
+fuzz: $(FUZZ_BINS)
+
+unit: $(UNIT_BINS)
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all fuzz
+	$(Q)tests/run.sh
+
+bench: all
+	$(Q)bench/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh
+
+static:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-static \
+		LIBS_TRACE="-Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic $(call pc_libs,tss2-esys tss2-tctildr tss2-rc tss2-mu openssl jansson yaml-0.1) -lpthread" \
+		build-static/aicert-trace
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/aicert \
+		$(DESTDIR)/lib/systemd/system
+	install -m 755 $(CMDS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 policy/default.yaml $(DESTDIR)$(PREFIX)/share/aicert/
+	if [ -f scripts/aicertd.service ]; then \
+		install -m 644 scripts/aicertd.service $(DESTDIR)/lib/systemd/system/; fi
+
+format:
+	clang-format -i $(LIB_SRCS) $(TRACE_SRCS) $(CMD_SRCS) $(BPF_SRCS) $(wildcard include/*.h bpf/*.h userspace/*/*.h)
+
+clean:
+	rm -rf $(BUILD) build-static
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * access.h - the kernel side of tracing, seen from userspace: loads one of the two BPF backends
+ * (bpf/access_lsm.bpf.c, bpf/access_tp.bpf.c), scopes it to the run's cgroup, and drains its ring
+ * buffer on a thread of its own, handing each record (a copy, struct ac_* from include/access.h)
+ * to a callback.
+ */
+#ifndef AICERT_TRACE_ACCESS_H
+#define AICERT_TRACE_ACCESS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "access.h"
+
+enum access_backend {
+	ACCESS_BACKEND_AUTO = 0,
+	ACCESS_BACKEND_LSM = 1,
+	ACCESS_BACKEND_TRACEPOINT = 2,
+};
+
+struct access_opts {
+	enum access_backend backend;
+	uint32_t ringbuf_bytes; /* 0: default (64 MiB) */
+	uint32_t dedup_entries; /* 0: default (262144) */
+};
+
+/* Sums of the per-CPU counters (enum ac_stat). */
+struct access_stats {
+	uint64_t events, rb_drops, path_trunc, dedup_hits, errors;
+};
+
+/* Called on the drain thread with a record copied out of the ring buffer (len bytes). */
+typedef void (*access_cb)(const void *rec, size_t len, void *ctx);
+
+struct access;
+
+/*
+ * Loads and attaches a backend. AUTO tries LSM when "bpf" is in /sys/kernel/security/lsm and
+ * falls back to tracepoints when LSM programs do not load (saying why at -v). Returns NULL with
+ * a logged reason on failure; *err is set to a negative errno (-EPERM when not privileged).
+ */
+struct access *access_open(const struct access_opts *opts, int *err);
+/* The backend that is attached: "lsm" or "tracepoint". */
+const char *access_backend_name(const struct access *a);
+/* Adds a cgroup v2 id to the scope: accesses by tasks in that cgroup (or below) are recorded. */
+int access_scope_add(struct access *a, uint64_t cgroup_id);
+int access_scope_del(struct access *a, uint64_t cgroup_id);
+/* Starts the drain thread; cb gets every record until access_stop(). */
+int access_start(struct access *a, access_cb cb, void *ctx);
+/* Drains what is left in the ring buffer, then stops the thread. Safe to call twice. */
+void access_stop(struct access *a);
+void access_stats(const struct access *a, struct access_stats *out);
+void access_close(struct access *a);
+
+/* Name of a backend, for options: "auto" | "lsm" | "tracepoint"; -1 on anything else. */
+int access_backend_parse(const char *s);
+
+#endif
