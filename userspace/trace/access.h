@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "access.h"
+#include <access.h> /* include/access.h, the records (not this file) */
 
 enum access_backend {
 	ACCESS_BACKEND_AUTO = 0,
@@ -27,6 +27,7 @@ struct access_opts {
 /* Sums of the per-CPU counters (enum ac_stat). */
 struct access_stats {
 	uint64_t events, rb_drops, path_trunc, dedup_hits, errors;
+	uint64_t malformed; /* records dropped by the collector: size or lengths inconsistent */
 };
 
 /* Called on the drain thread with a record copied out of the ring buffer (len bytes). */

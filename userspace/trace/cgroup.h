@@ -5,6 +5,7 @@
  */
 #ifndef AICERT_TRACE_CGROUP_H
 #define AICERT_TRACE_CGROUP_H
+#include <stddef.h>
 #include <stdint.h>
 
 struct run_cgroup {
@@ -29,5 +30,16 @@ int run_cgroup_empty(const struct run_cgroup *cg);
 int run_cgroup_wait_empty(const struct run_cgroup *cg, int timeout_ms);
 /* Kills what is left (cgroup.kill, else SIGKILL to each pid) and removes the directory. */
 void run_cgroup_destroy(struct run_cgroup *cg, int kill_rest);
+
+/*
+ * Mount point of the cgroup v2 hierarchy (the first "cgroup2" in /proc/mounts), mounting one at
+ * /run/aicert/cgroup2 when there is none. 0 or -errno (logged).
+ */
+int cgroup2_root(char *buf, size_t len);
+/*
+ * Depth of the cgroup with this id below the hierarchy's root (root: 0), found through its file
+ * handle: what bpf_get_current_ancestor_cgroup_id() takes. -errno when no such cgroup.
+ */
+int cgroup_level(uint64_t id);
 
 #endif

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * access_tp.bpf.c - the tracepoint backend, for kernels where BPF LSM programs cannot load. Files
+ * are seen after the syscall succeeded, through the task's fd table; paths are rebuilt from the
+ * dentries and mounts (access.bpf.h).
+ */
+#define AC_BACKEND AC_BACKEND_TRACEPOINT
+#include "access.bpf.h"
+
+/* rename: what sys_enter saw, used at sys_exit when the rename succeeded */
+struct ac_rename_arg {
+	const char *newname;
+	__s64 newdfd;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct ac_rename_arg);
+} rename_args SEC(".maps");
+
+/* Direct loads through the BTF task pointer: far cheaper than a probe read per step. */
+static __always_inline struct file *ac_fd_file(long fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (fd < 0 || fd >= fdt->max_fds)
+		return NULL;
+	fds = fdt->fd;
+	if (bpf_core_read(&file, sizeof(file), &fds[fd]))
+		return NULL;
+	return file;
+}
+
+static __always_inline int ac_open_exit(long ret)
+{
+	__u64 scope_id;
+
+	if (ret < 0)
+		return 0;
+	scope_id = ac_scope();
+	if (!scope_id)
+		return 0;
+	ac_file_emit(scope_id, ac_fd_file(ret), AC_KIND_READ, ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int ac_exit_open(struct trace_event_raw_sys_exit *ctx)
+{
+	return ac_open_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int ac_exit_openat(struct trace_event_raw_sys_exit *ctx)
+{
+	return ac_open_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int ac_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return ac_open_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int ac_exit_creat(struct trace_event_raw_sys_exit *ctx)
+{
+	return ac_open_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int ac_enter_mmap(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 scope_id;
+
+	/* int arguments arrive without sign extension in the upper half of the register */
+	int fd = (int)ctx->args[4];
+
+	if (!(ctx->args[2] & AC_PROT_EXEC) || fd < 0)
+		return 0;
+	scope_id = ac_scope();
+	if (!scope_id)
+		return 0;
+	ac_file_emit(scope_id, ac_fd_file(fd), AC_KIND_MMAP, fd);
+	return 0;
+}
+
+/*
+ * A #! script: bprm->file is the interpreter by now and the script's file is closed, so the
+ * script is reported by the name exec was given, made absolute with the cwd. No inode: no dedup.
+ */
+static __always_inline void ac_exec_script(const char *name)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct ac_scratch *s = ac_scratch_get();
+	struct ac_file *f;
+	__u32 off = 0;
+	char first = 0;
+	long n;
+
+	if (!s)
+		return;
+	f = &s->f;
+	ac_hdr_fill(&f->hdr, AC_REC_FILE);
+	ac_task_fill(&f->task);
+	f->dev = f->ino = f->size = f->i_version = 0;
+	f->mtime_ns = f->ctime_ns = 0;
+	f->kind = AC_KIND_EXEC;
+	f->fmode = f->magic = 0;
+	f->fd = -1;
+	f->_pad = 0;
+	bpf_probe_read_kernel(&first, 1, name);
+	if (first != '/') {
+		off = ac_path_walk(s, f->path, BPF_CORE_READ(task, fs, pwd.dentry),
+				   BPF_CORE_READ(task, fs, pwd.mnt), &f->hdr.flags) - 1;
+		if (off > 1)
+			f->path[off++ & (AC_PATH_MAX - 1)] = '/';
+		else
+			off = 1;
+		/* appended names are bounded by the slack after the path buffer */
+		n = bpf_probe_read_kernel_str(&f->path[off & (AC_PATH_MAX - 1)], AC_NAME_MASK + 1,
+					      name);
+		if (n == AC_NAME_MASK + 1 || off + n > AC_PATH_MAX) {
+			f->hdr.flags |= AC_F_PATH_TRUNC;
+			ac_stat_inc(AC_STAT_PATH_TRUNC);
+		}
+	} else {
+		n = bpf_probe_read_kernel_str(f->path, AC_PATH_MAX, name);
+		if (n == AC_PATH_MAX) {
+			f->hdr.flags |= AC_F_PATH_TRUNC;
+			ac_stat_inc(AC_STAT_PATH_TRUNC);
+		}
+	}
+	if (n <= 0)
+		return;
+	off += n;
+	if (off > AC_PATH_MAX) {
+		off = AC_PATH_MAX;
+		f->path[AC_PATH_MAX - 1] = 0;
+	}
+	f->path_len = off;
+	ac_submit(f, offsetof(struct ac_file, path) + off, sizeof(*f));
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(ac_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u64 scope_id = ac_scope();
+	const char *filename, *interp;
+
+	if (!scope_id)
+		return 0;
+	ac_proc_emit(AC_REC_EXEC, 0, 0);
+	ac_file_emit(scope_id, BPF_CORE_READ(bprm, file), AC_KIND_EXEC, -1);
+	/* binfmt_script replaces interp with a copy of the interpreter's name */
+	filename = BPF_CORE_READ(bprm, filename);
+	interp = BPF_CORE_READ(bprm, interp);
+	if (filename && interp && filename != interp)
+		ac_exec_script(filename);
+	return 0;
+}
+
+static __always_inline int ac_rename_enter(const char *newname, long newdfd)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ac_rename_arg arg = { .newname = newname, .newdfd = newdfd };
+
+	if (!ac_scope())
+		return 0;
+	if (bpf_map_update_elem(&rename_args, &id, &arg, BPF_ANY))
+		ac_stat_inc(AC_STAT_ERRORS);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_rename")
+int ac_enter_rename(struct trace_event_raw_sys_enter *ctx)
+{
+	return ac_rename_enter((const char *)ctx->args[1], AC_AT_FDCWD);
+}
+
+SEC("tracepoint/syscalls/sys_enter_renameat")
+int ac_enter_renameat(struct trace_event_raw_sys_enter *ctx)
+{
+	return ac_rename_enter((const char *)ctx->args[3], (int)ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_renameat2")
+int ac_enter_renameat2(struct trace_event_raw_sys_enter *ctx)
+{
+	return ac_rename_enter((const char *)ctx->args[3], (int)ctx->args[2]);
+}
+
+/* Directory a relative new name is resolved against: the cwd, or the file open at dirfd. */
+static __always_inline __u32 ac_rename_dir(struct ac_scratch *s, long dfd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct ac_rename *r = &s->r;
+	struct file *dir;
+
+	if (dfd == AC_AT_FDCWD)
+		return ac_path_walk(s, r->path, BPF_CORE_READ(task, fs, pwd.dentry),
+				    BPF_CORE_READ(task, fs, pwd.mnt), &r->hdr.flags);
+	dir = ac_fd_file(dfd);
+	if (!dir)
+		return 0;
+	return ac_path_walk(s, r->path, BPF_CORE_READ(dir, f_path.dentry),
+			    BPF_CORE_READ(dir, f_path.mnt), &r->hdr.flags);
+}
+
+static __always_inline int ac_rename_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ac_rename_arg *arg = bpf_map_lookup_elem(&rename_args, &id);
+	struct ac_scratch *s;
+	struct ac_rename *r;
+	__u32 path_len = 0;
+	long n;
+
+	if (!arg)
+		return 0;
+	s = ac_scratch_get();
+	if (ret < 0 || !s)
+		goto cleanup;
+	r = &s->r;
+	ac_hdr_fill(&r->hdr, AC_REC_RENAME);
+	ac_task_fill(&r->task);
+	r->dev = r->ino = 0;
+	n = bpf_probe_read_user_str(r->name, sizeof(r->name), arg->newname);
+	if (n <= 0)
+		goto cleanup;
+	if (n == sizeof(r->name)) {
+		r->hdr.flags |= AC_F_PATH_TRUNC;
+		ac_stat_inc(AC_STAT_PATH_TRUNC);
+	}
+	r->name_len = n;
+	if (r->name[0] != '/') {
+		r->hdr.flags |= AC_F_PATH_REL;
+		path_len = ac_rename_dir(s, arg->newdfd);
+		if (path_len > AC_PATH_MAX)
+			path_len = AC_PATH_MAX;
+	}
+	r->path_len = path_len;
+	ac_submit(r, offsetof(struct ac_rename, path) + path_len, sizeof(*r));
+cleanup:
+	bpf_map_delete_elem(&rename_args, &id);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_rename")
+int ac_exit_rename(struct trace_event_raw_sys_exit *ctx)
+{
+	return ac_rename_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_renameat")
+int ac_exit_renameat(struct trace_event_raw_sys_exit *ctx)
+{
+	return ac_rename_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_renameat2")
+int ac_exit_renameat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return ac_rename_exit(ctx->ret);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ac_fork, struct task_struct *parent, struct task_struct *child)
+{
+	ac_on_fork(child);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(ac_exit, struct task_struct *task)
+{
+	ac_on_exit(task);
+	return 0;
+}

@@ -1,0 +1,131 @@
+#!/bin/bash
+# The kernel side of tracing on the host (tracepoint backend), through aicert-probe: every kind of
+# record a run produces, scoping to the run's cgroup (daemons in, a concurrent process out) and
+# the in-kernel de-duplication. AICERT_BACKEND=lsm runs the same checks on the LSM backend (in a
+# VM with BPF LSM).
+set -u
+cd "$(dirname "$0")/../.."
+B=${AICERT_BUILD:-$PWD/build}
+PROBE=${AICERT_PROBE:-$B/aicert-probe}
+[ "$(id -u)" = 0 ] || { echo "SKIPPED: needs root to load BPF programs"; exit 77; }
+[ -x "$PROBE" ] || { echo "SKIPPED: $PROBE not built"; exit 77; }
+
+BACKEND=${AICERT_BACKEND:-tracepoint}
+W=$(mktemp -d "${TMPDIR:-/tmp}/aicert-probe.XXXXXX")
+bg=
+cleanup() {
+	touch "$W/stop"
+	[ -n "$bg" ] && kill "$bg" 2>/dev/null && wait "$bg" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+fails=0
+check() { # name command...
+	local name=$1
+	shift
+	if "$@"; then echo "ok - $name"; else echo "not ok - $name"; fails=$((fails + 1)); fi
+}
+has() { grep -qE "$1" "$W/out"; }
+count() { grep -cE "$1" "$W/out"; }
+stat_of() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$W/err" | tail -1; }
+
+echo input > "$W/in.txt"
+echo secret > "$W/untraced.txt"
+echo daemon > "$W/daemon.txt"
+echo many > "$W/many.txt"
+echo v1 > "$W/changed.txt"
+printf '#!/bin/sh\nexit 0\n' > "$W/script.sh"
+chmod +x "$W/script.sh"
+TRUE=$(readlink -f /bin/true)
+SH=$(readlink -f /bin/sh)
+
+# a process outside the run reading its own file the whole time
+(while [ ! -e "$W/stop" ]; do cat "$W/untraced.txt" > /dev/null; sleep 0.02; done) &
+bg=$!
+
+# shellcheck disable=SC2016 # expanded by the traced shell
+"$PROBE" --backend "$BACKEND" --linger 10000 -- /bin/sh -c '
+	W=$1
+	cat "$W/in.txt" > /dev/null
+	/bin/true
+	echo data > "$W/out.tmp"
+	mv "$W/out.tmp" "$W/out.txt"
+	cd "$W" && echo rel > rel.tmp && mv rel.tmp rel.txt
+	"$W/script.sh"
+	cat "$W/changed.txt" > /dev/null
+	echo v2 >> "$W/changed.txt"
+	cat "$W/changed.txt" > /dev/null
+	i=0
+	while [ $i -lt 1000 ]; do read -r x < "$W/many.txt"; i=$((i + 1)); done
+	setsid /bin/sh -c "sleep 0.5; cat \"$W/daemon.txt\" > /dev/null" < /dev/null > /dev/null 2>&1 &
+	exit 3
+' sh "$W" > "$W/out" 2> "$W/err"
+rc=$?
+
+check "probe exits with the command's status" [ "$rc" = 3 ]
+check "$BACKEND backend loaded" grep -q "backend=$BACKEND " "$W/err"
+check "read of a file" has "^file read .* path=$W/in.txt$"
+check "exec of a program" has "^file exec .* path=$TRUE$"
+check "exec record of the task" has "^exec .* comm=true "
+check "write creating a file" has "^file write .*flags=created.* path=$W/out.tmp$"
+if [ "$BACKEND" = lsm ]; then
+	# the hook sees dentries: the moved inode and the new name in its directory
+	check "rename (inode and directory)" has "^rename .*flags=rel dev=[1-9].* dir=$W name=out.txt$"
+	check "rename in the cwd" has "^rename .*flags=rel dev=[1-9].* dir=$W name=rel.txt$"
+else
+	check "rename to an absolute name" has "^rename .* dir=- name=$W/out.txt$"
+	check "rename to a relative name resolved against the cwd" \
+		has "^rename .*flags=rel .* dir=$W name=rel.txt$"
+fi
+check "#! script: the script by name" has "^file exec .* path=$W/script.sh$"
+check "#! script: the interpreter" has "^file exec .* path=$SH$"
+check "mmap of a shared library" has "^file mmap .* path=.*/libc\.so\.6$"
+check "fork records" has "^fork .* child=[1-9]"
+check "exit record with the exit code" has "^exit .* exit_code=768$"
+check "daemon reading after its parent exited" has "^file read .* path=$W/daemon.txt$"
+check "concurrent untraced process not recorded" [ "$(count "untraced.txt")" = 0 ]
+check "file read 1000 times gives one record" [ "$(count "path=$W/many.txt$")" = 1 ]
+check "de-duplication counted" [ "$(stat_of dedup_hits)" -ge 999 ]
+check "changed file reported again" [ "$(count "^file read .* path=$W/changed.txt$")" = 2 ]
+check "no records lost" [ "$(stat_of rb_drops)" = 0 ]
+check "no malformed records" [ "$(stat_of malformed)" = 0 ]
+check "records carry the run's cgroup" \
+	[ "$(grep -E '^file ' "$W/out" | sed 's/.* cgroup=\([0-9]*\) .*/\1/' | sort -u | wc -l)" = 1 ]
+check "run cgroup removed" \
+	[ -z "$(find "$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)/aicert" \
+		-maxdepth 1 -name "probe-*" 2>/dev/null)" ]
+
+# without privileges the load fails with the documented message
+if command -v setpriv > /dev/null; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$PROBE" -- true > /dev/null 2> "$W/err2"
+	nrc=$?
+	check "unprivileged: clear error" \
+		[ "$nrc" != 0 -a -n "$(grep 'must run as root' "$W/err2")" ]
+fi
+
+# a path deeper than the walk's bound, and a file opened again after it was unlinked
+deep=$W/deep
+for i in $(seq 1 70); do deep=$deep/d; done
+mkdir -p "$deep" && echo deep > "$deep/f.txt" && echo gone > "$W/gone.txt"
+"$PROBE" --backend "$BACKEND" -- /bin/sh -c \
+	'cat "$1" > /dev/null; exec 3< "$2"; rm "$2"; cat /proc/self/fd/3 > /dev/null' sh \
+	"$deep/f.txt" "$W/gone.txt" > "$W/out" 2> "$W/err"
+if [ "$BACKEND" = lsm ]; then # bpf_d_path has no depth bound
+	check "deep path in full" has "^file read .* path=$deep/f.txt$"
+else
+	check "deep path cut and flagged" has "^file read .*flags=trunc.* path=.*/d/d/f.txt$"
+	check "deep path counted" [ "$(stat_of path_trunc)" -ge 1 ]
+fi
+check "open of an unlinked file flagged, plain name" \
+	has "^file read .*flags=unlinked.* path=$W/gone.txt$"
+
+# a burst of distinct files: every record submitted reaches the callback (access_stop drains)
+mkdir "$W/many"
+(cd "$W/many" && seq 1 3000 | xargs touch)
+"$PROBE" --backend "$BACKEND" --quiet -- /bin/sh -c 'for f in "$1"/*; do : < "$f"; done' sh \
+	"$W/many" > /dev/null 2> "$W/err"
+ev=$(stat_of events)
+check "burst of 3000 files: all delivered, none lost" \
+	[ "$ev" -gt 3000 -a "$(stat_of records)" = "$ev" -a "$(stat_of rb_drops)" = 0 ]
+
+[ $fails = 0 ]

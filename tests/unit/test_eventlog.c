@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * test_eventlog.c - the host log writer against a real swtpm (started here through
+ * tests/lib/swtpm.sh): replay == tpm2_pcrread, tpm2_checkquote accepts the quote, concurrent
+ * writers, torn tails, unbindable logs, redaction, no-TPM mode, flat TPM command count.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <openssl/evp.h>
+#include <tss2/tss2_tpm2_types.h>
+
+#include "lib/hex.h"
+#include "lib/log.h"
+#include "trace/eventlog.h"
+
+#define BOOT "11111111-2222-3333-4444-555555555555"
+#define RUN_A "aaaaaaaa-0000-4000-8000-000000000001"
+#define RUN_B "bbbbbbbb-0000-4000-8000-000000000002"
+
+/* ---- swtpm (the same helper is in test_tpm.c) ---- */
+
+static char swtpm_dir[256], swtpm_tcti[128];
+
+static int swtpm_up(void)
+{
+	FILE *p = popen("bash -c '. tests/lib/swtpm.sh && swtpm_start >&2 && trap - EXIT && "
+			"echo \"$SWTPM_DIR $AICERT_TCTI\"'",
+			"r");
+	int rc;
+
+	if (!p)
+		return 77;
+	rc = fscanf(p, "%255s %127s", swtpm_dir, swtpm_tcti) == 2 ? 0 : 77;
+	if (pclose(p) != 0)
+		rc = 77;
+	return rc;
+}
+
+static void swtpm_down(void)
+{
+	char cmd[600];
+
+	if (!swtpm_dir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "kill $(cat %s/swtpm.pid) 2>/dev/null; sleep 0.2; rm -rf %s",
+		 swtpm_dir, swtpm_dir);
+	if (system(cmd))
+		fprintf(stderr, "could not stop swtpm in %s\n", swtpm_dir);
+	swtpm_dir[0] = 0;
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* ---- helpers ---- */
+
+struct fx {
+	char dir[64];
+	char log[128];
+	struct evlog_opts o;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	strcpy(f->dir, "/tmp/aicert-test-evlog.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->log, sizeof(f->log), "%s/" BOOT "/events.cel", f->dir);
+	f->o.statedir = f->dir;
+	f->o.tcti = swtpm_tcti;
+	f->o.boot_id = BOOT;
+	f->o.batch_hz = 50;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	sh("rm -rf %s", f->dir);
+	free(f);
+	return 0;
+}
+
+static void fake_sha(const char *path, uint8_t out[32])
+{
+	unsigned n;
+
+	EVP_Digest(path, strlen(path), out, &n, EVP_sha256(), NULL);
+}
+
+/* A whole run: start, n measurements (a flush period apart every `every` files), end. */
+static void run(struct evlog *ev, const char *run_id, int n, int every)
+{
+	static const char *argv[] = {"python3", "train.py"};
+	struct evlog_run_info ri = {.run_id = run_id,
+				    .argv = argv,
+				    .argc = 2,
+				    .cwd = "/w",
+				    .uid = 0,
+				    .backend = "tracepoint"};
+	struct cel_output out = {.path = "/w/model.bin"};
+	char path[64];
+	uint8_t sha[32];
+
+	assert_int_equal(evlog_run_start(ev, &ri), 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/data/%s/%d", run_id, i);
+		fake_sha(path, sha);
+		assert_int_equal(evlog_measure(ev, path, sha, i, 1, CEL_FILE_OK), 0);
+		if (every && i % every == every - 1)
+			usleep(30000);
+	}
+	assert_int_equal(evlog_loss(ev, 2), 0);
+	fake_sha("model", out.sha256);
+	assert_int_equal(evlog_run_end(ev, 0, &out, 1), 0);
+}
+
+static void load(const char *path, struct cel_log *log)
+{
+	FILE *fp = fopen(path, "rb");
+	uint8_t *buf;
+	long n;
+	char err[CEL_ERR_MAX] = "";
+
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = malloc(n + 1);
+	assert_int_equal(fread(buf, 1, n, fp), (size_t)n);
+	fclose(fp);
+	if (cel_log_decode(buf, n, log, NULL, err))
+		fail_msg("%s: %s", path, err);
+	free(buf);
+}
+
+static enum cel_kind kind_of(const struct cel_record *r, char *run_id)
+{
+	struct cel_event e;
+	enum cel_kind k;
+
+	if (r->content_type != CEL_CT_AICERT)
+		return 0;
+	assert_int_equal(cel_event_decode(r->content, r->content_len, &e, NULL), 0);
+	k = e.kind;
+	if (run_id)
+		strcpy(run_id, e.run_id);
+	cel_event_free(&e);
+	return k;
+}
+
+/* The log's replay from its baseline equals tpm2_pcrread, in sha1 and sha256 (and the rest). */
+static void assert_replays(const struct cel_log *log, uint32_t pcr)
+{
+	static const uint16_t banks[] = {TPM2_ALG_SHA1, TPM2_ALG_SHA256, TPM2_ALG_SHA384,
+					 TPM2_ALG_SHA512};
+	char err[CEL_ERR_MAX] = "", hex[129], tool[200], cmd[256];
+
+	for (size_t b = 0; b < 4; b++) {
+		uint8_t v[CEL_MAX_DIGEST];
+		FILE *p;
+
+		if (cel_replay_baseline(log, pcr, banks[b], v, err))
+			fail_msg("replay %s: %s", cel_alg_name(banks[b]), err);
+		hex_encode(v, cel_alg_size(banks[b]), hex);
+		snprintf(
+		    cmd, sizeof(cmd),
+		    "TPM2TOOLS_TCTI='%s' tpm2_pcrread %s:%u | sed -n 's/.*: 0x//p' | tr A-F a-f",
+		    swtpm_tcti, cel_alg_name(banks[b]), pcr);
+		p = popen(cmd, "r");
+		assert_non_null(fgets(tool, sizeof(tool), p));
+		pclose(p);
+		tool[strcspn(tool, "\n")] = 0;
+		assert_string_equal(hex, tool);
+	}
+}
+
+/* ---- tests ---- */
+
+static void test_run_replay_quote(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev;
+	struct cel_log log = {0}, ex = {0};
+	char bundle[128], qhex[65];
+	uint8_t q[32];
+	unsigned n;
+
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	assert_true(evlog_attested(ev));
+	assert_string_equal(evlog_path(ev), f->log);
+	run(ev, RUN_A, 300, 100);
+	snprintf(bundle, sizeof(bundle), "%s/bundle", f->dir);
+	mkdir(bundle, 0755);
+	assert_int_equal(sh("test -s %s", f->log), 0);
+	strcat(bundle, "/events.cel");
+	assert_int_equal(evlog_export(ev, NULL, bundle), 0);
+	bundle[strlen(bundle) - strlen("/events.cel")] = 0;
+	EVP_Digest("bundle", 6, q, &n, EVP_sha256(), NULL);
+	hex_encode(q, 32, qhex);
+	assert_int_equal(evlog_quote(ev, q, 32, bundle), 0);
+	evlog_close(ev);
+
+	load(f->log, &log);
+	assert_true(log.n >= 5);
+	assert_int_equal(kind_of(&log.recs[0], NULL), CEL_KIND_BASELINE);
+	assert_int_equal(kind_of(&log.recs[1], NULL), CEL_KIND_RUN_START);
+	assert_int_equal(kind_of(&log.recs[log.n - 1], NULL), CEL_KIND_RUN_END);
+	for (size_t i = 0; i < log.n; i++) {
+		assert_int_equal(log.recs[i].recnum, i);
+		assert_int_equal(log.recs[i].digests.n, 4); /* every allocated bank */
+	}
+	assert_replays(&log, 15);
+	load(strcat(bundle, "/events.cel"), &ex);
+	assert_int_equal(ex.n, log.n);
+	bundle[strlen(bundle) - strlen("/events.cel")] = 0;
+	assert_int_equal(sh("cd %s && tpm2_checkquote -u ak.pub.pem -m quote.msg -s quote.sig "
+			    "-q %s -g sha256 >/dev/null",
+			    bundle, qhex),
+			 0);
+	cel_log_free(&log);
+	cel_log_free(&ex);
+}
+
+static void test_resettable_refused(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev = NULL;
+
+	f->o.pcr = 23;
+	assert_int_equal(evlog_open(&f->o, &ev), -EPERM);
+	assert_null(ev);
+	f->o.allow_resettable = true;
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	assert_int_equal(evlog_pcr(ev), 23);
+	evlog_close(ev);
+}
+
+/* Two processes append to one host log at once; it stays one valid chain. */
+static void test_concurrent_writers(void **state)
+{
+	struct fx *f = *state;
+	struct cel_log log = {0};
+	pid_t pid[2];
+	int runs[2] = {0}, status, switches = 0;
+	char rid[37];
+
+	for (int i = 0; i < 2; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0) {
+			struct evlog *ev;
+
+			if (evlog_open(&f->o, &ev))
+				_exit(2);
+			run(ev, i ? RUN_B : RUN_A, 400, 40);
+			evlog_close(ev);
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	load(f->log, &log);
+	for (size_t i = 0; i < log.n; i++) {
+		assert_int_equal(log.recs[i].recnum, i);
+		if (kind_of(&log.recs[i], rid) == CEL_KIND_RUN_END)
+			runs[!strcmp(rid, RUN_B)]++;
+	}
+	assert_int_equal(runs[0], 1);
+	assert_int_equal(runs[1], 1);
+	/* the two runs really did take turns at the lock */
+	for (size_t i = 2, prev = 0; i < log.n; i++) {
+		int b;
+
+		kind_of(&log.recs[i], rid);
+		b = !strcmp(rid, RUN_B) + 1;
+		switches += prev && b != (int)prev;
+		prev = b;
+	}
+	assert_true(switches >= 2);
+	/* no recovery was needed: exactly one baseline, no recovery record */
+	for (size_t i = 1; i < log.n; i++)
+		assert_true(kind_of(&log.recs[i], NULL) != CEL_KIND_BASELINE &&
+			    kind_of(&log.recs[i], NULL) != CEL_KIND_RECOVERY);
+	assert_replays(&log, 15);
+	cel_log_free(&log);
+}
+
+static struct cel_event last_event(const char *path, struct cel_log *log)
+{
+	struct cel_event e;
+
+	load(path, log);
+	assert_int_equal(cel_event_decode(log->recs[log->n - 1].content,
+					  log->recs[log->n - 1].content_len, &e, NULL),
+			 0);
+	return e;
+}
+
+static void test_torn_tail(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev;
+	struct cel_log log = {0};
+	struct cel_event e;
+	uint64_t last;
+
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	run(ev, RUN_A, 10, 0);
+	evlog_close(ev);
+	load(f->log, &log);
+	last = log.recs[log.n - 1].recnum;
+	cel_log_free(&log);
+	/* a writer died in the middle of write(): half a record */
+	assert_int_equal(sh("head -c 23 %s >> %s", f->log, f->log), 0);
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	evlog_close(ev);
+	e = last_event(f->log, &log);
+	assert_int_equal(e.kind, CEL_KIND_RECOVERY);
+	assert_int_equal(e.last_good_recnum, last);
+	assert_int_equal(e.bytes_dropped, 23);
+	assert_replays(&log, 15);
+	cel_event_free(&e);
+	cel_log_free(&log);
+}
+
+/* A writer died between fsync and extend: the record is in the log, not in the PCR. */
+static void test_unextended_record(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev;
+	struct cel_log log = {0};
+	struct cel_record r;
+	struct cel_event e;
+	uint8_t *enc = NULL;
+	size_t elen = 0;
+	const uint16_t algs[] = {TPM2_ALG_SHA1, TPM2_ALG_SHA256, TPM2_ALG_SHA384, TPM2_ALG_SHA512};
+	uint64_t last;
+	FILE *fp;
+
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	run(ev, RUN_A, 10, 0);
+	evlog_close(ev);
+	load(f->log, &log);
+	last = log.recs[log.n - 1].recnum;
+	assert_int_equal(cel_record_make(&r, last + 1, 15, CEL_CT_AICERT, log.recs[2].content,
+					 log.recs[2].content_len, algs, 4),
+			 0);
+	assert_int_equal(cel_record_encode(&r, &enc, &elen), 0);
+	fp = fopen(f->log, "ab");
+	assert_int_equal(fwrite(enc, 1, elen, fp), elen);
+	fclose(fp);
+	cel_log_free(&log);
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	evlog_close(ev);
+	e = last_event(f->log, &log);
+	assert_int_equal(e.kind, CEL_KIND_RECOVERY);
+	assert_int_equal(e.last_good_recnum, last);
+	assert_int_equal(e.bytes_dropped, elen);
+	assert_int_equal(log.recs[log.n - 1].recnum, last + 1);
+	assert_replays(&log, 15);
+	cel_event_free(&e);
+	cel_record_free(&r);
+	cel_log_free(&log);
+	free(enc);
+}
+
+/* Someone else extended the PCR: the log cannot be bound, so a new one starts. */
+static void test_unbindable_log(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev;
+	struct cel_log log = {0};
+
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	run(ev, RUN_A, 5, 0);
+	evlog_close(ev);
+	assert_int_equal(sh("TPM2TOOLS_TCTI='%s' tpm2_pcrextend 15:sha256=%064d", swtpm_tcti, 0),
+			 0);
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	evlog_close(ev);
+	assert_int_equal(sh("ls %s.unbound-* >/dev/null", f->log), 0);
+	load(f->log, &log);
+	assert_int_equal(log.n, 2);
+	assert_int_equal(kind_of(&log.recs[0], NULL), CEL_KIND_BASELINE);
+	assert_int_equal(kind_of(&log.recs[1], NULL), CEL_KIND_RECOVERY);
+	assert_replays(&log, 15);
+	cel_log_free(&log);
+}
+
+/* A bundle's log: other runs reduced to digests, still replaying to the PCR. */
+static void test_export_redacts(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *a, *b;
+	struct cel_log log = {0};
+	char out[128], rid[37];
+	int mine = 0, redacted = 0;
+
+	assert_int_equal(evlog_open(&f->o, &a), 0);
+	run(a, RUN_A, 20, 0);
+	assert_int_equal(evlog_open(&f->o, &b), 0);
+	run(b, RUN_B, 20, 0);
+	snprintf(out, sizeof(out), "%s/b.cel", f->dir);
+	assert_int_equal(evlog_export(b, NULL, out), 0);
+	assert_int_equal(evlog_quote(b, (const uint8_t *)"n", 1, f->dir), 0);
+	evlog_close(a);
+	evlog_close(b);
+	load(out, &log);
+	for (size_t i = 0; i < log.n; i++) {
+		if (log.recs[i].content_type == CEL_CT_REDACTED) {
+			redacted++;
+			continue;
+		}
+		if (kind_of(&log.recs[i], rid) == CEL_KIND_BASELINE)
+			continue;
+		assert_string_equal(rid, RUN_B);
+		mine++;
+	}
+	assert_true(redacted >= 3 && mine >= 3);
+	assert_int_equal(sh("grep -q %s %s", RUN_A, out), 1);
+	assert_replays(&log, 15);
+	cel_log_free(&log);
+}
+
+static void test_no_tpm(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev;
+	struct cel_log log = {0};
+	char path[160], err[CEL_ERR_MAX];
+	uint8_t v[32], want[32] = {0};
+
+	f->o.no_tpm = true;
+	f->o.tcti = "swtpm:host=127.0.0.1,port=1"; /* never used */
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	assert_false(evlog_attested(ev));
+	run(ev, RUN_A, 10, 0);
+	assert_int_equal(evlog_tpm_commands(ev), 0);
+	assert_int_equal(evlog_quote(ev, (const uint8_t *)"n", 1, f->dir), -ENOTSUP);
+	evlog_close(ev);
+	snprintf(path, sizeof(path), "%s/" BOOT "/events-unattested.cel", f->dir);
+	load(path, &log);
+	assert_int_equal(kind_of(&log.recs[0], NULL), CEL_KIND_BASELINE);
+	/* simulated PCR: a chain from zeros */
+	assert_int_equal(cel_replay_baseline(&log, 15, TPM2_ALG_SHA256, v, err), 0);
+	for (size_t i = 0; i < log.n; i++)
+		cel_extend(TPM2_ALG_SHA256, want, log.recs[i].digests.v[1].d);
+	assert_memory_equal(v, want, 32);
+	assert_int_equal(access(f->log, F_OK), -1);
+	cel_log_free(&log);
+}
+
+/* TPM commands per run do not grow with the number of files. */
+static void test_commands_flat(void **state)
+{
+	struct fx *f = *state;
+	uint64_t c[2];
+	struct evlog *first;
+
+	/* the log exists already (its baseline is one-off cost) */
+	assert_int_equal(evlog_open(&f->o, &first), 0);
+	evlog_close(first);
+	for (int i = 0; i < 2; i++) {
+		struct evlog *ev;
+
+		f->o.batch_hz = 1;
+		assert_int_equal(evlog_open(&f->o, &ev), 0);
+		run(ev, i ? RUN_B : RUN_A, i ? 20000 : 10, 0);
+		c[i] = evlog_tpm_commands(ev);
+		assert_int_equal(evlog_batches(ev), 1);
+		evlog_close(ev);
+	}
+	assert_int_equal(c[0], c[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_run_replay_quote, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resettable_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unextended_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unbindable_log, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_export_redacts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_tpm, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_commands_flat, setup, teardown),
+	};
+	int rc;
+
+	log_init("test_eventlog", LOG_ERROR);
+	unsetenv("TPM2TOOLS_TCTI");
+	if (swtpm_up()) {
+		printf("SKIPPED: swtpm could not be started (tests/lib/swtpm.sh)\n");
+		return getenv("CI") && !strcmp(getenv("CI"), "true") ? 1 : 0;
+	}
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	swtpm_down();
+	return rc;
+}

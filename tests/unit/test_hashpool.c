@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * test_hashpool.c - hash_file and the hash pool: digests against known vectors and OpenSSL's
+ * one-shot SHA256, every status, the cache, and the pool against serial hashing.
+ * read(2) is wrapped (test_hashpool.ldflags) to inject an I/O error and a concurrent write.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/sha.h>
+
+#include "lib/hex.h"
+#include "lib/log.h"
+#include "trace/hashpool.h"
+
+static char tmpdir[64];
+
+/* ---- read(2) fault injection ---- */
+ssize_t __real_read(int fd, void *buf, size_t n);
+static int read_fail_errno;	/* next read fails with this */
+static const char *read_mutate; /* before the next read, append a byte to this file */
+
+ssize_t __wrap_read(int fd, void *buf, size_t n)
+{
+	if (read_fail_errno) {
+		errno = read_fail_errno;
+		read_fail_errno = 0;
+		return -1;
+	}
+	if (read_mutate) {
+		int w = open(read_mutate, O_WRONLY | O_APPEND);
+
+		read_mutate = NULL;
+		if (w >= 0) {
+			if (write(w, "!", 1) != 1)
+				abort();
+			close(w);
+		}
+	}
+	return __real_read(fd, buf, n);
+}
+
+static int setup(void **state)
+{
+	strcpy(tmpdir, "/tmp/aicert-test-hp.XXXXXX");
+	log_init("test_hashpool", LOG_ERROR);
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *tpath(const char *name)
+{
+	char *p;
+
+	assert_true(asprintf(&p, "%s/%s", tmpdir, name) > 0);
+	return p;
+}
+
+static void write_file(const char *path, const void *b, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, b, n), (ssize_t)n);
+	close(fd);
+}
+
+/* Deterministic pseudo-random bytes. */
+static uint8_t *pattern(size_t n, uint32_t seed)
+{
+	uint8_t *b = malloc(n ? n : 1);
+
+	for (size_t i = 0; i < n; i++) {
+		seed = seed * 1103515245 + 12345;
+		b[i] = (uint8_t)(seed >> 16);
+	}
+	return b;
+}
+
+/* Lets the files written so far get older than the cache's 2 s "racy" window. */
+static void age(void)
+{
+	struct timespec t = {2, 200 * 1000 * 1000};
+
+	nanosleep(&t, NULL);
+}
+
+static struct hash_job job_for(const char *path)
+{
+	struct hash_job j = {.path = path, .fd = -1};
+
+	return j;
+}
+
+static void test_vectors(void **state)
+{
+	static const struct {
+		const char *in, *hex;
+	} v[] = {
+	    {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+	    {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+	    {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+	};
+	char *p = tpath("vec");
+	struct hash_job j = job_for(p);
+	struct hash_result r;
+	char hex[65];
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		write_file(p, v[i].in, strlen(v[i].in));
+		assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+		hex_encode(r.sha256, 32, hex);
+		assert_string_equal(hex, v[i].hex);
+		assert_int_equal(r.size, strlen(v[i].in));
+		assert_int_equal(r.bytes_hashed, strlen(v[i].in));
+		assert_int_equal(r.cached, 0);
+		assert_int_equal(r.via_fd, 0);
+	}
+	free(p);
+}
+
+/* Sizes around the 1 MiB chunk boundary and the 64 KiB fallback. */
+static void test_against_openssl(void **state)
+{
+	static const size_t sizes[] = {
+	    1, 65535, 65536, 65537, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 17};
+	char *p = tpath("big");
+	struct hash_job j = job_for(p);
+	struct hash_result r;
+	uint8_t md[32];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint8_t *b = pattern(sizes[i], (uint32_t)i);
+
+		write_file(p, b, sizes[i]);
+		SHA256(b, sizes[i], md);
+		assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+		assert_memory_equal(r.sha256, md, 32);
+		assert_int_equal(r.bytes_hashed, sizes[i]);
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(r.dev, st.st_dev);
+		assert_int_equal(r.ino, st.st_ino);
+		assert_int_equal(r.size, sizes[i]);
+		assert_int_equal(r.mtime_ns, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec);
+		assert_int_equal(r.ctime_ns, st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec);
+		free(b);
+	}
+	free(p);
+}
+
+static void test_cache(void **state)
+{
+	char *p = tpath("cached");
+	struct hashcache *c = hashcache_open(NULL, NULL);
+	struct hash_job j = job_for(p);
+	struct hash_result r1, r2, r3;
+	uint8_t *b = pattern(100000, 5);
+	struct hashcache_key k;
+	uint8_t got[32];
+
+	write_file(p, b, 100000);
+	/* Just written: hashed, but not cached yet (a same-tick rewrite could hide). */
+	assert_int_equal(hash_file(&j, c, &r1), HASH_OK);
+	assert_int_equal(hashcache_count(c), 0);
+	age();
+	assert_int_equal(hash_file(&j, c, &r1), HASH_OK);
+	assert_int_equal(r1.cached, 0);
+	k = (struct hashcache_key){r1.dev, r1.ino, r1.size, r1.mtime_ns, r1.ctime_ns};
+	assert_int_equal(hashcache_lookup(c, &k, got), 1);
+	assert_memory_equal(got, r1.sha256, 32);
+	assert_int_equal(hash_file(&j, c, &r2), HASH_OK);
+	assert_int_equal(r2.cached, 1);
+	assert_int_equal(r2.bytes_hashed, 0);
+	assert_memory_equal(r2.sha256, r1.sha256, 32);
+	/* New content: new ctime, so a miss and a different digest. */
+	b[0] ^= 1;
+	write_file(p, b, 100000);
+	assert_int_equal(hash_file(&j, c, &r3), HASH_OK);
+	assert_int_equal(r3.cached, 0);
+	assert_memory_not_equal(r3.sha256, r1.sha256, 32);
+	hashcache_close(c);
+	free(b);
+	free(p);
+}
+
+static void test_vanished(void **state)
+{
+	char *p = tpath("does-not-exist");
+	struct hash_job j = job_for(p);
+	struct hash_result r;
+
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_VANISHED);
+	assert_int_equal(r.err, ENOENT);
+	free(p);
+}
+
+/* As root, permissions do not stop a read: use paths open(2) itself refuses. */
+static void test_unreadable(void **state)
+{
+	char *f = tpath("plain"), *through = tpath("plain/child"), *loop = tpath("loop");
+	struct hash_job j = job_for(through);
+	struct hash_result r;
+
+	write_file(f, "x", 1);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_UNREADABLE);
+	assert_int_equal(r.err, ENOTDIR);
+	assert_int_equal(symlink(loop, loop), 0);
+	j.path = loop;
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_UNREADABLE);
+	assert_int_equal(r.err, ELOOP);
+	/* A read error (EIO from a failing disk) */
+	j.path = f;
+	read_fail_errno = EIO;
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_UNREADABLE);
+	assert_int_equal(r.err, EIO);
+	free(f);
+	free(through);
+	free(loop);
+}
+
+static void test_not_regular(void **state)
+{
+	char *fifo = tpath("fifo"), *dir = tpath("dir");
+	struct hash_job j = job_for(fifo);
+	struct hash_result r;
+
+	/* A FIFO with no writer would block a plain open forever. */
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_NOT_REGULAR);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	j.path = dir;
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_NOT_REGULAR);
+	j.path = "/dev/null";
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_NOT_REGULAR);
+	free(fifo);
+	free(dir);
+}
+
+static void test_changed(void **state)
+{
+	char *p = tpath("growing");
+	struct hashcache *c = hashcache_open(NULL, NULL);
+	struct hash_job j = job_for(p);
+	struct hash_result r;
+	uint8_t *b = pattern(200000, 9);
+
+	write_file(p, b, 200000);
+	read_mutate = p; /* a writer appends while we read */
+	assert_int_equal(hash_file(&j, c, &r), HASH_CHANGED);
+	assert_int_equal(r.size, 200001);	 /* the size after */
+	assert_int_equal(hashcache_count(c), 0); /* a torn digest is never cached */
+	assert_int_equal(hash_file(&j, c, &r), HASH_OK);
+	assert_int_equal(r.size, 200001);
+	assert_int_equal(hashcache_count(c), 0); /* too recent to cache */
+	hashcache_close(c);
+	free(b);
+	free(p);
+}
+
+static void test_replaced(void **state)
+{
+	char *a = tpath("model.pt"), *b = tpath("model.pt.tmp");
+	struct hash_job j = job_for(a);
+	struct hash_result r, ra;
+	struct stat st;
+	uint8_t md[32];
+	int fd;
+
+	write_file(a, "old weights", 11);
+	assert_int_equal(stat(a, &st), 0);
+	j.expect_dev = st.st_dev;
+	j.expect_ino = st.st_ino;
+	assert_int_equal(hash_file(&j, NULL, &ra), HASH_OK);
+	fd = open(a, O_RDONLY);
+	assert_true(fd >= 0);
+
+	write_file(b, "new weights", 11);
+	assert_int_equal(rename(b, a), 0);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_REPLACED);
+	assert_int_not_equal(r.ino, st.st_ino); /* reports the inode now found */
+
+	/* With the opener's fd the old inode is still reachable. */
+	j.pid = getpid();
+	j.fd = fd;
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+	assert_int_equal(r.via_fd, 1);
+	assert_int_equal(r.ino, st.st_ino);
+	SHA256((const uint8_t *)"old weights", 11, md);
+	assert_memory_equal(r.sha256, md, 32);
+
+	/* Vanished (unlinked but open) falls back the same way. */
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+	assert_int_equal(r.via_fd, 1);
+	assert_memory_equal(r.sha256, md, 32);
+	close(fd);
+	/* No such fd any more: the path's own status stands. */
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_VANISHED);
+	assert_int_equal(r.via_fd, 0);
+	free(a);
+	free(b);
+}
+
+/* ---- the pool ---- */
+
+#define NFILES 400
+
+struct collected {
+	pthread_mutex_t lock;
+	struct hash_result res[NFILES];
+	int seen[NFILES];
+	int calls;
+};
+
+static void on_done(const struct hash_job *job, const struct hash_result *res, void *ctx)
+{
+	struct collected *c = ctx;
+	intptr_t i = (intptr_t)job->ctx;
+
+	pthread_mutex_lock(&c->lock);
+	c->res[i] = *res;
+	c->seen[i]++;
+	c->calls++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static char **make_files(uint64_t *total)
+{
+	char **paths = calloc(NFILES, sizeof(*paths)), name[32];
+
+	*total = 0;
+	for (int i = 0; i < NFILES; i++) {
+		/* mostly small, a few of several MiB */
+		size_t n = i % 50 == 0 ? (size_t)(2 << 20) + i : (size_t)(i * 37 % 9000);
+		uint8_t *b = pattern(n, (uint32_t)i + 100);
+
+		snprintf(name, sizeof(name), "pool-%d", i);
+		paths[i] = tpath(name);
+		write_file(paths[i], b, n);
+		*total += n;
+		free(b);
+	}
+	age();
+	return paths;
+}
+
+static void run_pool(int threads, char **paths, struct hashcache *cache, struct collected *col,
+		     struct hashpool_stats *st)
+{
+	struct hashpool *p;
+
+	memset(col, 0, sizeof(*col));
+	pthread_mutex_init(&col->lock, NULL);
+	p = hashpool_new(threads, cache, on_done, col);
+	assert_non_null(p);
+	hashpool_wait(p); /* nothing queued yet: returns at once */
+	for (intptr_t i = 0; i < NFILES; i++) {
+		struct hash_job j = job_for(paths[i]);
+
+		j.ctx = (void *)i;
+		assert_int_equal(hashpool_submit(p, &j), 0);
+	}
+	hashpool_wait(p);
+	assert_int_equal(col->calls, NFILES);
+	hashpool_stats(p, st);
+	hashpool_free(p);
+	pthread_mutex_destroy(&col->lock);
+}
+
+static void test_pool(void **state)
+{
+	static struct collected col;
+	struct hashcache *cache = hashcache_open(NULL, NULL);
+	struct hashpool_stats st;
+	uint64_t total;
+	char **paths = make_files(&total);
+	static const int threads[] = {1, 4, 0};
+
+	for (size_t t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
+		run_pool(threads[t], paths, NULL, &col, &st);
+		assert_int_equal(st.files, NFILES);
+		assert_int_equal(st.bytes_hashed, total);
+		assert_int_equal(st.errors, 0);
+		assert_int_equal(st.cache_hits, 0);
+		for (int i = 0; i < NFILES; i++) {
+			struct hash_job j = job_for(paths[i]);
+			struct hash_result serial;
+
+			assert_int_equal(col.seen[i], 1);
+			assert_int_equal(hash_file(&j, NULL, &serial), HASH_OK);
+			assert_int_equal(col.res[i].status, HASH_OK);
+			assert_memory_equal(col.res[i].sha256, serial.sha256, 32);
+		}
+	}
+	/* Warm the cache, then a second pass reads nothing. */
+	run_pool(4, paths, cache, &col, &st);
+	assert_int_equal(st.bytes_hashed, total);
+	run_pool(4, paths, cache, &col, &st);
+	assert_int_equal(st.cache_hits, NFILES);
+	assert_int_equal(st.bytes_hashed, 0);
+	for (int i = 0; i < NFILES; i++)
+		assert_int_equal(col.res[i].cached, 1);
+	/* Errors are counted and still reported. */
+	unlink(paths[3]);
+	run_pool(2, paths, cache, &col, &st);
+	assert_int_equal(st.errors, 1);
+	assert_int_equal(col.res[3].status, HASH_VANISHED);
+	for (int i = 0; i < NFILES; i++)
+		free(paths[i]);
+	free(paths);
+	hashcache_close(cache);
+	hashpool_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_vectors),    cmocka_unit_test(test_against_openssl),
+	    cmocka_unit_test(test_cache),      cmocka_unit_test(test_vanished),
+	    cmocka_unit_test(test_unreadable), cmocka_unit_test(test_not_regular),
+	    cmocka_unit_test(test_changed),    cmocka_unit_test(test_replaced),
+	    cmocka_unit_test(test_pool),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

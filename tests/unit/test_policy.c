@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* test_policy.c - policy loading, matching, categories and error messages. */
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/sha.h>
+
+#include "lib/policy.h"
+
+/* The source tree: $AICERT_SRCDIR, else the working directory (tests/run.sh runs from the root). */
+static char srcdir[PATH_MAX];
+
+static int setup(void **state)
+{
+	const char *s = getenv("AICERT_SRCDIR");
+	char exe[PATH_MAX], probe[PATH_MAX + 32];
+	ssize_t n;
+
+	snprintf(srcdir, sizeof(srcdir), "%s", s ? s : ".");
+	snprintf(probe, sizeof(probe), "%s/policy/default.yaml", srcdir);
+	if (access(probe, R_OK) == 0)
+		return 0;
+	/* BUILD/tests/test_policy -> the tree two levels up */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	snprintf(srcdir, sizeof(srcdir), "%.*s/../..", (int)(strrchr(exe, '/') - exe), exe);
+	return 0;
+}
+
+static char *src(const char *rel)
+{
+	static char p[2 * PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", srcdir, rel);
+	return p;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *b = calloc(1, 1 << 20);
+
+	assert_non_null(f);
+	*len = fread(b, 1, (1 << 20) - 1, f);
+	fclose(f);
+	return b;
+}
+
+/* The built-in copy must be policy/default.yaml byte for byte (so digests agree too). */
+static void test_default_matches_file(void **state)
+{
+	char err[256] = "";
+	size_t len;
+	char *text = slurp(src("policy/default.yaml"), &len);
+	struct policy *f = policy_load(src("policy/default.yaml"), err, sizeof(err));
+	struct policy *d = policy_default();
+	uint8_t df[32], dd[32], md[32];
+
+	assert_non_null(f);
+	assert_non_null(d);
+	if (strlen(policy_default_text()) != len || memcmp(policy_default_text(), text, len))
+		fail_msg("the built-in policy in userspace/lib/policy.c differs from "
+			 "policy/default.yaml: regenerate it");
+	policy_digest(f, df);
+	policy_digest(d, dd);
+	SHA256((const uint8_t *)text, len, md);
+	assert_memory_equal(df, dd, 32);
+	assert_memory_equal(df, md, 32);
+	policy_free(f);
+	policy_free(d);
+	free(text);
+	policy_free(NULL);
+}
+
+static void test_excludes(void **state)
+{
+	struct policy *p = policy_default();
+
+	assert_true(policy_excluded(p, "/proc", 0));
+	assert_true(policy_excluded(p, "/proc/self/maps", 0));
+	assert_false(policy_excluded(p, "/processes/x", 0));
+	assert_true(policy_excluded(p, "/sys/fs/cgroup/x", 0));
+	assert_true(policy_excluded(p, "/dev/null", 0));
+	assert_false(policy_excluded(p, "/device.csv", 0));
+	assert_true(policy_excluded(p, "/run/aicert/trace.sock", 0));
+	assert_false(policy_excluded(p, "/run/user/1000/x", 0));
+	/* By filesystem, wherever it is mounted. */
+	assert_true(policy_excluded(p, "/mnt/x", policy_fs_magic("proc")));
+	assert_true(policy_excluded(p, "/weird/cg", policy_fs_magic("cgroup2")));
+	assert_true(policy_excluded(p, "pipe:[123]", policy_fs_magic("pipefs")));
+	/* tmpfs holds real data: recorded. */
+	assert_false(policy_excluded(p, "/tmp/train.csv", policy_fs_magic("tmpfs")));
+	assert_false(policy_excluded(p, "/data/train.csv", 0xef53));
+	/* __pycache__ is code the run executed: recorded. */
+	assert_false(policy_excluded(p, "/src/__pycache__/m.cpython-311.pyc", 0));
+
+	assert_false(policy_excluded(p, "/out/bundle/bom.json", 0));
+	assert_int_equal(policy_add_exclude(p, "/out/bundle/"), 0);
+	assert_true(policy_excluded(p, "/out/bundle/bom.json", 0));
+	assert_true(policy_excluded(p, "/out/bundle", 0));
+	assert_false(policy_excluded(p, "/out/bundle2/x", 0));
+	assert_int_equal(policy_add_exclude(p, "relative"), -EINVAL);
+	policy_free(p);
+}
+
+static void test_categories(void **state)
+{
+	static const struct {
+		const char *path, *cat;
+	} v[] = {
+	    {"/data/train.csv", "dataset"},
+	    {"/data/shard-0001.parquet", "dataset"},
+	    {"/data/x.jsonl", "dataset"},
+	    {"/data/emb.npy", "dataset"},
+	    {"/usr/lib/python3/dist-packages/sklearn/datasets/data/iris.csv", "dataset"},
+	    {"/usr/lib/python3/dist-packages/sklearn/datasets/data/boston.json", "dataset"},
+	    {"/usr/lib/python3/dist-packages/sklearn/datasets/_base.py", "code"},
+	    {"/work/train.py", "code"},
+	    {"/work/__pycache__/train.cpython-311.pyc", "code"},
+	    {"/work/run.sh", "code"},
+	    {"/out/model.pt", "model"},
+	    {"/out/model.safetensors", "model"},
+	    {"/out/clf.joblib", "model"},
+	    {"/hf/pytorch_model.bin", "model"},
+	    {"/var/lib/foo.bin", "other"},
+	    {"/usr/lib/x86_64-linux-gnu/libc.so.6", "library"},
+	    {"/usr/lib/python3/dist-packages/numpy/core/"
+	     "_multiarray_umath.cpython-311-x86_64-linux-gnu.so",
+	     "library"},
+	    {"/lib64/ld-linux-x86-64.so.2", "interpreter"},
+	    {"/usr/bin/python3.11", "interpreter"},
+	    {"/usr/bin/python3", "interpreter"},
+	    {"/venv/bin/python", "interpreter"},
+	    {"/bin/sh", "interpreter"},
+	    {"/usr/bin/ls", "executable"},
+	    {"/work/config.yaml", "config"},
+	    {"/work/x.json", "config"},
+	    {"/etc/ld.so.cache", "other"},
+	    {"/work/README", "other"},
+	};
+	struct policy *p = policy_default();
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (strcmp(policy_category(p, v[i].path), v[i].cat))
+			fail_msg("%s: category %s, expected %s", v[i].path,
+				 policy_category(p, v[i].path), v[i].cat);
+	policy_free(p);
+}
+
+static void test_glob(void **state)
+{
+	assert_true(policy_glob_match("*.py", "/a/b/c.py"));
+	assert_false(policy_glob_match("*.py", "/a/b.py/c"));
+	assert_true(policy_glob_match("/a/*/c", "/a/b/c"));
+	assert_false(policy_glob_match("/a/*/c", "/a/b/x/c"));
+	assert_true(policy_glob_match("/a/**/c", "/a/c"));
+	assert_true(policy_glob_match("/a/**/c", "/a/b/x/c"));
+	assert_false(policy_glob_match("/a/**/c", "/a/bc"));
+	assert_true(policy_glob_match("**/__pycache__/**", "/x/__pycache__/m.pyc"));
+	assert_true(policy_glob_match("**/__pycache__/**", "/x/y/__pycache__/sub/m.pyc"));
+	assert_false(policy_glob_match("**/__pycache__/**", "/x/__pycache__x/m.pyc"));
+	assert_true(policy_glob_match("/srv/**", "/srv/a/b"));
+	assert_false(policy_glob_match("/srv/**", "/srvx/a"));
+	assert_true(policy_glob_match("**/d/**/e/*.csv", "/r/d/1/2/e/f.csv"));
+	assert_false(policy_glob_match("**/d/**/e/*.csv", "/r/d/1/2/e/g/f.csv"));
+	assert_true(policy_glob_match("**/bin/python[0-9]*", "/usr/bin/python3.11"));
+	assert_false(policy_glob_match("**/bin/python[0-9]*", "/usr/bin/python-config"));
+}
+
+static void test_custom_fixture(void **state)
+{
+	char err[256] = "";
+	struct policy *p = policy_load(src("tests/fixtures/policy/custom.yaml"), err, sizeof(err));
+
+	if (!p)
+		fail_msg("%s", err);
+	assert_true(policy_excluded(p, "/scratch/x", 0));
+	assert_true(policy_excluded(p, "/scratch", 0));
+	assert_true(policy_excluded(p, "/var/cache/apt/x", 0));
+	assert_true(policy_excluded(p, "/tmp/x", policy_fs_magic("tmpfs")));
+	assert_false(policy_excluded(p, "/sys/x", 0)); /* not in this policy */
+	assert_true(policy_excluded(p, "/src/.git/objects/ab/cd", 0));
+	assert_true(policy_excluded(p, "/src/.x.swp", 0));
+	assert_string_equal(policy_category(p, "/srv/features/a/b.csv"), "feature-store");
+	assert_string_equal(policy_category(p, "/data/b.csv"), "dataset");
+	assert_string_equal(policy_category(p, "/data/b.py"), "other");
+	policy_free(p);
+}
+
+static void expect_error(const char *yaml, const char *want)
+{
+	char err[256] = "";
+	struct policy *p = policy_parse(yaml, strlen(yaml), "t.yaml", err, sizeof(err));
+
+	if (p)
+		fail_msg("accepted a bad policy (expected \"%s\"):\n%s", want, yaml);
+	if (!strstr(err, want))
+		fail_msg("error \"%s\" does not contain \"%s\"", err, want);
+}
+
+static void test_errors(void **state)
+{
+	expect_error("version: 1\nfoo: 2\n", "t.yaml:2:1: unknown key \"foo\"");
+	expect_error("version: 2\n", "t.yaml:1:10: unsupported version");
+	expect_error("exclude: {}\n", "missing \"version: 1\"");
+	expect_error("", "empty document");
+	expect_error("- a\n", "t.yaml:1:1: expected a mapping");
+	expect_error("version: 1\nexclude:\n  prefixes: /proc\n", "t.yaml:3:13: expected a list");
+	expect_error("version: 1\nexclude:\n  prefixes: [proc]\n", "t.yaml:3:14: prefix \"proc\"");
+	expect_error("version: 1\nexclude:\n  prefixes: [[/a]]\n",
+		     "t.yaml:3:14: expected a string");
+	expect_error("version: 1\nexclude:\n  filesystems: [ext9]\n",
+		     "t.yaml:3:17: unknown filesystem \"ext9\"");
+	expect_error("version: 1\nexclude:\n  globs: [\"a/**b\"]\n", "t.yaml:3:11:");
+	expect_error("version: 1\nexclude:\n  globs: [\"x/*.py\"]\n", "starts with neither");
+	expect_error("version: 1\nexclude:\n  globs: [\"/a/b**\"]\n", "whole path component");
+	expect_error("version: 1\nexclude:\n  globs: [\"\"]\n", "empty glob");
+	expect_error("version: 1\ncategories:\n  - globs: [\"*.x\"]\n",
+		     "t.yaml:3:5: category without a name");
+	expect_error("version: 1\ncategories:\n  - name: Bad Name\n", "t.yaml:3:11: category name");
+	expect_error("version: 1\ncategories:\n  - name: a\n    glob: [\"*.x\"]\n",
+		     "t.yaml:4:5: unknown key \"glob\" in a category");
+	expect_error("version: 1\ncategories: {a: b}\n",
+		     "t.yaml:2:13: expected a list of categories");
+	expect_error("version: 1\nversion: 1\n", "t.yaml:2:1: duplicate key \"version\"");
+	expect_error("version: 1\nexclude: [\n", "t.yaml:3:1:");
+	expect_error("version: 1\n---\nversion: 1\n", "more than one YAML document");
+	expect_error("version: 1\n\tbad: tab\n", "t.yaml:2:");
+}
+
+static void test_fixture_errors(void **state)
+{
+	static const struct {
+		const char *file, *want;
+	} v[] = {
+	    {"bad-unknown-key.yaml", "bad-unknown-key.yaml:4:3: unknown key \"filesytems\""},
+	    {"bad-filesystem.yaml", "bad-filesystem.yaml:5:7: unknown filesystem \"notafs\""},
+	    {"bad-type.yaml", "bad-type.yaml:4:12: expected a list"},
+	    {"bad-syntax.yaml", "bad-syntax.yaml:4:1:"},
+	};
+	char err[512], rel[128];
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		snprintf(rel, sizeof(rel), "tests/fixtures/policy/%s", v[i].file);
+		err[0] = '\0';
+		assert_null(policy_load(src(rel), err, sizeof(err)));
+		if (!strstr(err, v[i].want))
+			fail_msg("error \"%s\" does not contain \"%s\"", err, v[i].want);
+	}
+	assert_null(policy_load("/nonexistent/policy.yaml", err, sizeof(err)));
+	assert_string_equal(err, "cannot open /nonexistent/policy.yaml: No such file or directory");
+}
+
+static void test_digest_differs(void **state)
+{
+	const char *a = "version: 1\n", *b = "version: 1 \n";
+	char err[128];
+	struct policy *pa = policy_parse(a, strlen(a), "a", err, sizeof(err));
+	struct policy *pb = policy_parse(b, strlen(b), "b", err, sizeof(err));
+	uint8_t da[32], db[32];
+
+	assert_non_null(pa);
+	assert_non_null(pb);
+	policy_digest(pa, da);
+	policy_digest(pb, db);
+	assert_memory_not_equal(da, db, 32);
+	/* An empty policy records everything and labels everything "other". */
+	assert_false(policy_excluded(pa, "/proc/x", policy_fs_magic("proc") + 1));
+	assert_string_equal(policy_category(pa, "/x.py"), "other");
+	policy_free(pa);
+	policy_free(pb);
+}
+
+static void test_fs_names(void **state)
+{
+	assert_int_equal(policy_fs_magic("proc"), 0x9fa0);
+	assert_int_equal(policy_fs_magic("sysfs"), 0x62656572);
+	assert_int_equal(policy_fs_magic("cgroup2"), 0x63677270);
+	assert_int_equal(policy_fs_magic("tmpfs"), 0x01021994);
+	assert_int_equal(policy_fs_magic("nope"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_default_matches_file),
+	    cmocka_unit_test(test_excludes),
+	    cmocka_unit_test(test_categories),
+	    cmocka_unit_test(test_glob),
+	    cmocka_unit_test(test_custom_fixture),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_fixture_errors),
+	    cmocka_unit_test(test_digest_differs),
+	    cmocka_unit_test(test_fs_names),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}

@@ -1,0 +1,42 @@
+#!/bin/bash
+# In the VM (Debian's 6.1 kernel with BPF LSM, IMA and a TPM): the whole scenario suite with
+# --backend lsm, then the tracepoint backend on the same kernel over a subset, and the two
+# compared: the same (path, digest) set, role differences only where they are inherent (see
+# README "Backends").
+set -u
+cd "$(dirname "$0")/../.."
+R=$PWD
+B=${AICERT_BUILD:-$PWD/build}
+[ "$(id -u)" = 0 ] || { echo "SKIPPED: the VM harness needs root"; exit 77; }
+[ -x "$B/aicert-trace" ] || { echo "SKIPPED: $B/aicert-trace not built"; exit 77; }
+ERR=$(mktemp)
+trap 'rm -f "$ERR"' EXIT
+SUBSET=shell_reads,exec_chain,python_tmp_rename,daemon,threads,links,openat2,names,dedup
+tests/vm/lib/vm.sh "cd $R && /usr/bin/python3 tests/lib/scenarios.py --trace $B/aicert-trace \
+--backend lsm --workdir /run/tmp/lsm --summary \$VMH_OUT/lsm.json; \
+/usr/bin/python3 tests/lib/scenarios.py --trace $B/aicert-trace --backend tracepoint \
+--workdir /run/tmp/lsm --only $SUBSET --summary \$VMH_OUT/tp.json \
+| sed -e 's/^ok - /ok - [tracepoint in the VM] /' -e 's/^not ok - /not ok - [tracepoint in the VM] /'" \
+	2> "$ERR"
+rc=$?
+run=$(sed -n 's/^vm.sh: run dir: \([^ ]*\).*/\1/p' "$ERR")
+if [ $rc -ge 98 ]; then
+	cat "$ERR"
+	echo "not ok - the VM harness failed (exit $rc)"
+	exit 1
+fi
+/usr/bin/python3 - "$run/out/lsm.json" "$run/out/tp.json" <<'PY'
+import json, sys
+lsm, tp = (json.load(open(p)) for p in sys.argv[1:3])
+bad = []
+for name, files in tp.items():
+    a = {(p, d) for p, r, d in lsm.get(name, []) if d}
+    b = {(p, d) for p, r, d in files if d}
+    if a != b:
+        bad.append(f"{name}: only lsm {sorted(a - b)[:3]}, only tracepoint {sorted(b - a)[:3]}")
+if bad:
+    print("not ok - lsm and tracepoint give the same (path, digest) set:", "; ".join(bad))
+else:
+    print(f"ok - lsm and tracepoint give the same (path, digest) set ({len(tp)} scenarios)")
+PY
+exit $rc

@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * aicert-trace - run a command traced and write a bundle that says which files it read, executed
+ * and wrote, with their SHA-256 digests.
+ *
+ * The command runs in a cgroup of its own, joined before it executes anything, so every process it
+ * starts (threads, children, double-forked daemons) is in scope and nothing outside is.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/bom.h"
+#include "lib/log.h"
+#include "lib/policy.h"
+#include "trace/access.h"
+#include "trace/cgroup.h"
+#include "trace/collector.h"
+#include "trace/hashcache.h"
+#include "trace/runinfo.h"
+
+#define EXIT_AICERT 125 /* as env(1): aicert itself failed */
+#define EXIT_CANNOT_EXEC 126
+#define EXIT_NOT_FOUND 127
+#define DEFAULT_CACHE_DIR "/var/lib/aicert/cache"
+
+struct opts {
+	const char *out, *policy, *cache_dir, *tcti;
+	enum access_backend backend;
+	int jobs, no_tpm, strict, pcr, verbosity, detach_timeout; /* seconds, -1: none */
+	char **argv;
+};
+
+static volatile pid_t child_pid;
+static volatile sig_atomic_t got_signal;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: aicert-trace [OPTIONS] -- COMMAND [ARGS...]\n"
+"Run COMMAND, record every file its process tree opens, executes, maps or writes, hash each\n"
+"one with SHA-256 and write a bundle (bom.json) saying which files went in and came out.\n"
+"Exits with COMMAND's exit status (128+N when a signal N killed it); 125 when aicert itself\n"
+"fails, 126 when COMMAND cannot be executed, 127 when it is not found (as env(1) does).\n"
+"\n"
+"Options:\n"
+"  -o, --out DIR          write the bundle into DIR (created; must be empty or absent).\n"
+"                         Default: ./aicert-<date>-<time>-<id>\n"
+"  -p, --policy FILE      policy (excludes, categories) in YAML; default: the built-in copy of\n"
+"                         policy/default.yaml\n"
+"      --backend B        auto (default) | lsm | tracepoint. auto uses BPF LSM hooks when the\n"
+"                         kernel has \"bpf\" in /sys/kernel/security/lsm and falls back to\n"
+"                         tracepoints; bom.json says which one ran\n"
+"      --tcti TCTI        TPM to use (default: $TPM2TOOLS_TCTI, then device:/dev/tpmrm0)\n"
+"      --no-tpm           write an unattested bundle (no PCR extend, no quote); said loudly\n"
+"      --pcr N            dedicated PCR (default 15)\n"
+"  -j, --jobs N           hash with N threads (default: all cores)\n"
+"      --cache DIR        persistent hash cache (default " DEFAULT_CACHE_DIR "): files whose\n"
+"                         (device, inode, size, mtime, ctime) did not change are not re-read\n"
+"      --no-cache         hash everything, keep no cache\n"
+"      --detach-timeout S stop waiting S seconds after COMMAND exited for the processes it\n"
+"                         left behind (daemons); the bundle then says the run was detached.\n"
+"                         Default: wait until every process of the run has exited\n"
+"      --strict           exit 125 (when COMMAND succeeded) if any event was lost, any path was\n"
+"                         truncated or any file could not be hashed\n"
+"  -v, --verbose          debug messages, libbpf's included\n"
+"  -q, --quiet            only errors\n"
+"  -h, --help             this text\n"
+"      --version          print the version\n"
+"\n"
+"Needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) to load the BPF programs.\n"
+"Example: sudo aicert-trace -o run1 -- python3 train.py --epochs 3\n");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_BACKEND = 256, O_TCTI, O_NOTPM, O_PCR, O_CACHE, O_NOCACHE, O_STRICT, O_DETACH,
+	       O_VERSION };
+	static const struct option longopts[] = {
+		{ "out", required_argument, NULL, 'o' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "backend", required_argument, NULL, O_BACKEND },
+		{ "tcti", required_argument, NULL, O_TCTI },
+		{ "no-tpm", no_argument, NULL, O_NOTPM },
+		{ "pcr", required_argument, NULL, O_PCR },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "cache", required_argument, NULL, O_CACHE },
+		{ "no-cache", no_argument, NULL, O_NOCACHE },
+		{ "strict", no_argument, NULL, O_STRICT },
+		{ "detach-timeout", required_argument, NULL, O_DETACH },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ 0 },
+	};
+	int c, b;
+
+	o->backend = ACCESS_BACKEND_AUTO;
+	o->pcr = 15;
+	o->verbosity = LOG_INFO;
+	o->detach_timeout = -1;
+	o->cache_dir = DEFAULT_CACHE_DIR;
+	/* "+": options end at the command, so its own options are left alone */
+	while ((c = getopt_long(argc, argv, "+o:p:j:vqh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o->out = optarg; break;
+		case 'p': o->policy = optarg; break;
+		case O_BACKEND:
+			b = access_backend_parse(optarg);
+			if (b < 0) {
+				log_err("--backend: '%s' is not one of auto, lsm, tracepoint", optarg);
+				return -1;
+			}
+			o->backend = b;
+			break;
+		case O_TCTI: o->tcti = optarg; break;
+		case O_NOTPM: o->no_tpm = 1; break;
+		case O_PCR:
+			if (parse_int(optarg, 0, 23, &o->pcr)) {
+				log_err("--pcr: '%s' is not a PCR index (0-23)", optarg);
+				return -1;
+			}
+			break;
+		case 'j':
+			if (parse_int(optarg, 1, 1024, &o->jobs)) {
+				log_err("--jobs: '%s' is not a number from 1 to 1024", optarg);
+				return -1;
+			}
+			break;
+		case O_CACHE: o->cache_dir = optarg; break;
+		case O_NOCACHE: o->cache_dir = NULL; break;
+		case O_STRICT: o->strict = 1; break;
+		case O_DETACH:
+			if (parse_int(optarg, 0, INT_MAX / 1000, &o->detach_timeout)) {
+				log_err("--detach-timeout: '%s' is not a number of seconds", optarg);
+				return -1;
+			}
+			break;
+		case 'v': o->verbosity = LOG_DEBUG; break;
+		case 'q': o->verbosity = LOG_QUIET; break;
+		case 'h': usage(stdout); exit(0);
+		case O_VERSION: printf("aicert-trace %s\n", AICERT_VERSION); exit(0);
+		default:
+			fprintf(stderr, "Try 'aicert-trace --help'.\n");
+			return -1;
+		}
+	}
+	if (optind >= argc) {
+		log_err("no command given; usage: aicert-trace [OPTIONS] -- COMMAND [ARGS...]");
+		return -1;
+	}
+	o->argv = argv + optind;
+	return 0;
+}
+
+/* CAP_BPF (39) and CAP_PERFMON (38) are newer than some headers; CAP_SYS_ADMIN covers both. */
+static int privileged(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return geteuid() == 0;
+	return (data[0].effective >> 21) & 1; /* CAP_SYS_ADMIN: needed for the cgroup as well */
+}
+
+/* Forward signals sent to aicert to the command; a terminal's ^C already reached it. */
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	got_signal = sig;
+	if (child_pid > 0 && si->si_code <= 0)
+		kill(child_pid, sig);
+}
+
+static const int fwd_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+
+static void signals_install(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(fwd_signals) / sizeof(fwd_signals[0]); i++)
+		sigaction(fwd_signals[i], &sa, NULL);
+}
+
+static void signals_reset(void)
+{
+	for (size_t i = 0; i < sizeof(fwd_signals) / sizeof(fwd_signals[0]); i++)
+		signal(fwd_signals[i], SIG_DFL);
+}
+
+/*
+ * Forks the command into the run's cgroup. The child joins the cgroup before it executes
+ * anything; an exec failure travels back through a close-on-exec pipe. Returns the pid or -1.
+ */
+static pid_t spawn(const struct opts *o, const struct run_cgroup *cg, int *exec_errno)
+{
+	int pfd[2], err = 0;
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(pfd, O_CLOEXEC)) {
+		log_err("cannot create a pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_err("cannot fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(pfd[0]);
+		signals_reset();
+		err = -run_cgroup_join(cg);
+		if (!err) {
+			execvp(o->argv[0], o->argv);
+			err = errno;
+		}
+		n = write(pfd[1], &err, sizeof(err));
+		(void)n;
+		_exit(err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
+	}
+	close(pfd[1]);
+	child_pid = pid;
+	do
+		n = read(pfd[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	*exec_errno = n == sizeof(err) ? err : 0;
+	return pid;
+}
+
+static int wait_child(pid_t pid, int *status)
+{
+	pid_t r;
+
+	do
+		r = waitpid(pid, status, 0);
+	while (r < 0 && errno == EINTR);
+	return r == pid ? 0 : -1;
+}
+
+/* After the command exited: wait until the processes it left behind are gone too. */
+static int wait_rest(const struct opts *o, const struct run_cgroup *cg)
+{
+	int r, waited = 0, limit = o->detach_timeout < 0 ? -1 : o->detach_timeout * 1000;
+
+	r = run_cgroup_empty(cg);
+	if (r != 0)
+		return 0;
+	log_info("the command exited; waiting for the processes it left behind%s",
+		 limit < 0 ? " (--detach-timeout S stops waiting)" : "");
+	for (;;) {
+		int step = limit < 0 ? 1000 : (limit - waited < 1000 ? limit - waited : 1000);
+
+		r = run_cgroup_wait_empty(cg, step);
+		if (r == 1)
+			return 0;
+		if (r < 0 && r != -EINTR)
+			return 0;
+		waited += step;
+		if (got_signal || (limit >= 0 && waited >= limit)) {
+			log_warn("stopped waiting for the run's remaining processes: the bundle "
+				 "is marked detached");
+			return 1;
+		}
+	}
+}
+
+static int exit_status(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return EXIT_AICERT;
+}
+
+/* mkdir -p: the bundle directory's parents are created as needed. */
+static int mkdirs(const char *dir, mode_t mode)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, mode) && errno != EEXIST ? -1 : 0;
+}
+
+static int prepare_out(struct opts *o, const char *run_id, char *dir, size_t len)
+{
+	char def[128];
+	struct stat st;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!o->out) {
+		gmtime_r(&now, &tm);
+		strftime(def, sizeof(def), "aicert-%Y%m%d-%H%M%S", &tm);
+		snprintf(def + strlen(def), sizeof(def) - strlen(def), "-%.8s", run_id);
+		o->out = strdup(def);
+	}
+	if (mkdirs(o->out, 0755)) {
+		log_err("cannot create the bundle directory %s: %s", o->out, strerror(errno));
+		return -1;
+	}
+	if (stat(o->out, &st) || !S_ISDIR(st.st_mode)) {
+		log_err("%s is not a directory", o->out);
+		return -1;
+	}
+	if (!realpath(o->out, dir)) {
+		log_err("cannot resolve %s: %s", o->out, strerror(errno));
+		return -1;
+	}
+	(void)len;
+	return 0;
+}
+
+/* A bundle of an earlier run must never be mixed with this one. */
+static int holds_bundle(const char *dir)
+{
+	char path[PATH_MAX + 16];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/bom.json", dir);
+	return stat(path, &st) == 0;
+}
+
+struct run {
+	struct opts o;
+	char id[37], out[PATH_MAX];
+	struct timespec started, finished;
+	struct policy *policy;
+	struct hashcache *cache;
+	struct access *access;
+	struct run_cgroup cg;
+	int cg_made;
+	struct collector *coll;
+	struct bom bom;
+};
+
+static int setup(struct run *r)
+{
+	char err[512];
+	int e = 0;
+
+	if (!privileged()) {
+		log_err("aicert must run as root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN) to trace; "
+			"try: sudo aicert-trace ...");
+		return -1;
+	}
+	if (r->o.policy) {
+		r->policy = policy_load(r->o.policy, err, sizeof(err));
+		if (!r->policy) {
+			log_err("%s", err);
+			return -1;
+		}
+	} else if (!(r->policy = policy_default())) {
+		log_err("cannot load the built-in policy");
+		return -1;
+	}
+	if (prepare_out(&r->o, r->id, r->out, sizeof(r->out)))
+		return -1;
+	if (holds_bundle(r->out)) {
+		log_err("%s already holds a bundle; choose another --out directory", r->out);
+		return -1;
+	}
+	policy_add_exclude(r->policy, r->out);
+	if (r->o.cache_dir) {
+		r->cache = hashcache_open(r->o.cache_dir, &e);
+		if (!r->cache)
+			log_warn("hash cache %s unusable (%s); hashing without it", r->o.cache_dir,
+				 strerror(-e));
+	}
+	r->access = access_open(&(struct access_opts){ .backend = r->o.backend }, &e);
+	if (!r->access)
+		return -1;
+	if (run_cgroup_create(&r->cg, r->id))
+		return -1;
+	r->cg_made = 1;
+	if (access_scope_add(r->access, r->cg.id)) {
+		log_err("cannot scope the BPF programs to the run's cgroup");
+		return -1;
+	}
+	r->coll = collector_new(&(struct collector_opts){
+		.policy = r->policy, .cache = r->cache, .jobs = r->o.jobs,
+		.progress = log_level() >= LOG_INFO });
+	if (!r->coll) {
+		log_err("cannot start the collector: %s", strerror(ENOMEM));
+		return -1;
+	}
+	if (access_start(r->access, collector_on_record, r->coll)) {
+		log_err("cannot start draining the ring buffer");
+		return -1;
+	}
+	return 0;
+}
+
+static int fill_bom(struct run *r, int status, int detached, const struct access_stats *as)
+{
+	struct bom *b = &r->bom;
+	char t[64], cwd[PATH_MAX];
+	size_t n = 0;
+
+	while (r->o.argv[n])
+		n++;
+	b->run.id = strdup(r->id);
+	b->run.argc = n;
+	b->run.command = calloc(n + 1, sizeof(char *));
+	if (!b->run.id || !b->run.command)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!(b->run.command[i] = strdup(r->o.argv[i])))
+			return -1;
+	b->run.cwd = strdup(getcwd(cwd, sizeof(cwd)) ? cwd : "");
+	b->run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	b->run.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	time_rfc3339(&r->started, t, sizeof(t));
+	b->run.started = strdup(t);
+	time_rfc3339(&r->finished, t, sizeof(t));
+	b->run.finished = strdup(t);
+	b->run.backend = strdup(access_backend_name(r->access));
+	b->run.events_lost = as->rb_drops;
+	b->run.paths_truncated = as->path_trunc;
+	b->run.detached = detached;
+	b->run.complete = !as->rb_drops && !as->path_trunc && !detached;
+	if (host_fill(&b->host))
+		return -1;
+	b->host.tpm = strdup("none (unattested: --no-tpm)");
+	b->attested = 0;
+	return 0;
+}
+
+static void summary(struct run *r, const struct collector_stats *cs, const struct access_stats *as)
+{
+	size_t in = 0, out = 0, bad = 0;
+
+	for (size_t i = 0; i < r->bom.nfiles; i++) {
+		if (r->bom.files[i].roles & BOM_ROLE_OUTPUT)
+			out++;
+		else
+			in++;
+		if (r->bom.files[i].status)
+			bad++;
+	}
+	log_info("%zu files measured (%zu inputs, %zu outputs), %.1f MiB hashed, %llu from the "
+		 "cache", r->bom.nfiles, in, out, (double)cs->bytes_hashed / (1 << 20),
+		 (unsigned long long)cs->cache_hits);
+	if (as->rb_drops || as->path_trunc)
+		log_warn("INCOMPLETE: %llu events lost, %llu paths truncated",
+			 (unsigned long long)as->rb_drops, (unsigned long long)as->path_trunc);
+	if (bad)
+		log_warn("%zu files could not be measured (see \"status\" in bom.json)", bad);
+	log_warn("UNATTESTED bundle (--no-tpm): nothing binds it to a TPM");
+	fprintf(stderr, "aicert-trace: bundle written to %s\n", r->out);
+}
+
+static int finish(struct run *r, int status, int detached, int *strict_fail)
+{
+	struct access_stats as;
+	struct collector_stats cs;
+	char path[PATH_MAX + 16];
+
+	access_stop(r->access);
+	access_stats(r->access, &as);
+	clock_gettime(CLOCK_REALTIME, &r->finished);
+	if (fill_bom(r, status, detached, &as)) {
+		log_err("out of memory");
+		return -1;
+	}
+	if (collector_finish(r->coll, &r->bom, NULL, NULL)) {
+		log_err("cannot finish measuring: %s", strerror(ENOMEM));
+		return -1;
+	}
+	collector_stats(r->coll, &cs);
+	snprintf(path, sizeof(path), "%s/bom.json", r->out);
+	if (bom_write(&r->bom, path)) {
+		log_err("cannot write %s", path);
+		return -1;
+	}
+	if (r->cache && hashcache_save(r->cache))
+		log_warn("cannot save the hash cache in %s", r->o.cache_dir);
+	summary(r, &cs, &as);
+	*strict_fail = as.rb_drops || as.path_trunc || cs.unhashed || detached;
+	return 0;
+}
+
+static void teardown(struct run *r)
+{
+	if (r->access)
+		access_stop(r->access);
+	collector_free(r->coll);
+	access_close(r->access);
+	if (r->cg_made)
+		run_cgroup_destroy(&r->cg, 0);
+	hashcache_close(r->cache);
+	policy_free(r->policy);
+	bom_free(&r->bom);
+}
+
+int main(int argc, char **argv)
+{
+	struct run r = { 0 };
+	int status = 0, exec_errno = 0, detached, strict_fail = 0, rc = EXIT_AICERT;
+	pid_t pid;
+
+	log_init("aicert-trace", LOG_INFO);
+	if (parse_args(argc, argv, &r.o))
+		return EXIT_AICERT;
+	log_init("aicert-trace", r.o.verbosity);
+	bom_init(&r.bom);
+	if (!r.o.no_tpm) {
+		log_err("TPM binding is not available in this build; run with --no-tpm for an "
+			"unattested bundle");
+		return EXIT_AICERT;
+	}
+	if (run_id_new(r.id)) {
+		log_err("cannot make a run id: %s", strerror(errno));
+		return EXIT_AICERT;
+	}
+	signals_install();
+	if (setup(&r))
+		goto out;
+	clock_gettime(CLOCK_REALTIME, &r.started);
+	pid = spawn(&r.o, &r.cg, &exec_errno);
+	if (pid < 0)
+		goto out;
+	if (exec_errno)
+		log_err("cannot run '%s': %s", r.o.argv[0], strerror(exec_errno));
+	if (wait_child(pid, &status)) {
+		log_err("lost track of the command: %s", strerror(errno));
+		goto out;
+	}
+	child_pid = 0;
+	detached = wait_rest(&r.o, &r.cg);
+	if (finish(&r, status, detached, &strict_fail))
+		goto out;
+	rc = exit_status(status);
+	if (r.o.strict && strict_fail && rc == 0) {
+		log_err("--strict: the record is incomplete (lost events, truncated paths, "
+			"unmeasured files or a detached run)");
+		rc = EXIT_AICERT;
+	}
+out:
+	teardown(&r);
+	return rc;
+}

@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * aicert.c - `aicert show`: a log or bundle for humans. Links libaicert only (no libbpf, no
+ * TPM), so it runs on an auditor's machine like aicert-verify. It shows; it does not verify.
+ *
+ * What a FILE is, is decided by its content, never its name: an IMA binary list is printed as
+ * the kernel's ascii_runtime_measurements, a CEL log as CEL-JSON. A directory is a bundle.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "lib/bom.h"
+#include "lib/cel.h"
+#include "lib/hex.h"
+#include "lib/ima.h"
+#include "lib/log.h"
+#include "lib/manifest.h"
+#include "lib/quote.h"
+
+#define SHOW_MAX_FILE (1u << 30) /* largest log read (IMA_MAX_LIST) */
+#define SHOW_PER_CATEGORY 10	 /* inputs listed per category without --all */
+
+enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
+
+struct show_opts {
+	int json, force_ima, all;
+};
+
+static const char usage_text[] =
+	"usage: aicert show [--json] [--ima] [--all] FILE|BUNDLE\n"
+	"       aicert help | --help | --version\n"
+	"\n"
+	"Shows an aicert log or bundle for humans; it verifies nothing (use aicert-verify).\n"
+	"  FILE an IMA binary list (ima.bin, binary_runtime_measurements): printed exactly as the\n"
+	"       kernel's ascii_runtime_measurements\n"
+	"  FILE a TCG canonical event log (events.cel): printed as CEL-JSON\n"
+	"  BUNDLE a bundle directory: a summary of bom.json, the quote and the manifest\n"
+	"  --json  for a bundle, print bom.json as it is\n"
+	"  --ima   read FILE as an IMA list even when it does not look like one\n"
+	"  --all   for a bundle, list every input (default: the first 10 of each category)\n";
+
+static void usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+static int slurp(const char *path, uint8_t **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 1 << 16, n = 0, r;
+	uint8_t *buf = NULL, *nb;
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	do {
+		if (n == cap || !buf) {
+			if (buf && cap > SHOW_MAX_FILE) {
+				ret = -EFBIG;
+				goto cleanup;
+			}
+			cap = buf ? cap * 2 : cap;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				ret = -ENOMEM;
+				goto cleanup;
+			}
+			buf = nb;
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+	} while (r > 0);
+	if (ferror(f))
+		ret = -EIO;
+cleanup:
+	fclose(f);
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* binary_runtime_measurements_<algo>: that bank's template digests (kernels >= 6.10). */
+static const char *ima_list_algo(const char *path)
+{
+	static const char stem[] = "binary_runtime_measurements_";
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return strncmp(base, stem, sizeof(stem) - 1) ? NULL : base + sizeof(stem) - 1;
+}
+
+static int show_ima(const struct ima_list *l)
+{
+	if (ima_render_ascii(stdout, l) || fflush(stdout)) {
+		log_err("cannot write the list: %s", strerror(errno));
+		return EXIT_BAD_INPUT;
+	}
+	return EXIT_OK;
+}
+
+static int show_cel(const struct cel_log *log)
+{
+	json_t *j = cel_log_json(log);
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	int ret = EXIT_OK;
+
+	if (!s) {
+		log_err("cannot render the log as CEL-JSON: %s", strerror(ENOMEM));
+		ret = EXIT_BAD_INPUT;
+	} else if (printf("%s\n", s) < 0 || fflush(stdout)) {
+		log_err("cannot write the log: %s", strerror(errno));
+		ret = EXIT_BAD_INPUT;
+	}
+	free(s);
+	json_decref(j);
+	return ret;
+}
+
+/* An IMA list parses with at least one record; a CEL log decodes whole with at least one. */
+static int show_file(const char *path, const struct show_opts *o)
+{
+	struct ima_parse_opts io = { .digest_algo = ima_list_algo(path) };
+	struct ima_list l = { 0 };
+	struct cel_log log = { 0 };
+	char ierr[256] = "", cerr[CEL_ERR_MAX] = "";
+	uint8_t *buf = NULL;
+	size_t len, valid = 0;
+	int ret;
+
+	ret = slurp(path, &buf, &len);
+	if (ret) {
+		log_err("cannot read %s: %s", path, strerror(-ret));
+		return EXIT_BAD_INPUT;
+	}
+	if (!ima_parse(buf, len, &io, &l, ierr, sizeof(ierr)) && (l.count || o->force_ima)) {
+		ret = show_ima(&l);
+		goto cleanup;
+	}
+	if (o->force_ima) {
+		log_err("%s: not an IMA list: %s", path, ierr);
+		ret = EXIT_BAD_INPUT;
+		goto cleanup;
+	}
+	if (!cel_log_decode(buf, len, &log, &valid, cerr) && log.n && valid == len) {
+		ret = show_cel(&log);
+		goto cleanup;
+	}
+	log_err("%s: not an IMA list, a CEL log or a bundle", path);
+	log_info("as an IMA list: %s", ierr[0] ? ierr : "no records");
+	log_info("as a CEL log: %s", cerr[0] ? cerr : "no records");
+	ret = EXIT_BAD_INPUT;
+cleanup:
+	ima_list_free(&l);
+	cel_log_free(&log);
+	free(buf);
+	return ret;
+}
+
+/* Names are bytes: control characters and '\' are escaped so one file is one line. */
+static void put_name(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+		if (*p == '\\')
+			fputs("\\\\", stdout);
+		else if (*p == '\n')
+			fputs("\\n", stdout);
+		else if (*p == '\t')
+			fputs("\\t", stdout);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\x%02x", *p);
+		else
+			putchar(*p);
+	}
+}
+
+static void show_run(const struct bom *b)
+{
+	const struct bom_run *r = &b->run;
+
+	printf("run         %s\n", r->id ? r->id : "?");
+	printf("command    ");
+	for (size_t i = 0; i < r->argc; i++) {
+		putchar(' ');
+		put_name(r->command[i]);
+	}
+	printf("\ncwd         ");
+	put_name(r->cwd);
+	if (r->exit_code < 0 && r->signal)
+		printf("\nexit        killed by signal %d\n", r->signal);
+	else
+		printf("\nexit code   %d\n", r->exit_code);
+	printf("backend     %s\n", r->backend ? r->backend : "?");
+	printf("started     %s\n", r->started ? r->started : "?");
+	printf("finished    %s\n", r->finished ? r->finished : "?");
+	printf("events lost %llu (paths truncated %llu)\n", (unsigned long long)r->events_lost,
+	       (unsigned long long)r->paths_truncated);
+	printf("complete    %s%s\n", r->complete ? "yes" : "NO: the BOM may miss files",
+	       r->detached ? " (ended with processes left: --detach-timeout)" : "");
+	printf("host        %s, kernel %s, boot %s\n", b->host.hostname ? b->host.hostname : "?",
+	       b->host.kernel ? b->host.kernel : "?", b->host.boot_id ? b->host.boot_id : "?");
+	printf("tpm         %s\n", b->host.tpm ? b->host.tpm : "?");
+	printf("attested    %s\n", b->attested ? "yes (TPM quote in the bundle)" :
+						 "UNATTESTED: nothing binds this bundle to a TPM");
+}
+
+static void show_counts(const struct bom *b)
+{
+	static const char *const roles[] = { "input", "output", "executable", "library" };
+	size_t n[4] = { 0 }, ima[4] = { 0 }, unhashed = 0;
+
+	for (size_t i = 0; i < b->nfiles; i++) {
+		for (int r = 0; r < 4; r++)
+			n[r] += !!(b->files[i].roles & (1u << r));
+		ima[b->files[i].ima < 4 ? b->files[i].ima : 0]++;
+		unhashed += !b->files[i].sha256[0];
+	}
+	printf("files       %zu:", b->nfiles);
+	for (int r = 0; r < 4; r++)
+		printf(" %zu %s%s", n[r], roles[r], r < 3 ? "," : "\n");
+	if (unhashed)
+		printf("            %zu NOT MEASURED (see below)\n", unhashed);
+	printf("ima         %zu match, %zu mismatch, %zu absent, %zu unavailable\n",
+	       ima[BOM_IMA_MATCH], ima[BOM_IMA_MISMATCH], ima[BOM_IMA_ABSENT],
+	       ima[BOM_IMA_UNAVAILABLE]);
+}
+
+static void show_file_line(const struct bom_file *f)
+{
+	printf("  %s  ", f->sha256[0] ? f->sha256 : "NOT MEASURED                                                    ");
+	put_name(f->path);
+	if (f->status) {
+		printf("  [%s]", f->status);
+	}
+	if (f->ima == BOM_IMA_MISMATCH)
+		printf("  [IMA MISMATCH]");
+	putchar('\n');
+}
+
+static const char *category_of(const struct bom_file *f)
+{
+	return f->category && f->category[0] ? f->category : "(none)";
+}
+
+static void show_inputs(const struct bom *b, const struct show_opts *o)
+{
+	const char **cats = calloc(b->nfiles + 1, sizeof(*cats));
+	size_t ncat = 0;
+
+	if (!cats)
+		return;
+	/* categories in order of first appearance (files are sorted by path) */
+	for (size_t i = 0; i < b->nfiles; i++) {
+		const char *c = category_of(&b->files[i]);
+		size_t k = 0;
+
+		if (b->files[i].roles & BOM_ROLE_OUTPUT)
+			continue;
+		while (k < ncat && strcmp(cats[k], c))
+			k++;
+		if (k == ncat)
+			cats[ncat++] = c;
+	}
+	for (size_t k = 0; k < ncat; k++) {
+		size_t n = 0, shown = 0;
+
+		for (size_t i = 0; i < b->nfiles; i++)
+			n += !(b->files[i].roles & BOM_ROLE_OUTPUT) &&
+			     !strcmp(category_of(&b->files[i]), cats[k]);
+		printf("inputs: %s (%zu)\n", cats[k], n);
+		for (size_t i = 0; i < b->nfiles; i++) {
+			const struct bom_file *f = &b->files[i];
+
+			if ((f->roles & BOM_ROLE_OUTPUT) || strcmp(category_of(f), cats[k]))
+				continue;
+			if (!o->all && shown == SHOW_PER_CATEGORY) {
+				printf("  ... %zu more (aicert show --all)\n", n - shown);
+				break;
+			}
+			show_file_line(f);
+			shown++;
+		}
+	}
+	free(cats);
+}
+
+static void show_outputs(const struct bom *b)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->nfiles; i++)
+		n += !!(b->files[i].roles & BOM_ROLE_OUTPUT);
+	printf("outputs (%zu)\n", n);
+	for (size_t i = 0; i < b->nfiles; i++)
+		if (b->files[i].roles & BOM_ROLE_OUTPUT)
+			show_file_line(&b->files[i]);
+}
+
+static void show_quote(const char *dir)
+{
+	char msg[PATH_MAX], sig[PATH_MAX], why[QUOTE_WHY_MAX];
+	struct quote *q = NULL;
+
+	snprintf(msg, sizeof(msg), "%s/quote.msg", dir);
+	snprintf(sig, sizeof(sig), "%s/quote.sig", dir);
+	if (access(msg, F_OK) && access(sig, F_OK))
+		return;
+	printf("\nquote (decoded, not verified: run aicert-verify)\n");
+	if (quote_load(msg, sig, &q, why) != QUOTE_OK) {
+		printf("  cannot decode: %s\n", why);
+		return;
+	}
+	quote_describe(q, stdout);
+	quote_free(q);
+}
+
+static void show_manifest(const char *dir)
+{
+	char path[PATH_MAX], why[MANIFEST_WHY_MAX], hex[2 * MANIFEST_NONCE_MAX + 1];
+	struct manifest *m = NULL;
+
+	snprintf(path, sizeof(path), "%s/" MANIFEST_NAME, dir);
+	if (access(path, F_OK))
+		return;
+	printf("\nmanifest\n");
+	if (manifest_read(path, &m, why)) {
+		printf("  cannot read: %s\n", why);
+		return;
+	}
+	printf("  files            %zu\n", m->n_files);
+	printf("  pcr              %u (%s)\n", m->pcr, m->pcr_bank);
+	hex_encode(m->qualifying_data, sizeof(m->qualifying_data), hex);
+	printf("  qualifying data  %s\n", hex);
+	printf("  of               %s\n", m->qualifying_data_of ? m->qualifying_data_of : "?");
+	if (m->has_nonce) {
+		hex_encode(m->nonce, m->nonce_len, hex);
+		printf("  nonce            %s\n", hex);
+	}
+	manifest_free(m);
+}
+
+static int show_bundle(const char *dir, const struct show_opts *o)
+{
+	char path[PATH_MAX], err[256];
+	struct bom b;
+	uint8_t *text;
+	size_t len;
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/bom.json", dir);
+	if (access(path, F_OK)) {
+		log_err("%s: not an IMA list, a CEL log or a bundle (no bom.json)", dir);
+		return EXIT_BAD_INPUT;
+	}
+	if (o->json) {
+		ret = slurp(path, &text, &len);
+		if (ret) {
+			log_err("cannot read %s: %s", path, strerror(-ret));
+			return EXIT_BAD_INPUT;
+		}
+		ret = fwrite(text, 1, len, stdout) == len && !fflush(stdout) ? EXIT_OK :
+									       EXIT_BAD_INPUT;
+		free(text);
+		return ret;
+	}
+	bom_init(&b);
+	if (bom_read(&b, path, err, sizeof(err))) {
+		log_err("%s: %s", path, err);
+		return EXIT_BAD_INPUT;
+	}
+	printf("bundle      %s\n", dir);
+	show_run(&b);
+	show_counts(&b);
+	putchar('\n');
+	show_outputs(&b);
+	show_inputs(&b, o);
+	show_quote(dir);
+	show_manifest(dir);
+	bom_free(&b);
+	return fflush(stdout) ? EXIT_BAD_INPUT : EXIT_OK;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' }, { "ima", no_argument, NULL, 'i' },
+		{ "all", no_argument, NULL, 'a' },  { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct show_opts o = { 0 };
+	struct stat st;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			o.json = 1;
+			break;
+		case 'i':
+			o.force_ima = 1;
+			break;
+		case 'a':
+			o.all = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		log_err("show needs one FILE or BUNDLE");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (stat(argv[optind], &st)) {
+		log_err("cannot read %s: %s", argv[optind], strerror(errno));
+		return EXIT_BAD_INPUT;
+	}
+	if (S_ISDIR(st.st_mode) && !o.force_ima)
+		return show_bundle(argv[optind], &o);
+	if (!S_ISREG(st.st_mode)) {
+		log_err("%s: not an IMA list, a CEL log or a bundle", argv[optind]);
+		return EXIT_BAD_INPUT;
+	}
+	return show_file(argv[optind], &o);
+}
+
+int main(int argc, char **argv)
+{
+	log_init("aicert show", LOG_WARN);
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("aicert %s\n", AICERT_VERSION);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "show"))
+		return cmd_show(argc - 1, argv + 1);
+	log_init("aicert", LOG_WARN);
+	log_err("unknown command '%s'", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * bom.h - aicert's own AI-BOM, bom.json, schema "aicert.bom/v1" (DESIGN.md):
+ *
+ *   { "schema": "aicert.bom/v1",
+ *     "run": { "id", "command": [..], "cwd", "exit_code", "signal", "started", "finished",
+ *              "backend", "events_lost", "paths_truncated", "complete", "detached" },
+ *     "host": { "hostname", "kernel", "boot_id", "tpm" },
+ *     "attested": bool,
+ *     "files": [ { "path", "sha256", "size", "roles": [..], "category", "ima", "status"? } ] }
+ *
+ * Strings that are NULL in memory are JSON null; "sha256" is null when the file was not hashed
+ * and "status" is then present and says why. "roles" lists input, output, executable, library in
+ * that order. Files are sorted by (path, sha256) in byte order so the same run gives the same text.
+ *
+ * Names are bytes (anything but NUL) and JSON is UTF-8. A value that is valid UTF-8 is written as
+ * is (JSON escapes newlines and control characters). A value that is not is written twice:
+ * "<key>" holds a display form in which each byte of an invalid sequence, and each '%', is
+ * percent-encoded ("%FF", "%25"), and "<key>_b64" holds the exact bytes in base64 (RFC 4648).
+ * bom_read takes the bytes from "<key>_b64" and rejects the document when "<key>" is not the
+ * display form of those bytes. This applies to files[].path ("path_b64"), run.cwd ("cwd_b64") and
+ * run.command ("command_b64": an array of base64 strings, present when any argument is invalid).
+ */
+#ifndef AICERT_LIB_BOM_H
+#define AICERT_LIB_BOM_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define BOM_SCHEMA "aicert.bom/v1"
+
+enum bom_role {
+	BOM_ROLE_INPUT = 1,
+	BOM_ROLE_OUTPUT = 2,
+	BOM_ROLE_EXECUTABLE = 4,
+	BOM_ROLE_LIBRARY = 8
+};
+enum bom_ima { BOM_IMA_UNAVAILABLE = 0, BOM_IMA_MATCH, BOM_IMA_MISMATCH, BOM_IMA_ABSENT };
+
+struct bom_file {
+	char *path;
+	char sha256[65]; /* lowercase hex; "" when not hashed */
+	uint64_t size;
+	unsigned roles; /* enum bom_role bits */
+	char *category;
+	enum bom_ima ima;
+	/*
+	 * NULL when hashed fine, else "vanished", "unreadable: <why>", "changed while hashing",
+	 * "replaced", "not a regular file".
+	 */
+	char *status;
+};
+
+struct bom_run {
+	char *id;
+	char **command;
+	size_t argc;
+	char *cwd;
+	int exit_code; /* -1 and signal set when killed by a signal */
+	int signal;
+	char *started, *finished; /* RFC 3339 UTC */
+	char *backend;
+	uint64_t events_lost, paths_truncated;
+	int complete;
+	int detached; /* the run ended by --detach-timeout with processes left */
+};
+
+struct bom_host {
+	char *hostname, *kernel, *boot_id;
+	char *tpm; /* "none (unattested)" or a description */
+};
+
+struct bom {
+	struct bom_run run;
+	struct bom_host host;
+	int attested;
+	struct bom_file *files;
+	size_t nfiles, cap;
+};
+
+void bom_init(struct bom *b);
+/*
+ * Appends a file (path and sha256hex copied; sha256hex NULL: not hashed; it must be 64 hex
+ * digits otherwise). Returns the new entry, valid until the next bom_add_file, or NULL when
+ * memory ran out or sha256hex is malformed.
+ */
+struct bom_file *bom_add_file(struct bom *b, const char *path, const char *sha256hex);
+/* Sets run.command to a copy of argv[0..argc). 0 or -ENOMEM. */
+int bom_set_command(struct bom *b, char *const *argv, size_t argc);
+/* The text bom_write writes, NUL-terminated, malloc'd (free it); NULL on error with errno set. */
+char *bom_dumps(const struct bom *b);
+/* Files sorted by (path, sha256); pretty JSON; tmp + fsync + rename. 0 or -errno. */
+int bom_write(const struct bom *b, const char *path);
+/*
+ * Strict: schema "aicert.bom/v1", every field present with its type, no unknown keys. b must be
+ * bom_init'ed (or freed); on error it is left empty and err says what is wrong. 0 or -1.
+ */
+int bom_read(struct bom *b, const char *path, char *err, size_t errlen);
+/* Same from a buffer. */
+int bom_loads(struct bom *b, const char *buf, size_t len, char *err, size_t errlen);
+const char *bom_ima_name(enum bom_ima v);
+/* The enum value, -1 for an unknown name. */
+int bom_ima_parse(const char *s);
+/* Frees everything b holds and re-initialises it. NULL ok. */
+void bom_free(struct bom *b);
+
+#endif

@@ -1,0 +1,1106 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * verify.c - the checks of aicert-verify (docs/verify.md). Every check reads the bundle through
+ * the same library the tracer writes it with (manifest, quote, cel, ima, bom).
+ */
+#include "lib/verify.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+#include <tss2/tss2_tpm2_types.h>
+
+#include "lib/bom.h"
+#include "lib/cel.h"
+#include "lib/hex.h"
+#include "lib/ima.h"
+#include "lib/manifest.h"
+#include "lib/quote.h"
+
+#define PCR_IMA 10
+
+static const char *const check_names[VERIFY_N_CHECKS] = {
+	[VERIFY_MANIFEST] = "manifest", [VERIFY_QUOTE] = "quote",   [VERIFY_AK] = "ak",
+	[VERIFY_EVENTLOG] = "eventlog", [VERIFY_IMA] = "ima",	    [VERIFY_BOM] = "bom",
+	[VERIFY_WEIGHTS] = "weights",	[VERIFY_COMPLETE] = "complete",
+};
+
+static const int check_exit[VERIFY_N_CHECKS] = {
+	[VERIFY_MANIFEST] = VERIFY_EXIT_MANIFEST, [VERIFY_QUOTE] = VERIFY_EXIT_QUOTE,
+	[VERIFY_AK] = VERIFY_EXIT_AK,		  [VERIFY_EVENTLOG] = VERIFY_EXIT_EVENTLOG,
+	[VERIFY_IMA] = VERIFY_EXIT_IMA,		  [VERIFY_BOM] = VERIFY_EXIT_BOM,
+	[VERIFY_WEIGHTS] = VERIFY_EXIT_WEIGHTS,	  [VERIFY_COMPLETE] = VERIFY_EXIT_INCOMPLETE,
+};
+
+/* One file measurement of the run, from the log or from bom.json, for the set comparison. */
+struct item {
+	const char *path;
+	char sha[65]; /* "" when the file was not hashed */
+	unsigned roles;
+};
+
+struct ctx {
+	const struct verify_opts *o;
+	struct verify_report *r;
+	bool failed[VERIFY_N_CHECKS];
+	/* manifest */
+	struct manifest *m;
+	bool have_qual;
+	uint8_t qual[32];
+	/* quote */
+	bool attested, quote_ok;
+	struct quote *q;
+	EVP_PKEY *ak;
+	/* event log */
+	struct cel_log log;
+	bool log_ok, have_pcr;
+	uint8_t pcr_value[32];
+	char boot_id[37], run_id[37];
+	struct cel_event *evs; /* this run's decoded records */
+	size_t n_evs;
+	struct cel_event *end; /* run_end among evs */
+	/* ima */
+	bool has_ima, ima_ok;
+	struct ima_list ima;
+	/* bom */
+	bool bom_ok;
+	struct bom bom;
+};
+
+const char *verify_check_name(enum verify_check_id id)
+{
+	return id < VERIFY_N_CHECKS ? check_names[id] : "?";
+}
+
+/* ---- reporting ---- */
+
+static void vset(struct ctx *c, enum verify_check_id id, bool ok, int code, const char *fmt,
+		 va_list ap)
+{
+	struct verify_check *k = &c->r->checks[id];
+
+	/* The first failure of a check is its reason; later ones would only repeat it. */
+	if (c->failed[id])
+		return;
+	k->ok = ok;
+	k->exit_code = ok ? 0 : code;
+	c->failed[id] = !ok;
+	vsnprintf(k->reason, sizeof(k->reason), fmt, ap);
+}
+
+static void pass(struct ctx *c, enum verify_check_id id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void pass(struct ctx *c, enum verify_check_id id, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset(c, id, true, 0, fmt, ap);
+	va_end(ap);
+}
+
+static void failx(struct ctx *c, enum verify_check_id id, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void failx(struct ctx *c, enum verify_check_id id, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset(c, id, false, code, fmt, ap);
+	va_end(ap);
+}
+
+#define fail(c, id, ...) failx(c, id, check_exit[id], __VA_ARGS__)
+
+static void nomem(struct ctx *c, enum verify_check_id id)
+{
+	failx(c, id, VERIFY_EXIT_INTERNAL, "out of memory");
+}
+
+/* ---- helpers ---- */
+
+static void bpath(const struct ctx *c, const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", c->o->bundle, name);
+}
+
+static bool exists(const struct ctx *c, const char *name)
+{
+	char p[4096];
+	struct stat st;
+
+	bpath(c, name, p, sizeof(p));
+	return lstat(p, &st) == 0;
+}
+
+static int read_all(const char *path, uint8_t **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	size_t cap = 0, n = 0;
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		if (n == cap) {
+			uint8_t *p;
+
+			cap = cap ? cap * 2 : 1 << 16;
+			if (!(p = realloc(buf, cap))) {
+				ret = -ENOMEM;
+				goto cleanup;
+			}
+			buf = p;
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+
+		n += got;
+		if (got == 0) {
+			if (ferror(f))
+				ret = -EIO;
+			break;
+		}
+	}
+cleanup:
+	fclose(f);
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int sha256_file(const char *path, uint8_t out[32])
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret = read_all(path, &buf, &len);
+
+	if (!ret && EVP_Digest(buf, len, out, NULL, EVP_sha256(), NULL) != 1)
+		ret = -EIO;
+	free(buf);
+	return ret;
+}
+
+/* ---- 1. manifest ---- */
+
+struct problems {
+	char first[VERIFY_REASON_MAX];
+	int n;
+};
+
+static void collect(void *ctx, const char *reason)
+{
+	struct problems *p = ctx;
+
+	if (!p->n++)
+		snprintf(p->first, sizeof(p->first), "%s", reason);
+}
+
+/* The qualifying data the quote must carry: the binding, with the verifier's nonce if any. */
+static int expected_qual(struct ctx *c)
+{
+	struct manifest m = *c->m;
+
+	if (c->o->nonce) {
+		if (c->o->nonce_len > MANIFEST_NONCE_MAX)
+			return -EINVAL;
+		m.has_nonce = true;
+		m.nonce_len = c->o->nonce_len;
+		memcpy(m.nonce, c->o->nonce, c->o->nonce_len);
+	}
+	if (manifest_binding(&m, c->qual))
+		return -EIO;
+	c->have_qual = true;
+	return 0;
+}
+
+static void check_manifest(struct ctx *c)
+{
+	char p[4096], why[MANIFEST_WHY_MAX], hx[65];
+	struct problems pr = { .n = 0 };
+
+	bpath(c, MANIFEST_NAME, p, sizeof(p));
+	if (manifest_read(p, &c->m, why)) {
+		fail(c, VERIFY_MANIFEST, "%s", why);
+		return;
+	}
+	if (manifest_check_files(c->o->bundle, c->m, collect, &pr)) {
+		if (pr.n > 1)
+			fail(c, VERIFY_MANIFEST, "%s (and %d more problems)", pr.first, pr.n - 1);
+		else
+			fail(c, VERIFY_MANIFEST, "%s", pr.first);
+	}
+	if (manifest_check_binding(c->m, why))
+		fail(c, VERIFY_MANIFEST, "%s", why);
+	if (strcmp(c->m->pcr_bank, "sha256"))
+		fail(c, VERIFY_MANIFEST, "pcr_bank is %s; aicert-verify checks sha256 only",
+		     c->m->pcr_bank);
+	if (c->o->nonce && c->o->nonce_len > MANIFEST_NONCE_MAX)
+		fail(c, VERIFY_MANIFEST, "--nonce is longer than %d bytes", MANIFEST_NONCE_MAX);
+	else if (expected_qual(c))
+		fail(c, VERIFY_MANIFEST, "cannot compute the binding");
+	hex_encode(c->m->qualifying_data, 32, hx);
+	pass(c, VERIFY_MANIFEST, "%zu files present with matching sha256 and size, nothing else; "
+				 "binding %.16s... (PCR %u%s)",
+	     c->m->n_files, hx, c->m->pcr, c->m->has_nonce ? ", nonce" : "");
+}
+
+/* ---- 2. quote and 3. ak ---- */
+
+static bool expected_selection(const struct ctx *c, TPML_PCR_SELECTION *sel, char *text,
+			       size_t len)
+{
+	char why[QUOTE_WHY_MAX];
+
+	if (c->has_ima)
+		snprintf(text, len, "sha256:%u,%u", c->m->pcr < PCR_IMA ? c->m->pcr : PCR_IMA,
+			 c->m->pcr < PCR_IMA ? PCR_IMA : c->m->pcr);
+	else
+		snprintf(text, len, "sha256:%u", c->m->pcr);
+	return quote_parse_selection(text, sel, why) == QUOTE_OK;
+}
+
+static bool selects(const TPML_PCR_SELECTION *sel, unsigned pcr)
+{
+	for (UINT32 i = 0; i < sel->count && i < TPM2_NUM_PCR_BANKS; i++) {
+		const TPMS_PCR_SELECTION *b = &sel->pcrSelections[i];
+
+		if (pcr / 8 < b->sizeofSelect && (b->pcrSelect[pcr / 8] & (1u << (pcr % 8))))
+			return true;
+	}
+	return false;
+}
+
+static void check_quote_fields(struct ctx *c)
+{
+	char why[QUOTE_WHY_MAX], text[64];
+	TPML_PCR_SELECTION sel;
+
+	if (quote_check_magic(c->q, why) || quote_check_type(c->q, why) ||
+	    quote_check_signature(c->q, c->ak, why) || quote_check_clock(&c->q->attest, why)) {
+		fail(c, VERIFY_QUOTE, "%s", why);
+		return;
+	}
+	if (!c->m) {
+		fail(c, VERIFY_QUOTE, "qualifying data and PCR selection not checked: manifest.json "
+				      "is unusable");
+		return;
+	}
+	if (!c->have_qual) {
+		fail(c, VERIFY_QUOTE, "qualifying data not checked: the binding could not be computed");
+		return;
+	}
+	if (quote_check_qualifying(c->q, c->qual, 32, why)) {
+		fail(c, VERIFY_QUOTE, "%s%s", why,
+		     c->o->nonce ? " (binding computed with the --nonce given)" : "");
+		return;
+	}
+	if (!c->has_ima && selects(&c->q->attest.attested.quote.pcrSelect, PCR_IMA)) {
+		fail(c, VERIFY_QUOTE, "the quote covers PCR 10 but the bundle has no ima.bin, so "
+				      "PCR 10 cannot be checked");
+		return;
+	}
+	if (!expected_selection(c, &sel, text, sizeof(text)) ||
+	    quote_check_selection(c->q, &sel, why)) {
+		fail(c, VERIFY_QUOTE, "%s", why);
+		return;
+	}
+	c->quote_ok = true;
+	pass(c, VERIFY_QUOTE, "signed by ak.pub.pem, qualifying data = binding%s, clock safe, "
+			      "selection %s (PCR digest: see eventlog/ima)",
+	     c->o->nonce ? " with --nonce" : "", text);
+}
+
+static void check_quote(struct ctx *c)
+{
+	char msg[4096], sig[4096], why[QUOTE_WHY_MAX];
+	bool has_msg = exists(c, "quote.msg"), has_sig = exists(c, "quote.sig");
+
+	if (!has_msg && !has_sig) {
+		failx(c, VERIFY_QUOTE, VERIFY_EXIT_UNATTESTED,
+		      "UNATTESTED: no quote.msg/quote.sig (a --no-tpm bundle): nothing binds it "
+		      "to a TPM");
+		return;
+	}
+	c->attested = true;
+	if (!has_msg || !has_sig) {
+		fail(c, VERIFY_QUOTE, "%s is missing", has_msg ? "quote.sig" : "quote.msg");
+		return;
+	}
+	bpath(c, "quote.msg", msg, sizeof(msg));
+	bpath(c, "quote.sig", sig, sizeof(sig));
+	if (quote_load(msg, sig, &c->q, why)) {
+		fail(c, VERIFY_QUOTE, "%s", why);
+		return;
+	}
+	bpath(c, "ak.pub.pem", msg, sizeof(msg));
+	if (quote_load_pubkey(msg, &c->ak, why)) {
+		fail(c, VERIFY_QUOTE, "cannot check the signature: %s", why);
+		return;
+	}
+	check_quote_fields(c);
+}
+
+static void check_ak(struct ctx *c)
+{
+	char why[QUOTE_WHY_MAX], cert[4096];
+	EVP_PKEY *pinned = NULL;
+
+	if (!c->attested) {
+		failx(c, VERIFY_AK, VERIFY_EXIT_UNATTESTED, "not checked: unattested bundle");
+		return;
+	}
+	if (!c->ak) {
+		failx(c, VERIFY_AK, VERIFY_EXIT_QUOTE, "not checked: ak.pub.pem is unusable");
+		return;
+	}
+	if (!c->o->ak_pem && !c->o->n_ca) {
+		fail(c, VERIFY_AK, "AK not authenticated: give --ak PEM (a pinned key) or --ca PEM "
+				   "(the AK certificate's CA)");
+		return;
+	}
+	if (c->o->ak_pem) {
+		if (quote_load_pubkey(c->o->ak_pem, &pinned, why) ||
+		    quote_check_ak_pin(c->ak, pinned, why)) {
+			fail(c, VERIFY_AK, "--ak %s: %s", c->o->ak_pem, why);
+			goto cleanup;
+		}
+	}
+	if (c->o->n_ca) {
+		if (!exists(c, "ak.cert.pem")) {
+			fail(c, VERIFY_AK, "--ca given but the bundle has no ak.cert.pem");
+			goto cleanup;
+		}
+		bpath(c, "ak.cert.pem", cert, sizeof(cert));
+		if (quote_check_ak_cert(cert, c->o->ca_pems, c->o->n_ca, c->ak, why)) {
+			fail(c, VERIFY_AK, "%s", why);
+			goto cleanup;
+		}
+	}
+	pass(c, VERIFY_AK, "%s%s%s", c->o->ak_pem ? "AK equals the pinned key" : "",
+	     c->o->ak_pem && c->o->n_ca ? "; " : "",
+	     c->o->n_ca ? "ak.cert.pem chains to the given CA and holds the AK" : "");
+cleanup:
+	EVP_PKEY_free(pinned);
+}
+
+/* ---- 4. event log ---- */
+
+static bool is_marker(const struct cel_record *r)
+{
+	struct cel_record m = { 0 };
+	bool same;
+
+	if (cel_record_redact(&m))
+		return false;
+	same = r->content_len == m.content_len && !memcmp(r->content, m.content, m.content_len);
+	free(m.content);
+	return same;
+}
+
+static const struct cel_digest *bank(const struct cel_record *r, uint16_t alg)
+{
+	for (size_t i = 0; i < r->digests.n; i++)
+		if (r->digests.v[i].alg == alg)
+			return &r->digests.v[i];
+	return NULL;
+}
+
+/* Structure of one record; the reason names the record. */
+static int check_record(struct ctx *c, const struct cel_record *r, uint64_t want_recnum,
+			char *why, size_t len)
+{
+	char err[CEL_ERR_MAX] = "";
+
+	if (r->recnum != want_recnum)
+		return snprintf(why, len, "record %llu where record %llu was due (deleted, "
+					  "reordered or duplicated records)",
+				(unsigned long long)r->recnum, (unsigned long long)want_recnum);
+	if (r->index_type != CEL_T_PCR || r->index != c->m->pcr)
+		return snprintf(why, len, "record %llu is for %s %u, not PCR %u",
+				(unsigned long long)r->recnum,
+				r->index_type == CEL_T_PCR ? "PCR" : "NV index", r->index,
+				c->m->pcr);
+	if (!bank(r, TPM2_ALG_SHA256))
+		return snprintf(why, len, "record %llu has no sha256 digest",
+				(unsigned long long)r->recnum);
+	if (r->content_type == CEL_CT_REDACTED)
+		return is_marker(r) ? 0
+				    : snprintf(why, len, "redacted record %llu has altered content",
+					       (unsigned long long)r->recnum);
+	if (r->content_type != CEL_CT_AICERT)
+		return snprintf(why, len, "record %llu has content type %u, not aicert's",
+				(unsigned long long)r->recnum, r->content_type);
+	if (cel_record_check_digests(r, err))
+		return snprintf(why, len, "%s", err);
+	return 0;
+}
+
+static int keep_event(struct ctx *c, struct cel_event *e)
+{
+	struct cel_event *p = realloc(c->evs, (c->n_evs + 1) * sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	c->evs = p;
+	c->evs[c->n_evs++] = *e;
+	return 0;
+}
+
+/* Decodes aicert records: the baseline first; this run's records are kept. */
+static int scan_events(struct ctx *c, char *why, size_t len)
+{
+	char err[CEL_ERR_MAX] = "";
+
+	for (size_t i = 0; i < c->log.n; i++) {
+		const struct cel_record *r = &c->log.recs[i];
+		struct cel_event e;
+
+		if (r->content_type == CEL_CT_REDACTED) {
+			if (i == 0)
+				return snprintf(why, len, "the first record is redacted, not a baseline");
+			continue;
+		}
+		if (cel_event_decode(r->content, r->content_len, &e, err))
+			return snprintf(why, len, "%s", err);
+		if ((i == 0) != (e.kind == CEL_KIND_BASELINE)) {
+			cel_event_free(&e);
+			return snprintf(why, len, "record %llu: %s; the baseline must be the first "
+						  "record and only it",
+					(unsigned long long)r->recnum,
+					i ? "a second baseline" : "the log does not start with a baseline");
+		}
+		if (i == 0)
+			memcpy(c->boot_id, e.boot_id, sizeof(c->boot_id));
+		if (!e.run_id[0]) {
+			cel_event_free(&e);
+			continue;
+		}
+		if (c->run_id[0] && strcmp(c->run_id, e.run_id)) {
+			int n = snprintf(why, len, "records of two runs are unredacted (%s and %s)",
+					 c->run_id, e.run_id);
+
+			cel_event_free(&e);
+			return n;
+		}
+		memcpy(c->run_id, e.run_id, sizeof(c->run_id));
+		if (keep_event(c, &e)) {
+			cel_event_free(&e);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* This run's records: one run_start first, one run_end last, totals that add up, so none of the
+ * run's own records can hide among the redacted ones. */
+static int check_run(struct ctx *c, char *why, size_t len)
+{
+	uint64_t files = 0, lost = 0, batches = 0;
+
+	if (!c->n_evs)
+		return snprintf(why, len, "the log holds no record of a run");
+	if (c->evs[0].kind != CEL_KIND_RUN_START)
+		return snprintf(why, len, "run %s: its first record is %s, not run_start", c->run_id,
+				cel_kind_name(c->evs[0].kind));
+	for (size_t i = 1; i < c->n_evs; i++) {
+		const struct cel_event *e = &c->evs[i];
+
+		if (e->kind == CEL_KIND_RUN_END && i == c->n_evs - 1)
+			c->end = &c->evs[i];
+		else if (e->kind == CEL_KIND_BATCH)
+			batches++, files += e->n_files;
+		else if (e->kind == CEL_KIND_LOSS)
+			lost += e->lost;
+		else
+			return snprintf(why, len, "run %s: unexpected %s record in the run", c->run_id,
+					cel_kind_name(e->kind));
+	}
+	if (!c->end)
+		return snprintf(why, len, "run %s has no run_end record", c->run_id);
+	if (c->end->total_batches != batches || c->end->total_files != files ||
+	    c->end->total_lost != lost)
+		return snprintf(why, len,
+				"run %s: run_end counts %llu batches, %llu files, %llu lost; the log "
+				"holds %llu, %llu, %llu",
+				c->run_id, (unsigned long long)c->end->total_batches,
+				(unsigned long long)c->end->total_files,
+				(unsigned long long)c->end->total_lost, (unsigned long long)batches,
+				(unsigned long long)files, (unsigned long long)lost);
+	return 0;
+}
+
+static void check_log(struct ctx *c)
+{
+	char p[4096], why[VERIFY_REASON_MAX] = "", err[CEL_ERR_MAX] = "";
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (!c->m) {
+		fail(c, VERIFY_EVENTLOG, "not checked: manifest.json is unusable (PCR index unknown)");
+		return;
+	}
+	bpath(c, "events.cel", p, sizeof(p));
+	if ((ret = read_all(p, &buf, &len))) {
+		fail(c, VERIFY_EVENTLOG, "cannot read %s: %s", p, strerror(-ret));
+		return;
+	}
+	if (cel_log_decode(buf, len, &c->log, NULL, err)) {
+		fail(c, VERIFY_EVENTLOG, "events.cel: %s", err);
+		goto cleanup;
+	}
+	if (!c->log.n) {
+		fail(c, VERIFY_EVENTLOG, "events.cel holds no record");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < c->log.n; i++)
+		if (check_record(c, &c->log.recs[i], c->log.recs[0].recnum + i, why, sizeof(why))) {
+			fail(c, VERIFY_EVENTLOG, "%s", why);
+			goto cleanup;
+		}
+	if ((ret = scan_events(c, why, sizeof(why))) || (ret = check_run(c, why, sizeof(why)))) {
+		if (ret == -ENOMEM)
+			nomem(c, VERIFY_EVENTLOG);
+		else
+			fail(c, VERIFY_EVENTLOG, "%s", why);
+		goto cleanup;
+	}
+	if (cel_replay_baseline(&c->log, c->m->pcr, TPM2_ALG_SHA256, c->pcr_value, err)) {
+		fail(c, VERIFY_EVENTLOG, "%s", err);
+		goto cleanup;
+	}
+	c->have_pcr = true;
+	c->log_ok = true;
+cleanup:
+	free(buf);
+}
+
+/* ---- 5. ima ---- */
+
+static void load_ima(struct ctx *c)
+{
+	char p[4096], err[256] = "";
+
+	c->has_ima = exists(c, "ima.bin");
+	if (!c->has_ima)
+		return;
+	bpath(c, "ima.bin", p, sizeof(p));
+	if (ima_read_file(p, NULL, &c->ima, err, sizeof(err))) {
+		fail(c, VERIFY_IMA, "%s", err);
+		return;
+	}
+	if (ima_check_digests(&c->ima, err, sizeof(err))) {
+		fail(c, VERIFY_IMA, "%s", err);
+		return;
+	}
+	c->ima_ok = true;
+}
+
+/* The digest PCR 10's sha256 bank is extended with for entry e (docs/ima.md). */
+static void ima_extend_digest(const struct ima_list *l, const struct ima_entry *e, unsigned flags,
+			      uint8_t d[32])
+{
+	if (e->violation) {
+		memset(d, 0xff, 32);
+	} else if (flags & IMA_REPLAY_PADDED_SHA1) {
+		memset(d, 0, 32);
+		memcpy(d, e->template_digest, l->digest_len < 32 ? l->digest_len : 32);
+	} else {
+		EVP_Digest(e->data, e->data_len, d, NULL, EVP_sha256(), NULL);
+	}
+}
+
+static void put_values(const struct ctx *c, const uint8_t *pcr10, uint8_t vals[64])
+{
+	bool ima_first = PCR_IMA < c->m->pcr;
+
+	memcpy(vals + (ima_first ? 0 : 32), pcr10, 32);
+	memcpy(vals + (ima_first ? 32 : 0), c->pcr_value, 32);
+}
+
+/*
+ * Largest n (at most lag entries short of the whole list) for which PCR 10 replayed over the
+ * first n entries, with the log's PCR value, gives the quoted pcrDigest. Prefix values are
+ * computed incrementally; they are trusted only when the full replay agrees with ima_replay.
+ */
+static bool ima_search(const struct ctx *c, unsigned flags, size_t *covered)
+{
+	const struct ima_list *l = &c->ima;
+	char why[QUOTE_WHY_MAX], err[256];
+	uint8_t v[32] = { 0 }, full[32], vals[64], (*pre)[32];
+	size_t n10 = 0, lag = c->o->ima_max_lag ? c->o->ima_max_lag : VERIFY_IMA_MAX_LAG;
+	bool found = false, legacy = false;
+
+	pre = malloc((l->count + 1) * sizeof(*pre));
+	if (!pre)
+		return false;
+	memcpy(pre[0], v, 32);
+	for (size_t i = 0; i < l->count; i++) {
+		const struct ima_entry *e = &l->entries[i];
+		uint8_t d[32];
+
+		if (e->pcr != PCR_IMA)
+			continue;
+		legacy |= e->legacy;
+		ima_extend_digest(l, e, flags, d);
+		cel_extend(TPM2_ALG_SHA256, v, d);
+		memcpy(pre[++n10], v, 32);
+	}
+	if (ima_replay(l, PCR_IMA, "sha256", flags, SIZE_MAX, full, NULL, err, sizeof(err)) ||
+	    memcmp(full, pre[n10], 32) || legacy) {
+		/* Fall back to ima_replay per prefix: slow, so fewer of them. */
+		lag = lag < 64 ? lag : 64;
+		for (size_t k = 0; k <= lag && k <= n10 && !found; k++) {
+			if (ima_replay(l, PCR_IMA, "sha256", flags, n10 - k, pre[n10 - k], NULL, err,
+				       sizeof(err)))
+				break;
+			put_values(c, pre[n10 - k], vals);
+			if (quote_check_pcr_digest(c->q, vals, 64, why) == QUOTE_OK)
+				found = true, *covered = n10 - k;
+		}
+		goto cleanup;
+	}
+	for (size_t k = 0; k <= lag && k <= n10 && !found; k++) {
+		put_values(c, pre[n10 - k], vals);
+		if (quote_check_pcr_digest(c->q, vals, 64, why) == QUOTE_OK)
+			found = true, *covered = n10 - k;
+	}
+cleanup:
+	free(pre);
+	return found;
+}
+
+static size_t ima_pcr10_entries(const struct ima_list *l)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->count; i++)
+		n += l->entries[i].pcr == PCR_IMA;
+	return n;
+}
+
+/* ---- the quoted PCR digest against the replays ---- */
+
+static void check_pcr_digest(struct ctx *c)
+{
+	char why[QUOTE_WHY_MAX], hx[65];
+	size_t covered = 0;
+
+	if (!c->attested || !c->quote_ok) {
+		if (c->log_ok)
+			failx(c, VERIFY_EVENTLOG,
+			      c->attested ? VERIFY_EXIT_QUOTE : VERIFY_EXIT_UNATTESTED,
+			      "replay not compared: %s",
+			      c->attested ? "the quote is unusable" : "unattested bundle (no quote)");
+		if (c->has_ima && c->ima_ok)
+			fail(c, VERIFY_IMA, "replay not compared: %s",
+			     c->attested ? "the quote is unusable" : "unattested bundle (no quote)");
+		return;
+	}
+	if (!c->log_ok) {
+		if (c->has_ima && c->ima_ok)
+			fail(c, VERIFY_IMA, "replay not compared: events.cel is unusable");
+		return;
+	}
+	hex_encode(c->pcr_value, 32, hx);
+	if (!c->has_ima) {
+		if (quote_check_pcr_digest(c->q, c->pcr_value, 32, why)) {
+			fail(c, VERIFY_EVENTLOG, "replay of PCR %u (%.16s...) is not the quoted value: "
+						 "%s",
+			     c->m->pcr, hx, why);
+			return;
+		}
+		pass(c, VERIFY_EVENTLOG, "%zu records, digests match their content, replay of PCR "
+					 "%u from the baseline equals the quote",
+		     c->log.n, c->m->pcr);
+		pass(c, VERIFY_IMA, "no ima.bin: IMA was unavailable on the traced host; the quote "
+				    "covers PCR %u only",
+		     c->m->pcr);
+		return;
+	}
+	if (!c->ima_ok) {
+		failx(c, VERIFY_EVENTLOG, VERIFY_EXIT_IMA,
+		      "replay not compared: ima.bin is unusable and the quoted digest covers both "
+		      "PCRs");
+		return;
+	}
+	if (!ima_search(c, 0, &covered) && !ima_search(c, IMA_REPLAY_PADDED_SHA1, &covered)) {
+		/* One digest covers both PCRs: a mismatch cannot say which replay is wrong. */
+		fail(c, VERIFY_EVENTLOG, "replay of PCR %u (%.16s...) with ima.bin's PCR 10 is not "
+					 "the quoted PCR digest",
+		     c->m->pcr, hx);
+		fail(c, VERIFY_IMA, "no prefix of ima.bin (%zu entries) replays, with events.cel's "
+				    "PCR %u, to the quoted PCR digest",
+		     c->ima.count, c->m->pcr);
+		return;
+	}
+	c->r->ima_entries = ima_pcr10_entries(&c->ima);
+	c->r->ima_covered = covered;
+	pass(c, VERIFY_EVENTLOG, "%zu records, digests match their content, replay of PCR %u from "
+				 "the baseline equals the quote",
+	     c->log.n, c->m->pcr);
+	pass(c, VERIFY_IMA, "ima.bin replays into PCR 10 to the quoted value: %zu of %zu entries "
+			    "covered by the quote",
+	     covered, c->r->ima_entries);
+}
+
+/* ---- 6. bom against the log ---- */
+
+static int item_cmp(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+	int d = strcmp(x->path, y->path);
+
+	return d ? d : strcmp(x->sha, y->sha);
+}
+
+/* Sorts and merges duplicates (roles or'ed). Returns the new count. */
+static size_t merge_items(struct item *v, size_t n)
+{
+	size_t o = 0;
+
+	qsort(v, n, sizeof(*v), item_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (o && !item_cmp(&v[o - 1], &v[i]))
+			v[o - 1].roles |= v[i].roles;
+		else
+			v[o++] = v[i];
+	}
+	return o;
+}
+
+static int log_items(const struct ctx *c, struct item **out, size_t *n)
+{
+	size_t cap = c->end->n_outputs, k = 0;
+	struct item *v;
+
+	for (size_t i = 0; i < c->n_evs; i++)
+		if (c->evs[i].kind == CEL_KIND_BATCH)
+			cap += c->evs[i].n_files;
+	v = malloc((cap ? cap : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_evs; i++) {
+		const struct cel_event *e = &c->evs[i];
+
+		for (size_t j = 0; e->kind == CEL_KIND_BATCH && j < e->n_files; j++, k++) {
+			v[k].path = e->files[j].path;
+			v[k].roles = e->files[j].roles;
+			if (e->files[j].status == CEL_FILE_OK)
+				hex_encode(e->files[j].sha256, 32, v[k].sha);
+			else
+				v[k].sha[0] = '\0';
+		}
+	}
+	for (size_t j = 0; j < c->end->n_outputs; j++, k++) {
+		v[k].path = c->end->outputs[j].path;
+		v[k].roles = BOM_ROLE_OUTPUT;
+		hex_encode(c->end->outputs[j].sha256, 32, v[k].sha);
+	}
+	*out = v;
+	*n = merge_items(v, k);
+	return 0;
+}
+
+static int bom_items(const struct bom *b, struct item **out, size_t *n)
+{
+	struct item *v = malloc((b->nfiles ? b->nfiles : 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->nfiles; i++) {
+		v[i].path = b->files[i].path;
+		v[i].roles = b->files[i].roles;
+		memcpy(v[i].sha, b->files[i].sha256, sizeof(v[i].sha));
+	}
+	*out = v;
+	*n = merge_items(v, b->nfiles);
+	return 0;
+}
+
+static void roles_text(unsigned roles, char *out, size_t len)
+{
+	static const char *const names[] = { "input", "output", "executable", "library" };
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < 4; i++)
+		if (roles & (1u << i))
+			snprintf(out + strlen(out), len - strlen(out), "%s%s", out[0] ? "," : "",
+				 names[i]);
+	if (!out[0])
+		snprintf(out, len, "none");
+}
+
+/* Merge-compares the two sorted sets; the first difference is the reason. */
+static bool same_items(struct ctx *c, const struct item *b, size_t nb, const struct item *l,
+		       size_t nl)
+{
+	size_t i = 0, j = 0;
+	char r1[64], r2[64];
+
+	while (i < nb || j < nl) {
+		int d = i == nb ? 1 : j == nl ? -1 : item_cmp(&b[i], &l[j]);
+
+		if (d < 0) {
+			fail(c, VERIFY_BOM, "bom.json lists %s (sha256 %.16s) which the event log does "
+					    "not measure in this run",
+			     b[i].path, b[i].sha[0] ? b[i].sha : "none");
+			return false;
+		}
+		if (d > 0) {
+			fail(c, VERIFY_BOM, "the event log measures %s (sha256 %.16s) which bom.json "
+					    "does not list",
+			     l[j].path, l[j].sha[0] ? l[j].sha : "none");
+			return false;
+		}
+		if (b[i].roles != l[j].roles) {
+			roles_text(b[i].roles, r1, sizeof(r1));
+			roles_text(l[j].roles, r2, sizeof(r2));
+			fail(c, VERIFY_BOM, "%s: roles %s in bom.json, %s in the event log", b[i].path,
+			     r1, r2);
+			return false;
+		}
+		i++, j++;
+	}
+	return true;
+}
+
+static bool same_exit(const struct bom_run *run, int32_t status)
+{
+	if (run->signal)
+		return status == 128 + run->signal || status == -run->signal;
+	return run->exit_code == status;
+}
+
+static bool check_run_fields(struct ctx *c)
+{
+	const struct bom_run *run = &c->bom.run;
+
+	if (!run->id || strcmp(run->id, c->run_id)) {
+		fail(c, VERIFY_BOM, "bom.json is for run %s, the event log for run %s",
+		     run->id ? run->id : "(none)", c->run_id);
+		return false;
+	}
+	if (!same_exit(run, c->end->exit_status)) {
+		fail(c, VERIFY_BOM, "exit status: bom.json says %d%s, run_end says %d",
+		     run->exit_code, run->signal ? " (signal)" : "", c->end->exit_status);
+		return false;
+	}
+	if (run->events_lost != c->end->total_lost) {
+		fail(c, VERIFY_BOM, "events lost: bom.json says %llu, run_end says %llu",
+		     (unsigned long long)run->events_lost,
+		     (unsigned long long)c->end->total_lost);
+		return false;
+	}
+	if (c->bom.host.boot_id && c->boot_id[0] && strcmp(c->bom.host.boot_id, c->boot_id)) {
+		fail(c, VERIFY_BOM, "boot id: bom.json says %s, the log's baseline %s",
+		     c->bom.host.boot_id, c->boot_id);
+		return false;
+	}
+	if (!!c->bom.attested != c->attested) {
+		fail(c, VERIFY_BOM, "bom.json says the bundle is %sattested, but it has %squote",
+		     c->bom.attested ? "" : "un", c->attested ? "a " : "no ");
+		return false;
+	}
+	return true;
+}
+
+static void check_bom(struct ctx *c)
+{
+	char p[4096], err[512] = "";
+	struct item *bi = NULL, *li = NULL;
+	size_t nb = 0, nl = 0;
+
+	bpath(c, "bom.json", p, sizeof(p));
+	if (bom_read(&c->bom, p, err, sizeof(err))) {
+		fail(c, VERIFY_BOM, "bom.json: %s", err);
+		return;
+	}
+	c->bom_ok = true;
+	if (!c->end) {
+		fail(c, VERIFY_BOM, "not checked against the log: events.cel is unusable");
+		return;
+	}
+	if (!check_run_fields(c))
+		return;
+	if (bom_items(&c->bom, &bi, &nb) || log_items(c, &li, &nl)) {
+		nomem(c, VERIFY_BOM);
+		goto cleanup;
+	}
+	c->r->run_files = nl;
+	if (same_items(c, bi, nb, li, nl))
+		pass(c, VERIFY_BOM, "run %s: %zu files in bom.json, the same (path, sha256, roles) "
+				    "as the log; exit status %d and events lost agree",
+		     c->run_id, nb, c->end->exit_status);
+cleanup:
+	free(bi);
+	free(li);
+}
+
+/* ---- 7. weights and 8. complete ---- */
+
+static void check_weights(struct ctx *c)
+{
+	uint8_t d[32];
+	char hx[65];
+
+	if (!c->o->n_weights) {
+		pass(c, VERIFY_WEIGHTS, "no --weights given");
+		return;
+	}
+	if (!c->end) {
+		fail(c, VERIFY_WEIGHTS, "not checked: the event log is unusable");
+		return;
+	}
+	for (size_t i = 0; i < c->o->n_weights; i++) {
+		const char *w = c->o->weights[i];
+		bool found = false;
+		int ret = sha256_file(w, d);
+
+		if (ret) {
+			fail(c, VERIFY_WEIGHTS, "cannot read %s: %s", w, strerror(-ret));
+			return;
+		}
+		for (size_t j = 0; j < c->end->n_outputs && !found; j++)
+			found = !memcmp(c->end->outputs[j].sha256, d, 32);
+		if (!found) {
+			hex_encode(d, 32, hx);
+			fail(c, VERIFY_WEIGHTS, "%s (sha256 %.16s...) is not an output of run %s", w,
+			     hx, c->run_id);
+			return;
+		}
+	}
+	pass(c, VERIFY_WEIGHTS, "%zu file(s) match outputs of run %s", c->o->n_weights, c->run_id);
+}
+
+static void check_complete(struct ctx *c)
+{
+	if (!c->end) {
+		fail(c, VERIFY_COMPLETE, "not checked: the event log is unusable");
+		return;
+	}
+	if (c->end->total_lost) {
+		fail(c, VERIFY_COMPLETE, "incomplete: the run lost %llu events, so files may be "
+					 "missing from the record",
+		     (unsigned long long)c->end->total_lost);
+		return;
+	}
+	if (c->bom_ok && !c->bom.run.complete) {
+		fail(c, VERIFY_COMPLETE, "incomplete: bom.json marks the run incomplete%s",
+		     c->bom.run.detached ? " (detached: processes were left running)" : "");
+		return;
+	}
+	pass(c, VERIFY_COMPLETE, "no event lost");
+}
+
+/* ---- driver ---- */
+
+static void finish(struct ctx *c)
+{
+	struct verify_report *r = c->r;
+
+	r->exit_code = 0;
+	for (int i = 0; i < VERIFY_N_CHECKS; i++) {
+		r->checks[i].name = check_names[i];
+		if (!r->checks[i].ok && !r->exit_code)
+			r->exit_code = r->checks[i].exit_code ? r->checks[i].exit_code
+							      : VERIFY_EXIT_INTERNAL;
+	}
+	r->records = c->log.n;
+	r->verdict = r->exit_code == 0			       ? "verified"
+		     : r->exit_code == VERIFY_EXIT_UNATTESTED  ? "unattested"
+		     : r->exit_code == VERIFY_EXIT_INCOMPLETE ? "incomplete"
+							       : "failed";
+}
+
+static void ctx_free(struct ctx *c)
+{
+	manifest_free(c->m);
+	quote_free(c->q);
+	EVP_PKEY_free(c->ak);
+	cel_log_free(&c->log);
+	for (size_t i = 0; i < c->n_evs; i++)
+		cel_event_free(&c->evs[i]);
+	free(c->evs);
+	if (c->has_ima)
+		ima_list_free(&c->ima);
+	bom_free(&c->bom);
+}
+
+int verify_bundle(const struct verify_opts *o, struct verify_report *r)
+{
+	struct ctx c = { .o = o, .r = r };
+
+	memset(r, 0, sizeof(*r));
+	bom_init(&c.bom);
+	for (int i = 0; i < VERIFY_N_CHECKS; i++) {
+		r->checks[i].name = check_names[i];
+		snprintf(r->checks[i].reason, VERIFY_REASON_MAX, "not run");
+		r->checks[i].exit_code = VERIFY_EXIT_INTERNAL;
+	}
+	check_manifest(&c);
+	load_ima(&c);
+	if (c.m)
+		check_quote(&c);
+	else
+		fail(&c, VERIFY_QUOTE, "not checked: manifest.json is unusable");
+	check_ak(&c);
+	check_log(&c);
+	check_pcr_digest(&c);
+	check_bom(&c);
+	check_weights(&c);
+	check_complete(&c);
+	finish(&c);
+	ctx_free(&c);
+	return r->exit_code;
+}
+
+void verify_report_print(const struct verify_report *r, FILE *out)
+{
+	for (int i = 0; i < VERIFY_N_CHECKS; i++)
+		fprintf(out, "%s %s: %s\n", r->checks[i].ok ? "PASS" : "FAIL", r->checks[i].name,
+			r->checks[i].reason);
+	if (r->exit_code == VERIFY_EXIT_UNATTESTED)
+		fprintf(out, "UNATTESTED: this bundle is not bound to a TPM (exit %d)\n",
+			r->exit_code);
+	else
+		fprintf(out, "verdict: %s (exit %d)\n", r->verdict, r->exit_code);
+}
+
+json_t *verify_report_json(const struct verify_report *r)
+{
+	json_t *o = json_object(), *a = json_array();
+
+	if (!o || !a)
+		goto fail;
+	for (int i = 0; i < VERIFY_N_CHECKS; i++) {
+		json_t *k = json_pack("{s:s, s:b, s:s}", "name", r->checks[i].name, "ok",
+				      r->checks[i].ok, "reason", r->checks[i].reason);
+
+		if (!k || json_array_append_new(a, k))
+			goto fail;
+	}
+	if (json_object_set_new(o, "checks", a)) {
+		a = NULL;
+		goto fail;
+	}
+	a = NULL;
+	if (json_object_set_new(o, "verdict", json_string(r->verdict)) ||
+	    json_object_set_new(o, "exit_code", json_integer(r->exit_code)))
+		goto fail;
+	return o;
+fail:
+	json_decref(a);
+	json_decref(o);
+	return NULL;
+}

@@ -1,0 +1,497 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * access.c - loads one of the two BPF backends (LSM, tracepoints), scopes it to cgroups and
+ * drains its ring buffer on a thread of its own.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "access_lsm.skel.h"
+#include "access_tp.skel.h"
+#include "lib/log.h"
+#include "trace/access.h"
+#include "trace/cgroup.h"
+
+#define RINGBUF_DEFAULT (64u << 20)
+#define DEDUP_DEFAULT 262144u
+#define SCOPE_MAX 1024 /* max_entries of the "scope" map */
+#define ROOT_MSG "aicert must run as root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)"
+
+struct scope_ent {
+	uint64_t id;
+	int level; /* -1: unknown */
+};
+
+struct access {
+	enum access_backend backend;
+	struct access_lsm_bpf *lsm;
+	struct access_tp_bpf *tp;
+	int stats_fd, scope_fd;
+	volatile __u64 *scope_levels; /* in the mmap'ed .bss of the object */
+	struct ring_buffer *rb;
+	pthread_t thread;
+	int running;
+	atomic_int stop;
+	access_cb cb;
+	void *ctx;
+	uint64_t malformed;
+	struct scope_ent scopes[SCOPE_MAX];
+	int nscopes;
+	pthread_mutex_t lock; /* scopes */
+	/* records are copied here before the callback: ring-buffer samples are only 8-aligned */
+	union {
+		struct ac_file f;
+		struct ac_rename r;
+		struct ac_proc p;
+	} rec;
+};
+
+/* The verifier log comes as one long message: log it line by line. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char *buf = NULL, *line, *save = NULL;
+
+	if (log_level() < LOG_DEBUG || vasprintf(&buf, fmt, ap) < 0)
+		return 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_debug("%s", line);
+	free(buf);
+	return 0;
+}
+
+int access_backend_parse(const char *s)
+{
+	if (!s)
+		return -1;
+	if (!strcmp(s, "auto"))
+		return ACCESS_BACKEND_AUTO;
+	if (!strcmp(s, "lsm"))
+		return ACCESS_BACKEND_LSM;
+	if (!strcmp(s, "tracepoint") || !strcmp(s, "tp"))
+		return ACCESS_BACKEND_TRACEPOINT;
+	return -1;
+}
+
+const char *access_backend_name(const struct access *a)
+{
+	return a && a->backend == ACCESS_BACKEND_LSM ? "lsm" : "tracepoint";
+}
+
+/* 1 when "bpf" is one of the active LSMs, 0 when not, -errno when the list cannot be read. */
+static int lsm_active(void)
+{
+	char buf[1024], *tok, *save = NULL;
+	ssize_t n;
+	int fd = open("/sys/kernel/security/lsm", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	buf[n] = 0;
+	for (tok = strtok_r(buf, ",\n", &save); tok; tok = strtok_r(NULL, ",\n", &save))
+		if (!strcmp(tok, "bpf"))
+			return 1;
+	return 0;
+}
+
+static uint32_t pow2_at_least(uint32_t v, uint32_t min)
+{
+	uint32_t p = min;
+
+	while (p < v && p < (1u << 31))
+		p <<= 1;
+	return p;
+}
+
+static int size_maps(struct bpf_map *rb, struct bpf_map *dedup, const struct access_opts *o)
+{
+	uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE);
+	uint32_t rb_bytes = o->ringbuf_bytes ? o->ringbuf_bytes : RINGBUF_DEFAULT;
+	int err;
+
+	/* the kernel wants a power-of-two multiple of the page size */
+	err = bpf_map__set_max_entries(rb, pow2_at_least(rb_bytes, page));
+	if (!err)
+		err = bpf_map__set_max_entries(dedup, o->dedup_entries ? o->dedup_entries
+									: DEDUP_DEFAULT);
+	if (err)
+		log_err("cannot size the BPF maps: %s", strerror(-err));
+	return err;
+}
+
+static const char *fail_msg(int err)
+{
+	if (err == -EPERM)
+		return ROOT_MSG;
+	if (err == -EACCES)
+		return "the BPF verifier rejected a program (run with -v -v for its log)";
+	return strerror(-err);
+}
+
+static int open_lsm(struct access *a, const struct access_opts *o)
+{
+	int err;
+
+	a->lsm = access_lsm_bpf__open();
+	if (!a->lsm)
+		return -errno;
+	if ((err = size_maps(a->lsm->maps.rb, a->lsm->maps.dedup, o)))
+		return err;
+	if ((err = access_lsm_bpf__load(a->lsm)))
+		return err;
+	if ((err = access_lsm_bpf__attach(a->lsm)))
+		return err;
+	a->stats_fd = bpf_map__fd(a->lsm->maps.stats);
+	a->scope_fd = bpf_map__fd(a->lsm->maps.scope);
+	a->scope_levels = &a->lsm->bss->scope_levels;
+	a->backend = ACCESS_BACKEND_LSM;
+	return 0;
+}
+
+/* libbpf attaches tracepoints through tracefs, which a minimal system may not have mounted. */
+static void tracefs_mount(void)
+{
+	if (!access("/sys/kernel/tracing/events", F_OK) ||
+	    !access("/sys/kernel/debug/tracing/events", F_OK))
+		return;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		log_warn("cannot mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
+	else
+		log_info("mounted tracefs on /sys/kernel/tracing");
+}
+
+/* A syscall tracepoint this architecture lacks (open, creat on arm64) is left out, not fatal. */
+static void tp_skip_missing(struct access_tp_bpf *tp)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing/events",
+					    "/sys/kernel/debug/tracing/events" };
+	struct bpf_program *prog;
+	char path[512];
+
+	bpf_object__for_each_program(prog, tp->obj)
+	{
+		const char *sec = bpf_program__section_name(prog);
+		int found = 0, base = 0;
+
+		if (strncmp(sec, "tracepoint/", 11))
+			continue;
+		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+			if (access(dirs[i], F_OK))
+				continue;
+			base = 1;
+			snprintf(path, sizeof(path), "%s/%s", dirs[i], sec + 11);
+			found |= !access(path, F_OK);
+		}
+		if (base && !found) {
+			log_debug("no tracepoint %s here: %s not loaded", sec + 11,
+				  bpf_program__name(prog));
+			bpf_program__set_autoload(prog, false);
+		}
+	}
+}
+
+static int open_tp(struct access *a, const struct access_opts *o)
+{
+	int err;
+
+	a->tp = access_tp_bpf__open();
+	if (!a->tp)
+		return -errno;
+	tracefs_mount();
+	tp_skip_missing(a->tp);
+	if ((err = size_maps(a->tp->maps.rb, a->tp->maps.dedup, o)))
+		return err;
+	if ((err = access_tp_bpf__load(a->tp)))
+		return err;
+	if ((err = access_tp_bpf__attach(a->tp)))
+		return err;
+	a->stats_fd = bpf_map__fd(a->tp->maps.stats);
+	a->scope_fd = bpf_map__fd(a->tp->maps.scope);
+	a->scope_levels = &a->tp->bss->scope_levels;
+	a->backend = ACCESS_BACKEND_TRACEPOINT;
+	return 0;
+}
+
+/* Picks and loads the backend; returns 0 or -errno with the reason logged. */
+static int load_backend(struct access *a, const struct access_opts *o)
+{
+	int active, err;
+
+	if (o->backend == ACCESS_BACKEND_TRACEPOINT)
+		goto tracepoint;
+	active = lsm_active();
+	if (active <= 0) {
+		const char *why = active == 0 ? "\"bpf\" is not in /sys/kernel/security/lsm"
+					      : "cannot read /sys/kernel/security/lsm";
+
+		if (o->backend == ACCESS_BACKEND_LSM) {
+			log_err("the LSM backend is not available: %s (boot with lsm=...,bpf)", why);
+			return -EOPNOTSUPP;
+		}
+		log_info("BPF LSM not usable (%s): using the tracepoint backend", why);
+		goto tracepoint;
+	}
+	err = open_lsm(a, o);
+	if (!err)
+		return 0;
+	access_lsm_bpf__destroy(a->lsm);
+	a->lsm = NULL;
+	if (o->backend == ACCESS_BACKEND_LSM) {
+		log_err("cannot load the LSM backend: %s",
+			err == -EPERM && !geteuid() ? "the kernel refused BPF LSM programs (EPERM)"
+						    : fail_msg(err));
+		return err;
+	}
+	log_info("BPF LSM programs did not load (%s): using the tracepoint backend",
+		 strerror(-err));
+tracepoint:
+	err = open_tp(a, o);
+	if (err)
+		log_err("cannot load the tracepoint backend: %s", fail_msg(err));
+	return err;
+}
+
+static int on_sample(void *ctx, void *data, size_t size);
+
+struct access *access_open(const struct access_opts *opts, int *err)
+{
+	struct access_opts o = { 0 };
+	struct access *a;
+	int ret;
+
+	if (opts)
+		o = *opts;
+	libbpf_set_print(libbpf_log);
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	if ((ret = load_backend(a, &o)))
+		goto cleanup;
+	a->rb = ring_buffer__new(bpf_map__fd(a->lsm ? a->lsm->maps.rb : a->tp->maps.rb), on_sample,
+				 a, NULL);
+	if (!a->rb) {
+		ret = -errno;
+		log_err("cannot set up the ring buffer: %s", strerror(errno));
+		goto cleanup;
+	}
+	log_info("tracing with the %s backend", access_backend_name(a));
+	if (err)
+		*err = 0;
+	return a;
+cleanup:
+	access_close(a);
+	if (err)
+		*err = ret;
+	return NULL;
+}
+
+static void levels_update(struct access *a)
+{
+	__u64 mask = 0;
+
+	for (int i = 0; i < a->nscopes; i++) {
+		int l = a->scopes[i].level;
+
+		/* unknown level: check them all rather than miss nested cgroups */
+		mask |= l < 0 || l >= 32 ? 0xffffffffull : 1ull << l;
+	}
+	*a->scope_levels = mask;
+}
+
+int access_scope_add(struct access *a, uint64_t cgroup_id)
+{
+	__u64 id = cgroup_id;
+	__u8 one = 1;
+	int ret = 0, level;
+
+	level = cgroup_level(cgroup_id);
+	if (level < 0)
+		log_debug("cannot find the level of cgroup %llu: %s", (unsigned long long)id,
+			  strerror(-level));
+	pthread_mutex_lock(&a->lock);
+	if (a->nscopes >= SCOPE_MAX) {
+		ret = -ENOSPC;
+		goto cleanup;
+	}
+	if (bpf_map_update_elem(a->scope_fd, &id, &one, BPF_ANY)) {
+		ret = -errno;
+		goto cleanup;
+	}
+	a->scopes[a->nscopes++] = (struct scope_ent){ .id = id, .level = level };
+	levels_update(a);
+cleanup:
+	pthread_mutex_unlock(&a->lock);
+	if (ret)
+		log_err("cannot add cgroup %llu to the scope: %s", (unsigned long long)id,
+			strerror(-ret));
+	return ret;
+}
+
+int access_scope_del(struct access *a, uint64_t cgroup_id)
+{
+	__u64 id = cgroup_id;
+	int ret = 0;
+
+	pthread_mutex_lock(&a->lock);
+	for (int i = 0; i < a->nscopes; i++) {
+		if (a->scopes[i].id != id)
+			continue;
+		a->scopes[i] = a->scopes[--a->nscopes];
+		break;
+	}
+	levels_update(a);
+	if (bpf_map_delete_elem(a->scope_fd, &id))
+		ret = -errno;
+	pthread_mutex_unlock(&a->lock);
+	return ret;
+}
+
+/* Minimum size of each record type, and where its variable part is described. */
+static int valid(const void *data, size_t size)
+{
+	struct ac_hdr h;
+	__u32 len;
+
+	if (size < sizeof(h))
+		return 0;
+	memcpy(&h, data, sizeof(h));
+	if (h.size != size)
+		return 0;
+	switch (h.type) {
+	case AC_REC_FILE:
+		if (size < offsetof(struct ac_file, path) || size > sizeof(struct ac_file))
+			return 0;
+		memcpy(&len, (const char *)data + offsetof(struct ac_file, path_len), sizeof(len));
+		return len >= 1 && offsetof(struct ac_file, path) + len == size &&
+		       ((const char *)data)[size - 1] == 0;
+	case AC_REC_RENAME:
+		if (size < offsetof(struct ac_rename, path) || size > sizeof(struct ac_rename))
+			return 0;
+		memcpy(&len, (const char *)data + offsetof(struct ac_rename, path_len), sizeof(len));
+		if (offsetof(struct ac_rename, path) + len != size ||
+		    (len && ((const char *)data)[size - 1]))
+			return 0;
+		memcpy(&len, (const char *)data + offsetof(struct ac_rename, name_len), sizeof(len));
+		return len >= 1 && len <= AC_NAME_MAX &&
+		       !((const char *)data)[offsetof(struct ac_rename, name) + len - 1];
+	case AC_REC_EXEC:
+	case AC_REC_FORK:
+	case AC_REC_EXIT:
+		return size == sizeof(struct ac_proc);
+	default:
+		return 0;
+	}
+}
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	struct access *a = ctx;
+
+	if (!valid(data, size)) {
+		a->malformed++;
+		return 0;
+	}
+	memcpy(&a->rec, data, size);
+	if (a->cb)
+		a->cb(&a->rec, size, a->ctx);
+	return 0;
+}
+
+static void *drain(void *arg)
+{
+	struct access *a = arg;
+
+	while (!atomic_load(&a->stop)) {
+		int n = ring_buffer__poll(a->rb, 100);
+
+		if (n < 0 && n != -EINTR) {
+			log_err("cannot poll the ring buffer: %s", strerror(-n));
+			break;
+		}
+	}
+	return NULL;
+}
+
+int access_start(struct access *a, access_cb cb, void *ctx)
+{
+	int ret;
+
+	if (a->running)
+		return -EALREADY;
+	a->cb = cb;
+	a->ctx = ctx;
+	atomic_store(&a->stop, 0);
+	ret = pthread_create(&a->thread, NULL, drain, a);
+	if (ret) {
+		log_err("cannot start the drain thread: %s", strerror(ret));
+		return -ret;
+	}
+	a->running = 1;
+	return 0;
+}
+
+void access_stop(struct access *a)
+{
+	if (!a || !a->running)
+		return;
+	atomic_store(&a->stop, 1);
+	pthread_join(a->thread, NULL);
+	a->running = 0;
+	/* what the programs submitted before now is still in the ring: hand it over too */
+	ring_buffer__consume(a->rb);
+}
+
+void access_stats(const struct access *a, struct access_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 sum[AC_STAT_MAX] = { 0 };
+
+	memset(out, 0, sizeof(*out));
+	if (!a || ncpu <= 0)
+		return;
+	__u64 *vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return;
+	for (__u32 k = 0; k < AC_STAT_MAX; k++) {
+		if (bpf_map_lookup_elem(a->stats_fd, &k, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			sum[k] += vals[c];
+	}
+	free(vals);
+	out->events = sum[AC_STAT_EVENTS];
+	out->rb_drops = sum[AC_STAT_RB_DROPS];
+	out->path_trunc = sum[AC_STAT_PATH_TRUNC];
+	out->dedup_hits = sum[AC_STAT_DEDUP_HITS];
+	out->errors = sum[AC_STAT_ERRORS];
+	out->malformed = a->malformed;
+}
+
+void access_close(struct access *a)
+{
+	if (!a)
+		return;
+	access_stop(a);
+	ring_buffer__free(a->rb);
+	access_lsm_bpf__destroy(a->lsm);
+	access_tp_bpf__destroy(a->tp);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}

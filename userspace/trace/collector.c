@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * collector.c - from ring-buffer records to measurements.
+ *
+ * Inputs (read, exec, mmap) are hashed as soon as they are seen, because the run may change or
+ * delete them later; the in-kernel de-duplication reports a file again when it changed, so each
+ * distinct content gets its own measurement. Outputs are only noted when opened for writing and
+ * hashed at run end under their final names: the inode table follows renames, so the usual
+ * "write model.pt.tmp, rename to model.pt" pattern is measured as model.pt.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <access.h> /* include/access.h, the records (not this file) */
+#include "lib/hex.h"
+#include "lib/log.h"
+#include "trace/collector.h"
+#include "trace/hashpool.h"
+
+#define DELETED_SUFFIX " (deleted)"
+
+struct inode_ent {
+	uint64_t dev, ino;
+	char *path;   /* latest name the run used; for outputs, the name renames led to */
+	int written;  /* opened for writing by the run */
+	int32_t pid, fd;
+	int next; /* hash chain */
+};
+
+struct meas {
+	char *path;
+	uint8_t sha256[32];
+	enum hash_status status;
+	int err;
+	uint64_t size;
+	unsigned roles;
+};
+
+struct job_ctx {
+	struct collector *c;
+	unsigned roles;
+	char *path; /* the name for the BOM (the job may hash via /proc/pid/fd) */
+};
+
+struct collector {
+	struct collector_opts opts;
+	struct hashpool *pool;
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	uint64_t pending; /* submitted jobs whose callback has not finished */
+	struct inode_ent *ents;
+	size_t nents, cap_ents;
+	int *heads;
+	size_t nheads; /* power of two */
+	struct meas *meas;
+	size_t nmeas, cap_meas;
+	struct collector_stats st;
+	int oom;
+};
+
+uint64_t collector_dev_from_kernel(uint64_t kdev)
+{
+	return makedev((unsigned)(kdev >> 20), (unsigned)(kdev & 0xfffff));
+}
+
+static size_t ino_hash(uint64_t dev, uint64_t ino, size_t n)
+{
+	uint64_t h = (ino * 0x9e3779b97f4a7c15ull) ^ (dev * 0xc2b2ae3d27d4eb4full);
+
+	return (size_t)(h ^ (h >> 29)) & (n - 1);
+}
+
+static int rehash(struct collector *c, size_t nheads)
+{
+	int *heads = malloc(nheads * sizeof(*heads));
+
+	if (!heads)
+		return -ENOMEM;
+	for (size_t i = 0; i < nheads; i++)
+		heads[i] = -1;
+	for (size_t i = 0; i < c->nents; i++) {
+		size_t h = ino_hash(c->ents[i].dev, c->ents[i].ino, nheads);
+
+		c->ents[i].next = heads[h];
+		heads[h] = (int)i;
+	}
+	free(c->heads);
+	c->heads = heads;
+	c->nheads = nheads;
+	return 0;
+}
+
+static struct inode_ent *ino_find(struct collector *c, uint64_t dev, uint64_t ino)
+{
+	for (int i = c->heads[ino_hash(dev, ino, c->nheads)]; i >= 0; i = c->ents[i].next)
+		if (c->ents[i].dev == dev && c->ents[i].ino == ino)
+			return &c->ents[i];
+	return NULL;
+}
+
+static struct inode_ent *ino_get(struct collector *c, uint64_t dev, uint64_t ino, const char *path)
+{
+	struct inode_ent *e = ino_find(c, dev, ino);
+	size_t h;
+
+	if (e)
+		return e;
+	if (c->nents == c->cap_ents) {
+		size_t cap = c->cap_ents ? 2 * c->cap_ents : 1024;
+		struct inode_ent *n = realloc(c->ents, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		c->ents = n;
+		c->cap_ents = cap;
+	}
+	if (c->nents + 1 > c->nheads / 2 * 3 / 2 && rehash(c, c->nheads * 2))
+		return NULL;
+	e = &c->ents[c->nents];
+	memset(e, 0, sizeof(*e));
+	e->dev = dev;
+	e->ino = ino;
+	e->fd = -1;
+	e->path = strdup(path);
+	if (!e->path)
+		return NULL;
+	h = ino_hash(dev, ino, c->nheads);
+	e->next = c->heads[h];
+	c->heads[h] = (int)c->nents++;
+	return e;
+}
+
+static int meas_add(struct collector *c, const char *path, const struct hash_result *r,
+		    unsigned roles)
+{
+	struct meas *m;
+
+	if (c->nmeas == c->cap_meas) {
+		size_t cap = c->cap_meas ? 2 * c->cap_meas : 1024;
+		struct meas *n = realloc(c->meas, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		c->meas = n;
+		c->cap_meas = cap;
+	}
+	m = &c->meas[c->nmeas];
+	m->path = strdup(path);
+	if (!m->path)
+		return -ENOMEM;
+	memcpy(m->sha256, r->sha256, sizeof(m->sha256));
+	m->status = r->status;
+	m->err = r->err;
+	m->size = r->size;
+	m->roles = roles;
+	c->nmeas++;
+	return 0;
+}
+
+static void on_hashed(const struct hash_job *job, const struct hash_result *res, void *ctx)
+{
+	struct job_ctx *jc = job->ctx;
+	struct collector *c = jc->c;
+
+	pthread_mutex_lock(&c->lock);
+	if (meas_add(c, jc->path, res, jc->roles))
+		c->oom = 1;
+	/* a temporary output deleted before run end is no failure to measure */
+	if (res->status != HASH_OK &&
+	    !(res->status == HASH_VANISHED && (jc->roles & BOM_ROLE_OUTPUT))) {
+		c->st.unhashed++;
+		log_warn("cannot measure %s: %s", jc->path,
+			 res->status == HASH_VANISHED  ? "it vanished before it could be hashed"
+			 : res->status == HASH_CHANGED ? "it changed while being hashed"
+			 : res->status == HASH_REPLACED ? "the name now refers to another file"
+			 : res->status == HASH_NOT_REGULAR ? "not a regular file"
+							   : strerror(res->err));
+	}
+	if (res->cached)
+		c->st.cache_hits++;
+	c->st.bytes_hashed += res->bytes_hashed;
+	if (--c->pending == 0)
+		pthread_cond_broadcast(&c->idle);
+	pthread_mutex_unlock(&c->lock);
+	free(jc->path);
+	free(jc);
+}
+
+/* Called with c->lock held. */
+static void submit(struct collector *c, const char *path, uint64_t dev, uint64_t ino,
+		   int32_t pid, int32_t fd, unsigned roles)
+{
+	struct job_ctx *jc = calloc(1, sizeof(*jc));
+	struct hash_job job = {
+		.path = path, .expect_dev = dev, .expect_ino = ino, .pid = pid, .fd = fd,
+	};
+
+	if (!jc || !(jc->path = strdup(path))) {
+		free(jc);
+		c->oom = 1;
+		return;
+	}
+	jc->c = c;
+	jc->roles = roles;
+	job.ctx = jc;
+	c->pending++;
+	if (hashpool_submit(c->pool, &job)) {
+		c->pending--;
+		c->oom = 1;
+		free(jc->path);
+		free(jc);
+	}
+}
+
+/* A relative name (a #! script run by a relative path) is made absolute with the task's cwd. */
+static int absolute(const char *path, uint32_t tgid, char *out, size_t outlen)
+{
+	char link[64], cwd[PATH_MAX];
+	ssize_t n;
+
+	if (path[0] == '/')
+		return snprintf(out, outlen, "%s", path) < (int)outlen ? 0 : -1;
+	snprintf(link, sizeof(link), "/proc/%u/cwd", tgid);
+	n = readlink(link, cwd, sizeof(cwd) - 1);
+	if (n <= 0)
+		return -1;
+	cwd[n] = '\0';
+	return snprintf(out, outlen, "%s/%s", cwd, path) < (int)outlen ? 0 : -1;
+}
+
+static unsigned kind_role(uint32_t kind)
+{
+	switch (kind) {
+	case AC_KIND_READ:
+		return BOM_ROLE_INPUT;
+	case AC_KIND_WRITE:
+		return BOM_ROLE_OUTPUT;
+	case AC_KIND_EXEC:
+		return BOM_ROLE_EXECUTABLE;
+	case AC_KIND_MMAP:
+		return BOM_ROLE_LIBRARY;
+	}
+	return 0;
+}
+
+static void on_file(struct collector *c, const struct ac_file *f)
+{
+	char path[AC_PATH_MAX + PATH_MAX];
+	unsigned roles = kind_role(f->kind);
+	uint64_t dev = collector_dev_from_kernel(f->dev);
+	struct inode_ent *e;
+	size_t n;
+
+	if (!roles || f->path_len == 0) {
+		c->st.malformed++;
+		return;
+	}
+	if (absolute(f->path, f->task.tgid, path, sizeof(path))) {
+		c->st.malformed++;
+		return;
+	}
+	/* bpf_d_path and the dentry walk both mark an unlinked file this way */
+	n = strlen(path);
+	if (n > strlen(DELETED_SUFFIX) && !strcmp(path + n - strlen(DELETED_SUFFIX), DELETED_SUFFIX))
+		path[n - strlen(DELETED_SUFFIX)] = '\0';
+	if (policy_excluded(c->opts.policy, path, f->magic)) {
+		c->st.excluded++;
+		return;
+	}
+	e = ino_get(c, dev, f->ino, path);
+	if (!e) {
+		c->oom = 1;
+		return;
+	}
+	if (f->fd >= 0) {
+		e->pid = (int32_t)f->task.tgid;
+		e->fd = f->fd;
+	}
+	if (f->kind == AC_KIND_WRITE) {
+		if (!e->written)
+			c->st.outputs++;
+		e->written = 1;
+		if (strcmp(e->path, path)) {
+			char *p = strdup(path);
+
+			if (p) {
+				free(e->path);
+				e->path = p;
+			}
+		}
+		return;
+	}
+	if (f->kind == AC_KIND_EXEC)
+		c->st.processes++;
+	c->st.inputs++;
+	submit(c, path, dev, f->ino, (int32_t)f->task.tgid, f->fd, roles);
+}
+
+static void on_rename(struct collector *c, const struct ac_rename *r)
+{
+	char path[AC_PATH_MAX + AC_NAME_MAX + 2];
+	uint64_t dev = collector_dev_from_kernel(r->dev), ino = r->ino;
+	struct inode_ent *e;
+	struct stat st;
+	char *p;
+
+	if (r->name[0] == '/' || !(r->hdr.flags & AC_F_PATH_REL))
+		snprintf(path, sizeof(path), "%s", r->name);
+	else
+		snprintf(path, sizeof(path), "%s/%s", r->path, r->name);
+	if (path[0] != '/')
+		return;
+	if (!ino) {
+		/* the tracepoint backend cannot see the inode: the new name tells it, unless the run
+		 * renamed it again meanwhile, which a later rename record then fixes */
+		if (lstat(path, &st))
+			return;
+		dev = st.st_dev;
+		ino = st.st_ino;
+	}
+	e = ino_find(c, dev, ino);
+	if (!e)
+		return;
+	c->st.renames++;
+	p = strdup(path);
+	if (!p) {
+		c->oom = 1;
+		return;
+	}
+	free(e->path);
+	e->path = p;
+}
+
+void collector_on_record(const void *rec, size_t len, void *ctx)
+{
+	struct collector *c = ctx;
+	const struct ac_hdr *h = rec;
+
+	pthread_mutex_lock(&c->lock);
+	c->st.records++;
+	if (len < sizeof(*h) || h->size > len) {
+		c->st.malformed++;
+		goto out;
+	}
+	switch (h->type) {
+	case AC_REC_FILE:
+		if (len >= offsetof(struct ac_file, path) + 1)
+			on_file(c, rec);
+		else
+			c->st.malformed++;
+		break;
+	case AC_REC_RENAME:
+		if (len >= offsetof(struct ac_rename, path) + 1)
+			on_rename(c, rec);
+		else
+			c->st.malformed++;
+		break;
+	case AC_REC_EXEC:
+	case AC_REC_FORK:
+	case AC_REC_EXIT:
+		break;
+	default:
+		c->st.malformed++;
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct collector *collector_new(const struct collector_opts *opts)
+{
+	struct collector *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->opts = *opts;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->idle, NULL);
+	if (rehash(c, 4096))
+		goto fail;
+	c->pool = hashpool_new(opts->jobs, opts->cache, on_hashed, c);
+	if (!c->pool)
+		goto fail;
+	return c;
+fail:
+	collector_free(c);
+	return NULL;
+}
+
+/* Waits for the hash pool, printing progress every 2 s when asked to. */
+static void wait_idle(struct collector *c, const char *what)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&c->lock);
+	while (c->pending) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 2;
+		if (pthread_cond_timedwait(&c->idle, &c->lock, &ts) == ETIMEDOUT && c->opts.progress)
+			log_info("hashing %s: %llu files to go, %.1f MiB hashed so far", what,
+				 (unsigned long long)c->pending,
+				 (double)c->st.bytes_hashed / (1 << 20));
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int meas_cmp(const void *a, const void *b)
+{
+	const struct meas *x = a, *y = b;
+	int r = strcmp(x->path, y->path);
+
+	if (r)
+		return r;
+	if (x->status != y->status)
+		return (int)x->status - (int)y->status;
+	return memcmp(x->sha256, y->sha256, sizeof(x->sha256));
+}
+
+static const char *status_text(const struct meas *m, char *buf, size_t len)
+{
+	switch (m->status) {
+	case HASH_OK:
+		return NULL;
+	case HASH_VANISHED:
+		return (m->roles & BOM_ROLE_OUTPUT) ? "deleted before the run ended" : "vanished";
+	case HASH_UNREADABLE:
+		snprintf(buf, len, "unreadable: %s", strerror(m->err));
+		return buf;
+	case HASH_CHANGED:
+		return "changed while hashing";
+	case HASH_REPLACED:
+		return "replaced";
+	case HASH_NOT_REGULAR:
+		return "not a regular file";
+	}
+	return "unknown";
+}
+
+/* Equal (path, status, digest) measurements become one BOM entry with the union of roles. */
+static int to_bom(struct collector *c, struct bom *bom, collector_measure_cb cb, void *cb_ctx)
+{
+	char hex[65], why[160];
+
+	qsort(c->meas, c->nmeas, sizeof(*c->meas), meas_cmp);
+	for (size_t i = 0; i < c->nmeas;) {
+		struct meas *m = &c->meas[i];
+		unsigned roles = 0;
+		struct bom_file *f;
+		const char *st;
+		size_t j;
+
+		for (j = i; j < c->nmeas && !meas_cmp(m, &c->meas[j]); j++)
+			roles |= c->meas[j].roles;
+		m->roles = roles;
+		if (m->status == HASH_OK)
+			hex_encode(m->sha256, sizeof(m->sha256), hex);
+		f = bom_add_file(bom, m->path, m->status == HASH_OK ? hex : NULL);
+		if (!f)
+			return -ENOMEM;
+		f->size = m->size;
+		f->roles = roles;
+		f->category = strdup(policy_category(c->opts.policy, m->path));
+		st = status_text(m, why, sizeof(why));
+		f->status = st ? strdup(st) : NULL;
+		if (!f->category || (st && !f->status))
+			return -ENOMEM;
+		if (cb)
+			cb(f, cb_ctx);
+		i = j;
+	}
+	return 0;
+}
+
+int collector_finish(struct collector *c, struct bom *bom, collector_measure_cb cb, void *cb_ctx)
+{
+	size_t nout = 0;
+
+	wait_idle(c, "inputs");
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nents; i++) {
+		struct inode_ent *e = &c->ents[i];
+
+		if (!e->written)
+			continue;
+		/* by name, not by fd: the output is what the name holds when the run is over */
+		submit(c, e->path, e->dev, e->ino, -1, -1, BOM_ROLE_OUTPUT);
+		nout++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (nout && c->opts.progress)
+		log_info("hashing %zu output file%s", nout, nout == 1 ? "" : "s");
+	wait_idle(c, "outputs");
+	if (c->oom)
+		return -ENOMEM;
+	return to_bom(c, bom, cb, cb_ctx);
+}
+
+void collector_stats(struct collector *c, struct collector_stats *out)
+{
+	pthread_mutex_lock(&c->lock);
+	*out = c->st;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void collector_free(struct collector *c)
+{
+	if (!c)
+		return;
+	hashpool_free(c->pool);
+	for (size_t i = 0; i < c->nents; i++)
+		free(c->ents[i].path);
+	for (size_t i = 0; i < c->nmeas; i++)
+		free(c->meas[i].path);
+	free(c->ents);
+	free(c->heads);
+	free(c->meas);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->idle);
+	free(c);
+}

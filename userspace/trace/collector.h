@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * collector.h - turns the ring buffer's records into measurements: applies the policy, follows
+ * renames, hashes every input as soon as it is seen (on the hash pool) and every output under its
+ * final name at run end, and fills the BOM's files[].
+ */
+#ifndef AICERT_TRACE_COLLECTOR_H
+#define AICERT_TRACE_COLLECTOR_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/bom.h"
+#include "lib/policy.h"
+#include "trace/hashcache.h"
+
+struct collector_opts {
+	struct policy *policy;    /* owned by the caller */
+	struct hashcache *cache;  /* may be NULL */
+	int jobs;                 /* hash threads; <= 0: all cores */
+	int progress;             /* print progress lines on stderr during long work */
+};
+
+struct collector_stats {
+	uint64_t records;      /* records received from the ring buffer */
+	uint64_t malformed;    /* records with a bad size or type, dropped */
+	uint64_t excluded;     /* accesses the policy dropped */
+	uint64_t inputs;       /* input measurements (read, exec, mmap) */
+	uint64_t outputs;      /* files written */
+	uint64_t renames;      /* renames followed */
+	uint64_t processes;    /* execs seen */
+	uint64_t unhashed;     /* files that could not be hashed (vanished, unreadable, changed) */
+	uint64_t bytes_hashed; /* bytes actually read and hashed (cache misses) */
+	uint64_t cache_hits;
+};
+
+/* Called for every file measurement that lands in the BOM (e.g. to append it to the event log). */
+typedef void (*collector_measure_cb)(const struct bom_file *f, void *ctx);
+
+struct collector;
+
+struct collector *collector_new(const struct collector_opts *opts);
+/* An access_cb: feed it every record of the ring buffer (called on the drain thread). */
+void collector_on_record(const void *rec, size_t len, void *ctx);
+/*
+ * After the drain has stopped: waits for the inputs' hashes, hashes the outputs under their final
+ * names and adds every measurement to bom->files. cb (may be NULL) sees each file added.
+ * Returns 0, or -errno when memory ran out.
+ */
+int collector_finish(struct collector *c, struct bom *bom, collector_measure_cb cb, void *cb_ctx);
+void collector_stats(struct collector *c, struct collector_stats *out);
+void collector_free(struct collector *c);
+
+/* Kernel dev_t (MAJOR << 20 | MINOR, as in struct ac_file) to the userspace st_dev encoding. */
+uint64_t collector_dev_from_kernel(uint64_t kdev);
+
+#endif
