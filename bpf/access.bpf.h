@@ -18,23 +18,24 @@
 #error "define AC_BACKEND before including access.bpf.h"
 #endif
 
-#define AC_WALK_MAX 64      /* path components; deeper paths are cut and flagged */
-#define AC_MOUNT_MAX 16     /* mount crossings on the way to the root */
-#define AC_SCOPE_LEVELS 32  /* cgroup levels checked for nested cgroups of a run */
-#define AC_NAME_MASK 255    /* a dentry name is at most NAME_MAX (255) bytes */
-#define AC_BLK 1024         /* bytes of a struct read in one go; power of two */
+#define AC_WALK_MAX 64	   /* path components; deeper paths are cut and flagged */
+#define AC_MOUNT_MAX 16	   /* mount crossings on the way to the root */
+#define AC_SCOPE_LEVELS 32 /* cgroup levels checked for nested cgroups of a run */
+#define AC_NAME_MASK 255   /* a dentry name is at most NAME_MAX (255) bytes */
+#define AC_BLK 1024	   /* bytes of a struct read in one go; power of two */
 
 /* uapi/kernel constants that vmlinux.h (BTF) does not carry */
 #define AC_FMODE_WRITE 0x2
 #define AC_FMODE_EXEC 0x20
 #define AC_FMODE_CREATED 0x100000
 #define AC_O_TRUNC 01000
+#define AC_O_PATH 010000000
 #define AC_PROT_EXEC 0x4
 #define AC_S_IFMT 00170000
 #define AC_S_IFDIR 0040000
 #define AC_AT_FDCWD -100
 
-/* Keeps clang from using a copy of a value from before its bounds check (6.1's verifier loses it) */
+/* Stops clang from using a copy taken before a bounds check (6.1's verifier loses the bound) */
 #define ac_barrier_var(v) asm volatile("" : "+r"(v))
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -78,8 +79,8 @@ struct ac_scratch {
 	};
 	char slack[AC_NAME_MASK + 2];
 	struct dentry *comp[AC_WALK_MAX];
-	__u32 n, trunc; /* path walk state */
-	char blk[AC_BLK]; /* a struct inode or struct file read in one go */
+	__u32 n, trunc;		/* path walk state */
+	char blk[AC_BLK];	/* a struct inode or struct file read in one go */
 	struct super_block *sb; /* of the file being reported: its dedup key */
 };
 
@@ -190,12 +191,14 @@ static __always_inline void ac_hdr_fill(struct ac_hdr *h, __u32 type)
 static __always_inline void ac_inode_times(const char *blk, __s64 *mtime, __s64 *ctime)
 {
 	if (bpf_core_field_exists(struct inode___v611, i_mtime_sec)) {
-		*mtime = AC_AT(blk, __s64, bpf_core_field_offset(struct inode___v611, i_mtime_sec)) *
-				 1000000000ll +
-			 AC_AT(blk, __u32, bpf_core_field_offset(struct inode___v611, i_mtime_nsec));
-		*ctime = AC_AT(blk, __s64, bpf_core_field_offset(struct inode___v611, i_ctime_sec)) *
-				 1000000000ll +
-			 AC_AT(blk, __u32, bpf_core_field_offset(struct inode___v611, i_ctime_nsec));
+		*mtime =
+		    AC_AT(blk, __s64, bpf_core_field_offset(struct inode___v611, i_mtime_sec)) *
+			1000000000ll +
+		    AC_AT(blk, __u32, bpf_core_field_offset(struct inode___v611, i_mtime_nsec));
+		*ctime =
+		    AC_AT(blk, __s64, bpf_core_field_offset(struct inode___v611, i_ctime_sec)) *
+			1000000000ll +
+		    AC_AT(blk, __u32, bpf_core_field_offset(struct inode___v611, i_ctime_nsec));
 		return;
 	}
 	__u32 m, c;
@@ -252,7 +255,8 @@ static __always_inline int ac_inode_fill(struct ac_scratch *s, struct ac_file *f
 	    AC_S_IFDIR)
 		return 1; /* directory listings are not file accesses */
 	sb = AC_AT(blk, struct super_block *, bpf_core_field_offset(struct inode, i_sb));
-	/* de-duplication keys on the superblock pointer (one per mounted dev): s_dev is read later */
+	/* de-duplication keys on the superblock pointer (one per mounted dev): s_dev is read later
+	 */
 	s->sb = sb;
 	f->dev = (__u64)sb;
 	f->ino = AC_AT(blk, __u64, bpf_core_field_offset(struct inode, i_ino));
@@ -261,7 +265,8 @@ static __always_inline int ac_inode_fill(struct ac_scratch *s, struct ac_file *f
 	f->i_version = 0;
 	/* bit 0 is I_VERSION_QUERIED: set by a reader (IMA) without any change to the file */
 	if (bpf_core_field_exists(struct inode, i_version))
-		f->i_version = AC_AT(blk, __u64, bpf_core_field_offset(struct inode, i_version)) >> 1;
+		f->i_version =
+		    AC_AT(blk, __u64, bpf_core_field_offset(struct inode, i_version)) >> 1;
 	f->magic = 0; /* filled after de-duplication */
 	return 0;
 }
@@ -272,12 +277,12 @@ static __always_inline int ac_inode_fill(struct ac_scratch *s, struct ac_file *f
  */
 static __always_inline int ac_dedup_seen(__u64 scope_id, const struct ac_file *f)
 {
-	struct ac_dedup_key k = { .scope = scope_id, .dev = f->dev, .ino = f->ino, .kind = f->kind };
+	struct ac_dedup_key k = {.scope = scope_id, .dev = f->dev, .ino = f->ino, .kind = f->kind};
 	struct ac_dedup_val v = {
-		.size = f->size,
-		.mtime_ns = f->mtime_ns,
-		.ctime_ns = f->ctime_ns,
-		.i_version = f->i_version,
+	    .size = f->size,
+	    .mtime_ns = f->mtime_ns,
+	    .ctime_ns = f->ctime_ns,
+	    .i_version = f->i_version,
 	};
 	struct ac_dedup_val *old;
 
@@ -299,8 +304,7 @@ static __always_inline void ac_dedup_forget(__u64 scope_id, const struct ac_scra
 {
 	const struct ac_file *f = &s->f;
 	struct ac_dedup_key k = {
-		.scope = scope_id, .dev = (__u64)s->sb, .ino = f->ino, .kind = f->kind
-	};
+	    .scope = scope_id, .dev = (__u64)s->sb, .ino = f->ino, .kind = f->kind};
 
 	bpf_map_delete_elem(&dedup, &k);
 }
@@ -462,7 +466,8 @@ static __always_inline int ac_file_begin(struct ac_scratch *s, __u64 scope_id, s
 	inode = AC_AT(blk, struct inode *, bpf_core_field_offset(struct file, f_inode));
 	fmode = AC_AT(blk, __u32, bpf_core_field_offset(struct file, f_mode));
 	fflags = AC_AT(blk, __u32, bpf_core_field_offset(struct file, f_flags));
-	if (!inode)
+	/* an O_PATH fd gives no access to the data (and file_open never sees one) */
+	if (!inode || (fflags & AC_O_PATH))
 		return 1;
 	if (kind == AC_KIND_READ && (fmode & AC_FMODE_WRITE))
 		kind = AC_KIND_WRITE;

@@ -117,7 +117,8 @@ static __always_inline void ac_exec_script(const char *name)
 	bpf_probe_read_kernel(&first, 1, name);
 	if (first != '/') {
 		off = ac_path_walk(s, f->path, BPF_CORE_READ(task, fs, pwd.dentry),
-				   BPF_CORE_READ(task, fs, pwd.mnt), &f->hdr.flags) - 1;
+				   BPF_CORE_READ(task, fs, pwd.mnt), &f->hdr.flags) -
+		      1;
 		if (off > 1)
 			f->path[off++ & (AC_PATH_MAX - 1)] = '/';
 		else
@@ -168,7 +169,7 @@ int BPF_PROG(ac_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 static __always_inline int ac_rename_enter(const char *newname, long newdfd)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct ac_rename_arg arg = { .newname = newname, .newdfd = newdfd };
+	struct ac_rename_arg arg = {.newname = newname, .newdfd = newdfd};
 
 	if (!ac_scope())
 		return 0;

@@ -40,7 +40,7 @@ TRUE=$(readlink -f /bin/true)
 SH=$(readlink -f /bin/sh)
 
 # a process outside the run reading its own file the whole time
-(while [ ! -e "$W/stop" ]; do cat "$W/untraced.txt" > /dev/null; sleep 0.02; done) &
+(while [ ! -e "$W/stop" ]; do cat "$W/untraced.txt" > /dev/null 2>&1; sleep 0.02; done) &
 bg=$!
 
 # shellcheck disable=SC2016 # expanded by the traced shell
@@ -118,6 +118,18 @@ else
 fi
 check "open of an unlinked file flagged, plain name" \
 	has "^file read .*flags=unlinked.* path=$W/gone.txt$"
+
+# a cgroup the run creates below its own stays in scope (ancestor match) and is cleaned up
+echo nested > "$W/nested.txt"
+# shellcheck disable=SC2016 # expanded by the traced shell
+"$PROBE" --backend "$BACKEND" -- /bin/sh -c '
+	cg=$(awk "\$3 == \"cgroup2\" {print \$2; exit}" /proc/mounts)$(sed -n "s/^0:://p" /proc/self/cgroup)
+	mkdir "$cg/nested" && echo $$ > "$cg/nested/cgroup.procs" && cat "$1" > /dev/null
+' sh "$W/nested.txt" > "$W/out" 2> "$W/err"
+check "nested cgroup of the run in scope" has "^file read .* path=$W/nested.txt$"
+check "nested cgroup removed with the run" \
+	[ -z "$(find "$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)/aicert" \
+		-mindepth 1 -maxdepth 1 -name "probe-*" 2>/dev/null)" ]
 
 # a burst of distinct files: every record submitted reaches the callback (access_stop drains)
 mkdir "$W/many"

@@ -154,15 +154,11 @@ static void test_alignment(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ac_hdr),
-		cmocka_unit_test(test_ac_task),
-		cmocka_unit_test(test_ac_file),
-		cmocka_unit_test(test_ac_rename),
-		cmocka_unit_test(test_ac_proc),
-		cmocka_unit_test(test_ac_dedup_key),
-		cmocka_unit_test(test_ac_dedup_val),
-		cmocka_unit_test(test_numbers),
-		cmocka_unit_test(test_alignment),
+	    cmocka_unit_test(test_ac_hdr),	 cmocka_unit_test(test_ac_task),
+	    cmocka_unit_test(test_ac_file),	 cmocka_unit_test(test_ac_rename),
+	    cmocka_unit_test(test_ac_proc),	 cmocka_unit_test(test_ac_dedup_key),
+	    cmocka_unit_test(test_ac_dedup_val), cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_alignment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -322,6 +324,140 @@ static void test_replaced(void **state)
 	free(b);
 }
 
+/*
+ * A child opens (or maps) the file and waits; the parent hashes with the child's pid and no fd,
+ * as the LSM backend's jobs arrive.
+ */
+struct holder {
+	pid_t pid;
+	int release; /* write end: closing it lets the child exit */
+};
+
+static struct holder hold_open(const char *path, int map)
+{
+	struct holder h;
+	int ready[2], release[2];
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(release), 0);
+	h.pid = fork();
+	assert_true(h.pid >= 0);
+	if (h.pid == 0) {
+		int fd = open(path, O_RDONLY);
+		void *m = NULL;
+
+		if (fd < 0)
+			_exit(1);
+		if (map) {
+			m = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+			if (m == MAP_FAILED)
+				_exit(1);
+			close(fd); /* only the mapping keeps the file */
+		}
+		close(ready[0]);
+		close(release[1]);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		while (read(release[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(ready[1]);
+	close(release[0]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	h.release = release[1];
+	return h;
+}
+
+static void release_holder(struct holder h)
+{
+	int ws;
+
+	close(h.release);
+	assert_int_equal(waitpid(h.pid, &ws, 0), h.pid);
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+}
+
+static void test_pid_without_fd(void **state)
+{
+	char *a = tpath("ckpt.pt"), *b = tpath("ckpt.pt.tmp"), *d = tpath("data.bin"),
+	     *m = tpath("libx.so");
+	struct hash_job j = job_for(a);
+	struct hash_result r;
+	struct holder h;
+	struct stat st;
+	uint8_t md[32], mdm[32];
+	uint8_t *lib = pattern(8192, 3);
+
+	write_file(a, "epoch 1", 7);
+	assert_int_equal(stat(a, &st), 0);
+	SHA256((const uint8_t *)"epoch 1", 7, md);
+	h = hold_open(a, 0);
+	j.expect_dev = st.st_dev;
+	j.expect_ino = st.st_ino;
+	j.pid = h.pid;
+
+	/* Replaced by a rename: the child's fd still reaches the inode it opened. */
+	write_file(b, "epoch 2", 7);
+	assert_int_equal(rename(b, a), 0);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+	assert_int_equal(r.via_fd, 1);
+	assert_int_equal(r.ino, st.st_ino);
+	assert_memory_equal(r.sha256, md, 32);
+
+	/* Vanished: the same. */
+	assert_int_equal(unlink(a), 0);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+	assert_int_equal(r.via_fd, 1);
+	assert_memory_equal(r.sha256, md, 32);
+
+	/* Another process (ours) holds no such inode: the path's own status stands. */
+	j.pid = getpid();
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_VANISHED);
+	assert_int_equal(r.via_fd, 0);
+	release_holder(h);
+	/* The holder is gone. */
+	j.pid = h.pid;
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_VANISHED);
+	assert_int_equal(r.via_fd, 0);
+
+	/* No expected inode: only an unlinked file the kernel still names by this path matches. */
+	write_file(d, "rows", 4);
+	h = hold_open(d, 0);
+	j = job_for(d);
+	j.pid = h.pid;
+	assert_int_equal(unlink(d), 0);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+	assert_int_equal(r.via_fd, 1);
+	SHA256((const uint8_t *)"rows", 4, md);
+	assert_memory_equal(r.sha256, md, 32);
+	j.path = a; /* a different (vanished) path */
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_VANISHED);
+	release_holder(h);
+
+	/* A mapping with its fd closed (a loaded library) is found through map_files. */
+	write_file(m, lib, 8192);
+	assert_int_equal(stat(m, &st), 0);
+	SHA256(lib, 8192, mdm);
+	h = hold_open(m, 1);
+	assert_int_equal(unlink(m), 0);
+	j = job_for(m);
+	j.pid = h.pid;
+	j.expect_dev = st.st_dev;
+	j.expect_ino = st.st_ino;
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+	assert_int_equal(r.via_fd, 1);
+	assert_memory_equal(r.sha256, mdm, 32);
+	release_holder(h);
+	free(lib);
+	free(a);
+	free(b);
+	free(d);
+	free(m);
+}
+
 /* ---- the pool ---- */
 
 #define NFILES 400
@@ -440,7 +576,7 @@ int main(void)
 	    cmocka_unit_test(test_cache),      cmocka_unit_test(test_vanished),
 	    cmocka_unit_test(test_unreadable), cmocka_unit_test(test_not_regular),
 	    cmocka_unit_test(test_changed),    cmocka_unit_test(test_replaced),
-	    cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_pid_without_fd), cmocka_unit_test(test_pool),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,17 +1,18 @@
 #!/bin/bash
 # In the VM (Debian's 6.1 kernel, ima_policy=tcb, ima_hash=sha256, ima-ng): a traced python run
 # gets "ima": "match" for the interpreter, the script and the data file, and ima.bin is the
-# kernel's list. Then a file that root changes after IMA measured it, two ways (docs/ima.md,
-# "Correlation", says what each shows and why):
-#   guest: root rewrites it in the guest (writable 9p share $VMH_OUT) -> IMA re-measures -> match
-#   host:  the host rewrites it behind the guest kernel's back -> IMA keeps the old digest -> mismatch
+# kernel's list. Then a file changed after IMA measured it (docs/ima.md, "Correlation", says
+# what each case shows and why):
+#   guest: root rewrites it in the guest (writable 9p share $VMH_OUT): IMA re-measures -> match
+#   share: the host rewrites it on that share (9p cache=none: a new inode per lookup) -> match
+#   root:  the host rewrites it on the read-only root share (9p cache=loose: the guest keeps the
+#          inode IMA measured) -> IMA keeps the old digest, aicert reads the new bytes -> mismatch
 # The files are made on the host before the boot, on the real root filesystem (not a tmpfs,
 # which the tcb policy does not measure).
 set -u
 cd "$(dirname "$0")/../.."
 R=$PWD
 B=${AICERT_BUILD:-$PWD/build}
-VMH=${VMH:-/var/tmp/aicert-vm}
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: the VM harness needs root"; exit 77; }
 [ -x "$B/aicert-trace" ] || { echo "SKIPPED: $B/aicert-trace not built"; exit 77; }
 W=$(mktemp -d /var/tmp/aicert-ima.XXXXXX)
@@ -25,6 +26,7 @@ chmod 755 "$W"
 # unique content, so no earlier measurement of the same bytes can make a match by accident
 head -c 64 /dev/urandom | base64 -w0 > "$W/data.csv"
 echo >> "$W/data.csv"
+printf 'version 1\n' > "$W/root.csv"
 cat > "$W/train.py" <<'PY'
 import sys
 with open(sys.argv[1], "rb") as f:
@@ -63,8 +65,11 @@ trace() { # name data-file
 trace plain "$W/data.csv"
 /usr/bin/python3 "$W/check.py" /run/tmp/plain plain "$PY=match" "$W/train.py=match" \
 	"$W/data.csv=match"
+# securityfs says size 0, so copy the list before comparing (cmp -s trusts st_size)
+cat $IMA/binary_runtime_measurements > /run/tmp/now.bin
 n=$(stat -c %s /run/tmp/plain/ima.bin 2>/dev/null || echo 0)
-if [ "$n" -gt 0 ] && cmp -s -n "$n" /run/tmp/plain/ima.bin $IMA/binary_runtime_measurements; then
+if [ "$n" -gt 0 ] && [ "$(stat -c %s /run/tmp/now.bin)" -ge "$n" ] &&
+	cmp -s -n "$n" /run/tmp/plain/ima.bin /run/tmp/now.bin; then
 	echo "ok - plain: ima.bin is the kernel's list as read at run end ($n bytes, a prefix of it now)"
 else
 	echo "not ok - plain: ima.bin ($n bytes) is not a prefix of the kernel's list"
@@ -76,23 +81,29 @@ cat $O/mod/guest.csv > /dev/null                   # IMA measures version 1
 printf 'version 2\n' >> $O/mod/guest.csv           # root changes it
 trace guest "$O/mod/guest.csv"
 grep -a " $O/mod/guest.csv\$" $IMA/ascii_runtime_measurements > $O/guest.ima
-echo "guest: IMA records for $O/mod/guest.csv: $(wc -l < $O/guest.ima)"
+echo "# guest: IMA records for $O/mod/guest.csv: $(wc -l < $O/guest.ima)"
 /usr/bin/python3 "$W/check.py" /run/tmp/guest guest "$O/mod/guest.csv=match"
-# 3. the host changes the file behind the guest kernel's back (the 9p server side)
-printf 'version 1\n' > $O/mod/host.csv
-cat $O/mod/host.csv > /dev/null                    # IMA measures version 1
+# 3. the host changes files behind the guest kernel's back: one on the writable share, one on
+# the read-only root (same length, so the guest's cached size stays right)
+printf 'version 1\n' > $O/mod/share.csv
+cat $O/mod/share.csv "$W/root.csv" > /dev/null     # IMA measures both
 touch $O/mod/host-ready
 i=0; while [ ! -f $O/mod/host-changed ] && [ $i -lt 300 ]; do sleep 1; i=$((i + 1)); done
-[ -f $O/mod/host-changed ] || echo "not ok - host: the host did not change the file"
-trace host "$O/mod/host.csv"
-grep -a " $O/mod/host.csv\$" $IMA/ascii_runtime_measurements > $O/host.ima
-echo "host: IMA records for $O/mod/host.csv: $(wc -l < $O/host.ima)"
-/usr/bin/python3 "$W/check.py" /run/tmp/host host "$O/mod/host.csv=mismatch"
-grep -a 'IMA MISMATCH' $O/host.err > /dev/null && echo "ok - host: the mismatch is logged" ||
-	echo "not ok - host: no IMA MISMATCH warning on stderr"
+[ -f $O/mod/host-changed ] || echo "not ok - host: the host did not change the files"
+echo 1 > /proc/sys/vm/drop_caches                  # page cache only: inodes (and IMA's state) stay
+for c in share:$O/mod/share.csv:match root:$W/root.csv:mismatch; do
+	name=${c%%:*}; f=${c#*:}; f=${f%:*}; want=${c##*:}
+	trace $name "$f"
+	grep -a " $f\$" $IMA/ascii_runtime_measurements > $O/$name.ima
+	echo "# $name: IMA records for $f: $(wc -l < $O/$name.ima); now $(sha256sum < "$f")"
+	/usr/bin/python3 "$W/check.py" /run/tmp/$name $name "$f=$want"
+done
+grep -a "IMA MISMATCH: $W/root.csv" $O/root.err | sed 's/^/# /'
+grep -a "IMA MISMATCH: $W/root.csv" $O/root.err > /dev/null && echo "ok - root: the mismatch is logged" ||
+	echo "not ok - root: no IMA MISMATCH warning for $W/root.csv on stderr"
 SH
 ERR=$W/vm.err
-tests/vm/lib/vm.sh "cd $R && . $W/guest.sh $B $W" > "$W/vm.out" 2> "$ERR" &
+tests/vm/lib/vm.sh "cd $R && /bin/sh $W/guest.sh $B $W" > "$W/vm.out" 2> "$ERR" &
 VMPID=$!
 # The host half of case 3: wait for the guest's flag in its output dir, then rewrite the file.
 run=
@@ -100,7 +111,8 @@ for _ in $(seq 900); do
 	kill -0 $VMPID 2>/dev/null || break
 	[ -n "$run" ] || run=$(sed -n 's/^vm.sh: kernel .* run dir \(.*\)$/\1/p' "$ERR")
 	if [ -n "$run" ] && [ -f "$run/out/mod/host-ready" ]; then
-		printf 'version 2 from the host\n' > "$run/out/mod/host.csv"
+		printf 'version 2 from the host\n' > "$run/out/mod/share.csv"
+		printf 'VERSION 2\n' > "$W/root.csv"
 		touch "$run/out/mod/host-changed"
 		break
 	fi
@@ -117,6 +129,6 @@ if [ $rc -ge 98 ] || [ -z "$run" ]; then
 	exit 1
 fi
 echo "# guest's IMA records of the changed files:"
-sed 's/^/#   /' "$run/out/guest.ima" "$run/out/host.ima" 2>/dev/null
+sed 's/^/#   /' "$run/out/guest.ima" "$run/out/share.ima" "$run/out/root.ima" 2>/dev/null
 grep -q '^not ok' "$W/vm.out" && exit 1
 exit 0

@@ -26,18 +26,18 @@ struct probe {
 	uint64_t records;
 };
 
-static const char *const kinds[] = { "?", "read", "write", "exec", "mmap" };
+static const char *const kinds[] = {"?", "read", "write", "exec", "mmap"};
 
 static void print_task(const struct ac_task *t)
 {
 	printf(" pid=%u tgid=%u ppid=%u start=%llu uid=%u cgroup=%llu comm=%.*s", t->pid, t->tgid,
-	       t->ppid, (unsigned long long)t->start_time, t->uid,
-	       (unsigned long long)t->cgroup_id, AC_COMM_LEN, t->comm);
+	       t->ppid, (unsigned long long)t->start_time, t->uid, (unsigned long long)t->cgroup_id,
+	       AC_COMM_LEN, t->comm);
 }
 
 static void print_flags(uint32_t f)
 {
-	static const char *const names[] = { "trunc", "rel", "unlinked", "created", "truncated" };
+	static const char *const names[] = {"trunc", "rel", "unlinked", "created", "truncated"};
 	int first = 1;
 
 	printf(" flags=");
@@ -66,11 +66,11 @@ static void on_record(const void *rec, size_t len, void *ctx)
 		printf("file %s", f->kind < AC_KIND_MAX ? kinds[f->kind] : "?");
 		print_task(&f->task);
 		print_flags(h->flags);
-		printf(" dev=%llu ino=%llu size=%llu mtime=%lld ctime=%lld iver=%llu magic=0x%x fmode=0x%x fd=%d path=%s\n",
+		printf(" dev=%llu ino=%llu size=%llu mtime=%lld ctime=%lld iver=%llu magic=0x%x "
+		       "fmode=0x%x fd=%d path=%s\n",
 		       (unsigned long long)f->dev, (unsigned long long)f->ino,
 		       (unsigned long long)f->size, (long long)f->mtime_ns, (long long)f->ctime_ns,
-		       (unsigned long long)f->i_version, f->magic, f->fmode, f->fd,
-		       f->path);
+		       (unsigned long long)f->i_version, f->magic, f->fmode, f->fd, f->path);
 	} else if (h->type == AC_REC_RENAME) {
 		const struct ac_rename *r = rec;
 
@@ -81,8 +81,9 @@ static void on_record(const void *rec, size_t len, void *ctx)
 		       (unsigned long long)r->ino, r->path_len ? r->path : "-", r->name);
 	} else {
 		const struct ac_proc *pr = rec;
-		const char *what = h->type == AC_REC_EXEC ? "exec" :
-				   h->type == AC_REC_FORK ? "fork" : "exit";
+		const char *what = h->type == AC_REC_EXEC   ? "exec"
+				   : h->type == AC_REC_FORK ? "fork"
+							    : "exit";
 
 		printf("%s", what);
 		print_task(&pr->task);
@@ -94,8 +95,9 @@ static void on_record(const void *rec, size_t len, void *ctx)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: aicert-probe [-v] [--backend auto|lsm|tracepoint] [--linger MS]\n"
-			"                    [--dedup N] [--ringbuf BYTES] [--quiet] -- cmd [args...]\n");
+	fprintf(stderr,
+		"usage: aicert-probe [-v] [--backend auto|lsm|tracepoint] [--linger MS]\n"
+		"                    [--dedup N] [--ringbuf BYTES] [--quiet] -- cmd [args...]\n");
 }
 
 /* The child waits for `go` so that the scope is set before it runs anything. */
@@ -125,7 +127,7 @@ static pid_t spawn(const struct run_cgroup *cg, char **argv, int *go)
 
 static int run(struct access *a, char **argv, int linger_ms, struct probe *p)
 {
-	struct run_cgroup cg = { .events_fd = -1 };
+	struct run_cgroup cg = {.events_fd = -1};
 	char name[64];
 	int go = -1, status = 0, ret = 1;
 	pid_t pid;
@@ -158,13 +160,13 @@ cleanup:
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{ "backend", required_argument, 0, 'b' }, { "linger", required_argument, 0, 'l' },
-		{ "dedup", required_argument, 0, 'd' },	  { "ringbuf", required_argument, 0, 'r' },
-		{ "quiet", no_argument, 0, 'q' },	  { "verbose", no_argument, 0, 'v' },
-		{ "help", no_argument, 0, 'h' },	  { 0 },
+	    {"backend", required_argument, 0, 'b'}, {"linger", required_argument, 0, 'l'},
+	    {"dedup", required_argument, 0, 'd'},   {"ringbuf", required_argument, 0, 'r'},
+	    {"quiet", no_argument, 0, 'q'},	    {"verbose", no_argument, 0, 'v'},
+	    {"help", no_argument, 0, 'h'},	    {0},
 	};
-	struct access_opts o = { .backend = ACCESS_BACKEND_AUTO };
-	struct probe p = { 0 };
+	struct access_opts o = {.backend = ACCESS_BACKEND_AUTO};
+	struct probe p = {0};
 	struct access_stats st;
 	struct access *a;
 	int c, err, linger_ms = 10000, verbose = LOG_WARN, ret;

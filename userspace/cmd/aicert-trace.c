@@ -22,12 +22,16 @@
 #include <unistd.h>
 
 #include "lib/bom.h"
+#include "lib/hex.h"
 #include "lib/log.h"
+#include "lib/manifest.h"
 #include "lib/policy.h"
 #include "trace/access.h"
 #include "trace/cgroup.h"
 #include "trace/collector.h"
+#include "trace/eventlog.h"
 #include "trace/hashcache.h"
+#include "trace/imacorr.h"
 #include "trace/runinfo.h"
 
 #define EXIT_AICERT 125 /* as env(1): aicert itself failed */
@@ -36,9 +40,12 @@
 #define DEFAULT_CACHE_DIR "/var/lib/aicert/cache"
 
 struct opts {
-	const char *out, *policy, *cache_dir, *tcti;
+	const char *out, *policy, *cache_dir, *tcti, *state_dir;
 	enum access_backend backend;
 	int jobs, no_tpm, strict, pcr, verbosity, detach_timeout; /* seconds, -1: none */
+	int allow_resettable, batch_hz;
+	uint8_t nonce[MANIFEST_NONCE_MAX];
+	size_t nonce_len;
 	char **argv;
 };
 
@@ -64,7 +71,12 @@ static void usage(FILE *f)
 "                         tracepoints; bom.json says which one ran\n"
 "      --tcti TCTI        TPM to use (default: $TPM2TOOLS_TCTI, then device:/dev/tpmrm0)\n"
 "      --no-tpm           write an unattested bundle (no PCR extend, no quote); said loudly\n"
-"      --pcr N            dedicated PCR (default 15)\n"
+"      --pcr N            dedicated PCR (default 15). 16 and 23 can be reset by software, so\n"
+"                         a bundle bound to them proves nothing: refused unless\n"
+"      --allow-resettable-pcr is given as well\n"
+"      --nonce HEX        a verifier's nonce (up to 64 bytes) to bind into the TPM quote\n"
+"      --state-dir DIR    where the host's event log lives (default " EVLOG_STATEDIR "/<boot id>)\n"
+"      --extend-rate N    at most N batched PCR extends per second during the run (default 10)\n"
 "  -j, --jobs N           hash with N threads (default: all cores)\n"
 "      --cache DIR        persistent hash cache (default " DEFAULT_CACHE_DIR "): files whose\n"
 "                         (device, inode, size, mtime, ctime) did not change are not re-read\n"
@@ -99,7 +111,7 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BACKEND = 256, O_TCTI, O_NOTPM, O_PCR, O_CACHE, O_NOCACHE, O_STRICT, O_DETACH,
-	       O_VERSION };
+	       O_VERSION, O_RESETTABLE, O_NONCE, O_STATE, O_RATE };
 	static const struct option longopts[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "policy", required_argument, NULL, 'p' },
@@ -107,6 +119,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "tcti", required_argument, NULL, O_TCTI },
 		{ "no-tpm", no_argument, NULL, O_NOTPM },
 		{ "pcr", required_argument, NULL, O_PCR },
+		{ "allow-resettable-pcr", no_argument, NULL, O_RESETTABLE },
+		{ "nonce", required_argument, NULL, O_NONCE },
+		{ "state-dir", required_argument, NULL, O_STATE },
+		{ "extend-rate", required_argument, NULL, O_RATE },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "cache", required_argument, NULL, O_CACHE },
 		{ "no-cache", no_argument, NULL, O_NOCACHE },
@@ -143,6 +159,23 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case O_PCR:
 			if (parse_int(optarg, 0, 23, &o->pcr)) {
 				log_err("--pcr: '%s' is not a PCR index (0-23)", optarg);
+				return -1;
+			}
+			break;
+		case O_RESETTABLE: o->allow_resettable = 1; break;
+		case O_STATE: o->state_dir = optarg; break;
+		case O_RATE:
+			if (parse_int(optarg, 1, 1000, &o->batch_hz)) {
+				log_err("--extend-rate: '%s' is not a number from 1 to 1000", optarg);
+				return -1;
+			}
+			break;
+		case O_NONCE:
+			o->nonce_len = strlen(optarg) / 2;
+			if (o->nonce_len == 0 || o->nonce_len > sizeof(o->nonce) ||
+			    hex_decode(optarg, o->nonce, o->nonce_len)) {
+				log_err("--nonce: '%s' is not 1 to %zu bytes of hex", optarg,
+					sizeof(o->nonce));
 				return -1;
 			}
 			break;
@@ -249,6 +282,9 @@ static pid_t spawn(const struct opts *o, const struct run_cgroup *cg, int *exec_
 	}
 	close(pfd[1]);
 	child_pid = pid;
+	/* a signal that came while aicert was still loading had no child to reach */
+	if (got_signal)
+		kill(pid, got_signal);
 	do
 		n = read(pfd[0], &err, sizeof(err));
 	while (n < 0 && errno == EINTR);
@@ -372,8 +408,40 @@ struct run {
 	struct run_cgroup cg;
 	int cg_made;
 	struct collector *coll;
+	struct evlog *ev;
+	int ev_err; /* first event-log error: the bundle cannot be attested */
 	struct bom bom;
 };
+
+static int open_log(struct run *r)
+{
+	struct evlog_opts eo = {
+		.statedir = r->o.state_dir, .tcti = r->o.tcti, .pcr = (uint32_t)r->o.pcr,
+		.allow_resettable = r->o.allow_resettable, .no_tpm = r->o.no_tpm,
+		.batch_hz = (unsigned)r->o.batch_hz,
+	};
+	uint8_t pdigest[32];
+	char cwd[PATH_MAX];
+	size_t n = 0;
+
+	if (evlog_open(&eo, &r->ev)) {
+		if (!r->o.no_tpm)
+			log_err("no usable TPM; use --tcti to name one, or --no-tpm for an "
+				"unattested bundle");
+		return -1;
+	}
+	while (r->o.argv[n])
+		n++;
+	policy_digest(r->policy, pdigest);
+	if (evlog_run_start(r->ev, &(struct evlog_run_info){
+		    .run_id = r->id, .argv = (const char *const *)r->o.argv, .argc = n,
+		    .cwd = getcwd(cwd, sizeof(cwd)) ? cwd : "", .uid = getuid(),
+		    .policy_sha256 = pdigest, .backend = access_backend_name(r->access) })) {
+		log_err("cannot start the run in the event log %s", evlog_path(r->ev));
+		return -1;
+	}
+	return 0;
+}
 
 static int setup(struct run *r)
 {
@@ -410,6 +478,8 @@ static int setup(struct run *r)
 	}
 	r->access = access_open(&(struct access_opts){ .backend = r->o.backend }, &e);
 	if (!r->access)
+		return -1;
+	if (open_log(r))
 		return -1;
 	if (run_cgroup_create(&r->cg, r->id))
 		return -1;
@@ -462,9 +532,18 @@ static int fill_bom(struct run *r, int status, int detached, const struct access
 	b->run.complete = !as->rb_drops && !as->path_trunc && !detached;
 	if (host_fill(&b->host))
 		return -1;
-	b->host.tpm = strdup("none (unattested: --no-tpm)");
-	b->attested = 0;
-	return 0;
+	if (evlog_attested(r->ev)) {
+		char tpm[256];
+
+		snprintf(tpm, sizeof(tpm), "TPM 2.0 (%s), PCR %u", r->o.tcti ? r->o.tcti : "default TCTI",
+			 evlog_pcr(r->ev));
+		b->host.tpm = strdup(tpm);
+		b->attested = 1;
+	} else {
+		b->host.tpm = strdup("none (unattested: --no-tpm)");
+		b->attested = 0;
+	}
+	return b->host.tpm ? 0 : -1;
 }
 
 static void summary(struct run *r, const struct collector_stats *cs, const struct access_stats *as)
@@ -487,15 +566,124 @@ static void summary(struct run *r, const struct collector_stats *cs, const struc
 			 (unsigned long long)as->rb_drops, (unsigned long long)as->path_trunc);
 	if (bad)
 		log_warn("%zu files could not be measured (see \"status\" in bom.json)", bad);
-	log_warn("UNATTESTED bundle (--no-tpm): nothing binds it to a TPM");
+	if (r->bom.attested)
+		log_info("attested: PCR %u extended %llu times in %llu TPM commands, quote in %s",
+			 evlog_pcr(r->ev), (unsigned long long)evlog_batches(r->ev),
+			 (unsigned long long)evlog_tpm_commands(r->ev), r->out);
+	else
+		log_warn("UNATTESTED bundle (--no-tpm): nothing binds it to a TPM");
 	fprintf(stderr, "aicert-trace: bundle written to %s\n", r->out);
+}
+
+static enum cel_file_status cel_status(const struct bom_file *f)
+{
+	if (!f->status)
+		return CEL_FILE_OK;
+	if (!strncmp(f->status, "vanished", 8) || !strncmp(f->status, "deleted", 7))
+		return CEL_FILE_VANISHED;
+	if (!strncmp(f->status, "changed", 7))
+		return CEL_FILE_CHANGED;
+	return CEL_FILE_UNREADABLE;
+}
+
+/* Every BOM entry goes into the event log, so the log replays to what bom.json says. */
+static void on_measured(const struct bom_file *f, void *ctx)
+{
+	struct run *r = ctx;
+	uint8_t sha[32] = { 0 };
+	int e;
+
+	if (f->sha256[0])
+		hex_decode(f->sha256, sha, sizeof(sha));
+	e = evlog_measure(r->ev, f->path, sha, f->size, f->roles, cel_status(f));
+	if (e && !r->ev_err)
+		r->ev_err = e;
+}
+
+static int log_run_end(struct run *r, int status, const struct access_stats *as)
+{
+	struct cel_output *outs = calloc(r->bom.nfiles + 1, sizeof(*outs));
+	size_t n = 0;
+	int e;
+
+	if (!outs)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->bom.nfiles; i++) {
+		const struct bom_file *f = &r->bom.files[i];
+
+		if (!(f->roles & BOM_ROLE_OUTPUT) || !f->sha256[0])
+			continue;
+		outs[n].path = f->path;
+		hex_decode(f->sha256, outs[n].sha256, sizeof(outs[n].sha256));
+		n++;
+	}
+	e = as->rb_drops ? evlog_loss(r->ev, as->rb_drops) : 0;
+	if (!e)
+		e = evlog_run_end(r->ev, exit_status(status), outs, n);
+	free(outs);
+	return e;
+}
+
+static int write_docs(struct run *r)
+{
+	char path[PATH_MAX + 32];
+	struct imacorr_stats ist = { 0 };
+	int e;
+
+	e = imacorr_run(&r->bom, r->out, NULL, &ist);
+	if (e)
+		log_warn("IMA correlation failed (%s): files marked unavailable", strerror(-e));
+	else if (ist.ima_on)
+		log_info("IMA: %zu entries; %zu files match, %zu mismatch, %zu absent", ist.entries,
+			 ist.matched, ist.mismatched, ist.absent);
+	snprintf(path, sizeof(path), "%s/bom.json", r->out);
+	if (bom_write(&r->bom, path)) {
+		log_err("cannot write %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Binding -> quote -> the final IMA list -> manifest.json; see lib/manifest.h for why. */
+static int seal(struct run *r)
+{
+	char path[PATH_MAX + 32], why[MANIFEST_WHY_MAX];
+	struct manifest *m = NULL;
+	struct bom none;
+	uint8_t q[32];
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "%s/events.cel", r->out);
+	if (evlog_export(r->ev, NULL, path)) {
+		log_err("cannot write %s", path);
+		return -1;
+	}
+	if (manifest_scan(r->out, (unsigned)evlog_pcr(r->ev), r->o.nonce_len ? r->o.nonce : NULL, r->o.nonce_len, &m, why) ||
+	    manifest_binding(m, q)) {
+		log_err("cannot bind the bundle: %s", why);
+		goto cleanup;
+	}
+	if (evlog_attested(r->ev) && evlog_quote(r->ev, q, sizeof(q), r->out)) {
+		log_err("cannot take the TPM quote");
+		goto cleanup;
+	}
+	bom_init(&none);
+	imacorr_run(&none, r->out, NULL, NULL);
+	if (manifest_build(r->out, (unsigned)evlog_pcr(r->ev), r->o.nonce_len ? r->o.nonce : NULL, r->o.nonce_len, NULL,
+			   why)) {
+		log_err("cannot write manifest.json: %s", why);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	manifest_free(m);
+	return rc;
 }
 
 static int finish(struct run *r, int status, int detached, int *strict_fail)
 {
 	struct access_stats as;
 	struct collector_stats cs;
-	char path[PATH_MAX + 16];
 
 	access_stop(r->access);
 	access_stats(r->access, &as);
@@ -504,18 +692,19 @@ static int finish(struct run *r, int status, int detached, int *strict_fail)
 		log_err("out of memory");
 		return -1;
 	}
-	if (collector_finish(r->coll, &r->bom, NULL, NULL)) {
+	if (collector_finish(r->coll, &r->bom, on_measured, r)) {
 		log_err("cannot finish measuring: %s", strerror(ENOMEM));
 		return -1;
 	}
 	collector_stats(r->coll, &cs);
-	snprintf(path, sizeof(path), "%s/bom.json", r->out);
-	if (bom_write(&r->bom, path)) {
-		log_err("cannot write %s", path);
-		return -1;
-	}
 	if (r->cache && hashcache_save(r->cache))
 		log_warn("cannot save the hash cache in %s", r->o.cache_dir);
+	if (r->ev_err || log_run_end(r, status, &as)) {
+		log_err("cannot append the run to the event log %s", evlog_path(r->ev));
+		return -1;
+	}
+	if (write_docs(r) || seal(r))
+		return -1;
 	summary(r, &cs, &as);
 	*strict_fail = as.rb_drops || as.path_trunc || cs.unhashed || detached;
 	return 0;
@@ -526,6 +715,7 @@ static void teardown(struct run *r)
 	if (r->access)
 		access_stop(r->access);
 	collector_free(r->coll);
+	evlog_close(r->ev);
 	access_close(r->access);
 	if (r->cg_made)
 		run_cgroup_destroy(&r->cg, 0);
@@ -545,11 +735,6 @@ int main(int argc, char **argv)
 		return EXIT_AICERT;
 	log_init("aicert-trace", r.o.verbosity);
 	bom_init(&r.bom);
-	if (!r.o.no_tpm) {
-		log_err("TPM binding is not available in this build; run with --no-tpm for an "
-			"unattested bundle");
-		return EXIT_AICERT;
-	}
 	if (run_id_new(r.id)) {
 		log_err("cannot make a run id: %s", strerror(errno));
 		return EXIT_AICERT;

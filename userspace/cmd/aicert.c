@@ -7,7 +7,6 @@
  * the kernel's ascii_runtime_measurements, a CEL log as CEL-JSON. A directory is a bundle.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -36,17 +35,17 @@ struct show_opts {
 };
 
 static const char usage_text[] =
-	"usage: aicert show [--json] [--ima] [--all] FILE|BUNDLE\n"
-	"       aicert help | --help | --version\n"
-	"\n"
-	"Shows an aicert log or bundle for humans; it verifies nothing (use aicert-verify).\n"
-	"  FILE an IMA binary list (ima.bin, binary_runtime_measurements): printed exactly as the\n"
-	"       kernel's ascii_runtime_measurements\n"
-	"  FILE a TCG canonical event log (events.cel): printed as CEL-JSON\n"
-	"  BUNDLE a bundle directory: a summary of bom.json, the quote and the manifest\n"
-	"  --json  for a bundle, print bom.json as it is\n"
-	"  --ima   read FILE as an IMA list even when it does not look like one\n"
-	"  --all   for a bundle, list every input (default: the first 10 of each category)\n";
+    "usage: aicert show [--json] [--ima] [--all] FILE|BUNDLE\n"
+    "       aicert help | --help | --version\n"
+    "\n"
+    "Shows an aicert log or bundle for humans; it verifies nothing (use aicert-verify).\n"
+    "  FILE an IMA binary list (ima.bin, binary_runtime_measurements): printed exactly as the\n"
+    "       kernel's ascii_runtime_measurements\n"
+    "  FILE a TCG canonical event log (events.cel): printed as CEL-JSON\n"
+    "  BUNDLE a bundle directory: a summary of bom.json, the quote and the manifest\n"
+    "  --json  for a bundle, print bom.json as it is\n"
+    "  --ima   read FILE as an IMA list even when it does not look like one\n"
+    "  --all   for a bundle, list every input (default: the first 10 of each category)\n";
 
 static void usage(FILE *f)
 {
@@ -133,9 +132,9 @@ static int show_cel(const struct cel_log *log)
 /* An IMA list parses with at least one record; a CEL log decodes whole with at least one. */
 static int show_file(const char *path, const struct show_opts *o)
 {
-	struct ima_parse_opts io = { .digest_algo = ima_list_algo(path) };
-	struct ima_list l = { 0 };
-	struct cel_log log = { 0 };
+	struct ima_parse_opts io = {.digest_algo = ima_list_algo(path)};
+	struct ima_list l = {0};
+	struct cel_log log = {0};
 	char ierr[256] = "", cerr[CEL_ERR_MAX] = "";
 	uint8_t *buf = NULL;
 	size_t len, valid = 0;
@@ -213,14 +212,14 @@ static void show_run(const struct bom *b)
 	printf("host        %s, kernel %s, boot %s\n", b->host.hostname ? b->host.hostname : "?",
 	       b->host.kernel ? b->host.kernel : "?", b->host.boot_id ? b->host.boot_id : "?");
 	printf("tpm         %s\n", b->host.tpm ? b->host.tpm : "?");
-	printf("attested    %s\n", b->attested ? "yes (TPM quote in the bundle)" :
-						 "UNATTESTED: nothing binds this bundle to a TPM");
+	printf("attested    %s\n", b->attested ? "yes (TPM quote in the bundle)"
+					       : "UNATTESTED: nothing binds this bundle to a TPM");
 }
 
 static void show_counts(const struct bom *b)
 {
-	static const char *const roles[] = { "input", "output", "executable", "library" };
-	size_t n[4] = { 0 }, ima[4] = { 0 }, unhashed = 0;
+	static const char *const roles[] = {"input", "output", "executable", "library"};
+	size_t n[4] = {0}, ima[4] = {0}, unhashed = 0;
 
 	for (size_t i = 0; i < b->nfiles; i++) {
 		for (int r = 0; r < 4; r++)
@@ -240,11 +239,10 @@ static void show_counts(const struct bom *b)
 
 static void show_file_line(const struct bom_file *f)
 {
-	printf("  %s  ", f->sha256[0] ? f->sha256 : "NOT MEASURED                                                    ");
+	printf("  %-64s  ", f->sha256[0] ? f->sha256 : "NOT MEASURED");
 	put_name(f->path);
-	if (f->status) {
+	if (f->status)
 		printf("  [%s]", f->status);
-	}
 	if (f->ima == BOM_IMA_MISMATCH)
 		printf("  [IMA MISMATCH]");
 	putchar('\n');
@@ -371,8 +369,8 @@ static int show_bundle(const char *dir, const struct show_opts *o)
 			log_err("cannot read %s: %s", path, strerror(-ret));
 			return EXIT_BAD_INPUT;
 		}
-		ret = fwrite(text, 1, len, stdout) == len && !fflush(stdout) ? EXIT_OK :
-									       EXIT_BAD_INPUT;
+		ret = fwrite(text, 1, len, stdout) == len && !fflush(stdout) ? EXIT_OK
+									     : EXIT_BAD_INPUT;
 		free(text);
 		return ret;
 	}
@@ -396,11 +394,13 @@ static int show_bundle(const char *dir, const struct show_opts *o)
 static int cmd_show(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' }, { "ima", no_argument, NULL, 'i' },
-		{ "all", no_argument, NULL, 'a' },  { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"json", no_argument, NULL, 'j'},
+	    {"ima", no_argument, NULL, 'i'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct show_opts o = { 0 };
+	struct show_opts o = {0};
 	struct stat st;
 	int c;
 

@@ -31,6 +31,14 @@ const char *bom_ima_name(enum bom_ima v)
 	return ima_names[v];
 }
 
+const char *bom_role_name(enum bom_role r)
+{
+	for (size_t i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++)
+		if ((unsigned)r == 1u << i)
+			return role_names[i];
+	return NULL;
+}
+
 int bom_ima_parse(const char *s)
 {
 	for (size_t i = 0; s && i < sizeof(ima_names) / sizeof(ima_names[0]); i++)
@@ -275,6 +283,21 @@ bad:
 	return NULL;
 }
 
+int bom_utf8_valid(const char *s)
+{
+	return utf8_valid(s);
+}
+
+char *bom_display_name(const char *s)
+{
+	return utf8_valid(s) ? strdup(s) : display_form(s);
+}
+
+char *bom_b64(const char *s)
+{
+	return b64_encode((const unsigned char *)s, strlen(s));
+}
+
 /* ---- writer ---- */
 
 static json_t *jstr(const char *s)
@@ -427,18 +450,30 @@ static int file_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->sha256, y->sha256);
 }
 
-static json_t *files_json(const struct bom *b)
+const struct bom_file **bom_sorted_files(const struct bom *b)
 {
 	const struct bom_file **v = calloc(b->nfiles + 1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < b->nfiles; i++) {
+		v[i] = &b->files[i];
+		if (!v[i]->path) {
+			free(v);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
+	qsort(v, b->nfiles, sizeof(*v), file_cmp);
+	return v;
+}
+
+static json_t *files_json(const struct bom *b)
+{
+	const struct bom_file **v = bom_sorted_files(b);
 	json_t *a = json_array();
 	int err = !v || !a;
 
-	for (size_t i = 0; !err && i < b->nfiles; i++) {
-		v[i] = &b->files[i];
-		err = !v[i]->path;
-	}
-	if (!err)
-		qsort(v, b->nfiles, sizeof(*v), file_cmp);
 	for (size_t i = 0; !err && i < b->nfiles; i++) {
 		json_t *f = file_json(v[i]);
 
@@ -481,7 +516,7 @@ char *bom_dumps(const struct bom *b)
 	return t;
 }
 
-static int write_file(const char *path, const char *text)
+int bom_write_text(const char *path, const char *text)
 {
 	char *tmp = NULL, *dir = NULL, *slash;
 	size_t len = strlen(text), off = 0;
@@ -537,7 +572,7 @@ int bom_write(const struct bom *b, const char *path)
 
 	if (!text)
 		return -errno;
-	ret = write_file(path, text);
+	ret = bom_write_text(path, text);
 	free(text);
 	return ret;
 }

@@ -98,8 +98,27 @@ int bom_read(struct bom *b, const char *path, char *err, size_t errlen);
 /* Same from a buffer. */
 int bom_loads(struct bom *b, const char *buf, size_t len, char *err, size_t errlen);
 const char *bom_ima_name(enum bom_ima v);
+/* "input", "output", "executable", "library" for one role bit; NULL for anything else. */
+const char *bom_role_name(enum bom_role r);
 /* The enum value, -1 for an unknown name. */
 int bom_ima_parse(const char *s);
+/*
+ * Helpers for the other bundle writers (cdx.c, intoto.c), so that every document names a file
+ * the same way.
+ */
+/* 1 when s is valid UTF-8 (RFC 3629). */
+int bom_utf8_valid(const char *s);
+/* malloc'd: s itself when valid UTF-8, else its display form (above). NULL when memory ran out. */
+char *bom_display_name(const char *s);
+/* malloc'd base64 (RFC 4648, padded) of s's bytes. NULL when memory ran out. */
+char *bom_b64(const char *s);
+/*
+ * malloc'd array of pointers to b's files in bom_write's order (path, sha256), NULL-terminated
+ * (free only the array). NULL with errno ENOMEM, or EINVAL when a file has no path.
+ */
+const struct bom_file **bom_sorted_files(const struct bom *b);
+/* Writes text to path: tmp + fsync + rename + fsync of the directory. 0 or -errno. */
+int bom_write_text(const char *path, const char *text);
 /* Frees everything b holds and re-initialises it. NULL ok. */
 void bom_free(struct bom *b);
 

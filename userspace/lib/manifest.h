@@ -19,8 +19,10 @@
  *   "pcr <N>\n"                         N in decimal, no leading zeros
  *   "nonce <lowercase hex>\n"           only when a nonce was given
  *
- * where the bound files are all listed files except the TPM evidence and the manifest itself:
- * quote.msg, quote.sig, ak.pub.pem, ak.cert.pem and manifest.json. The writer computes the
+ * where the bound files are all listed files except the TPM evidence, the IMA list and the
+ * manifest itself: quote.msg, quote.sig, ak.pub.pem, ak.cert.pem, ima.bin and manifest.json.
+ * ima.bin is copied after the quote so that it covers the quoted PCR 10 (the list only grows);
+ * PCR 10 attests it: its replay must reach the quoted value. The writer computes the
  * binding before quoting (manifest_scan + manifest_binding), quotes with it, then writes the
  * manifest over the full bundle (manifest_build). docs/bundle.md says the same.
  */
@@ -38,7 +40,8 @@
 /* What qualifying_data_of says in manifests aicert writes. */
 #define MANIFEST_BINDING_TEXT                                                                      \
 	"aicert-binding/v1: SHA-256 of \"aicert-binding/v1\\n\", then \"<name> <sha256>\\n\" for " \
-	"each bundle file except quote.msg, quote.sig, ak.pub.pem, ak.cert.pem and manifest.json " \
+	"each bundle file except quote.msg, quote.sig, ak.pub.pem, ak.cert.pem, ima.bin and "      \
+	"manifest.json "                                                                           \
 	"in byte order of name, then \"pcr <N>\\n\", then \"nonce <hex>\\n\" when a nonce was "    \
 	"given"
 

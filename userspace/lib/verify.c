@@ -6,6 +6,7 @@
 #include "lib/verify.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,7 @@ static const int check_exit[VERIFY_N_CHECKS] = {
 /* One file measurement of the run, from the log or from bom.json, for the set comparison. */
 struct item {
 	const char *path;
-	char sha[65]; /* "" when the file was not hashed */
+	const uint8_t *sha; /* 32 bytes; NULL when the file was not hashed */
 	unsigned roles;
 };
 
@@ -143,10 +144,18 @@ static int read_all(const char *path, uint8_t **out, size_t *len)
 	FILE *f = fopen(path, "rb");
 	uint8_t *buf = NULL;
 	size_t cap = 0, n = 0;
+	struct stat st;
 	int ret = 0;
 
 	if (!f)
 		return -errno;
+	/* sized from fstat, plus one byte to see EOF without a realloc */
+	if (!fstat(fileno(f), &st) && st.st_size > 0)
+		cap = (size_t)st.st_size + 1;
+	if (cap && !(buf = malloc(cap))) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
 	for (;;) {
 		if (n == cap) {
 			uint8_t *p;
@@ -606,6 +615,8 @@ static void load_ima(struct ctx *c)
 	c->ima_ok = true;
 }
 
+static size_t ima_pcr10_entries(const struct ima_list *l);
+
 /* The digest PCR 10's sha256 bank is extended with for entry e (docs/ima.md). */
 static void ima_extend_digest(const struct ima_list *l, const struct ima_entry *e, unsigned flags,
 			      uint8_t d[32])
@@ -620,31 +631,39 @@ static void ima_extend_digest(const struct ima_list *l, const struct ima_entry *
 	}
 }
 
-static void put_values(const struct ctx *c, const uint8_t *pcr10, uint8_t vals[64])
+static void put_values(const struct ctx *c, const uint8_t *pcr10, const uint8_t *pcrp,
+		       uint8_t vals[64])
 {
 	bool ima_first = PCR_IMA < c->m->pcr;
 
 	memcpy(vals + (ima_first ? 0 : 32), pcr10, 32);
-	memcpy(vals + (ima_first ? 32 : 0), c->pcr_value, 32);
+	memcpy(vals + (ima_first ? 32 : 0), pcrp, 32);
 }
 
+#define LOG_TAIL 64 /* log prefixes tried when the whole log does not match */
+
+/* PCR 10 values after the first n PCR 10 entries of ima.bin, for n in [n10 - lag, n10]. */
+struct ima_prefixes {
+	uint8_t (*v)[32]; /* v[n] */
+	size_t n10, lo;
+};
+
 /*
- * Largest n (at most lag entries short of the whole list) for which PCR 10 replayed over the
- * first n entries, with the log's PCR value, gives the quoted pcrDigest. Prefix values are
- * computed incrementally; they are trusted only when the full replay agrees with ima_replay.
+ * Prefix values are computed incrementally; they are trusted only when the full replay agrees
+ * with ima_replay (docs/ima.md's rules), else taken from ima_replay per prefix (slow, so fewer).
  */
-static bool ima_search(const struct ctx *c, unsigned flags, size_t *covered)
+static int ima_prefixes(const struct ctx *c, unsigned flags, struct ima_prefixes *p)
 {
 	const struct ima_list *l = &c->ima;
-	char why[QUOTE_WHY_MAX], err[256];
-	uint8_t v[32] = { 0 }, full[32], vals[64], (*pre)[32];
-	size_t n10 = 0, lag = c->o->ima_max_lag ? c->o->ima_max_lag : VERIFY_IMA_MAX_LAG;
-	bool found = false, legacy = false;
+	size_t lag = c->o->ima_max_lag ? c->o->ima_max_lag : VERIFY_IMA_MAX_LAG;
+	uint8_t v[32] = { 0 }, full[32];
+	char err[256];
+	bool legacy = false;
 
-	pre = malloc((l->count + 1) * sizeof(*pre));
-	if (!pre)
-		return false;
-	memcpy(pre[0], v, 32);
+	p->n10 = 0;
+	if (!(p->v = malloc((l->count + 1) * sizeof(*p->v))))
+		return -ENOMEM;
+	memcpy(p->v[0], v, 32);
 	for (size_t i = 0; i < l->count; i++) {
 		const struct ima_entry *e = &l->entries[i];
 		uint8_t d[32];
@@ -654,30 +673,119 @@ static bool ima_search(const struct ctx *c, unsigned flags, size_t *covered)
 		legacy |= e->legacy;
 		ima_extend_digest(l, e, flags, d);
 		cel_extend(TPM2_ALG_SHA256, v, d);
-		memcpy(pre[++n10], v, 32);
+		memcpy(p->v[++p->n10], v, 32);
 	}
-	if (ima_replay(l, PCR_IMA, "sha256", flags, SIZE_MAX, full, NULL, err, sizeof(err)) ||
-	    memcmp(full, pre[n10], 32) || legacy) {
-		/* Fall back to ima_replay per prefix: slow, so fewer of them. */
-		lag = lag < 64 ? lag : 64;
-		for (size_t k = 0; k <= lag && k <= n10 && !found; k++) {
-			if (ima_replay(l, PCR_IMA, "sha256", flags, n10 - k, pre[n10 - k], NULL, err,
-				       sizeof(err)))
-				break;
-			put_values(c, pre[n10 - k], vals);
-			if (quote_check_pcr_digest(c->q, vals, 64, why) == QUOTE_OK)
-				found = true, *covered = n10 - k;
+	if (ima_replay(l, PCR_IMA, "sha256", flags, SIZE_MAX, full, NULL, err, sizeof(err)))
+		return -EINVAL;
+	if (!legacy && !memcmp(full, p->v[p->n10], 32)) {
+		p->lo = p->n10 > lag ? p->n10 - lag : 0;
+		return 0;
+	}
+	lag = lag < 64 ? lag : 64;
+	p->lo = p->n10 > lag ? p->n10 - lag : 0;
+	for (size_t n = p->lo; n <= p->n10; n++)
+		if (ima_replay(l, PCR_IMA, "sha256", flags, n, p->v[n], NULL, err, sizeof(err)))
+			return -EINVAL;
+	return 0;
+}
+
+/* The largest IMA prefix that, with pcrp, gives the quoted digest. */
+static bool ima_match(const struct ctx *c, const struct ima_prefixes *p, const uint8_t *pcrp,
+		      size_t *covered)
+{
+	char why[QUOTE_WHY_MAX];
+	uint8_t vals[64];
+
+	for (size_t n = p->n10 + 1; n-- > p->lo;) {
+		put_values(c, p->v[n], pcrp, vals);
+		if (quote_check_pcr_digest(c->q, vals, 64, why) == QUOTE_OK) {
+			*covered = n;
+			return true;
 		}
-		goto cleanup;
 	}
-	for (size_t k = 0; k <= lag && k <= n10 && !found; k++) {
-		put_values(c, pre[n10 - k], vals);
-		if (quote_check_pcr_digest(c->q, vals, 64, why) == QUOTE_OK)
-			found = true, *covered = n10 - k;
+	return false;
+}
+
+/* The dedicated PCR after each of the log's last LOG_TAIL records (tail[0]: the whole log). */
+static size_t log_tail(const struct ctx *c, uint8_t tail[LOG_TAIL][32], uint64_t recnum[LOG_TAIL])
+{
+	uint8_t v[32];
+	size_t n = 0;
+
+	memcpy(v, c->pcr_value, 32);
+	/* Walk back by recomputing forward: cheap next to the log's decode. */
+	for (size_t k = 0; k < LOG_TAIL && k < c->log.n; k++) {
+		size_t last = c->log.n - k; /* records [0, last) */
+		char err[CEL_ERR_MAX];
+		struct cel_log part = { .recs = c->log.recs, .n = last, .cap = last };
+
+		if (cel_replay_baseline(&part, c->m->pcr, TPM2_ALG_SHA256, v, err))
+			break;
+		memcpy(tail[n], v, 32);
+		recnum[n++] = c->log.recs[last - 1].recnum;
 	}
+	return n;
+}
+
+static void pass_both(struct ctx *c, size_t covered)
+{
+	c->r->ima_entries = ima_pcr10_entries(&c->ima);
+	c->r->ima_covered = covered;
+	pass(c, VERIFY_EVENTLOG, "%zu records, digests match their content, replay of PCR %u from "
+				 "the baseline equals the quote",
+	     c->log.n, c->m->pcr);
+	pass(c, VERIFY_IMA, "ima.bin replays into PCR 10 to the quoted value: %zu of %zu entries "
+			    "covered by the quote",
+	     covered, c->r->ima_entries);
+}
+
+/*
+ * One digest covers PCR 10 and the dedicated PCR. When the whole log and no IMA prefix give it,
+ * a shorter log that does shows records the quote never saw (the log's fault); otherwise the
+ * blame goes to ima.bin, which, unlike events.cel, the qualifying data does not bind.
+ */
+static void match_with_ima(struct ctx *c)
+{
+	static const unsigned flags[] = { 0, IMA_REPLAY_PADDED_SHA1 };
+	struct ima_prefixes p[2] = { { 0 } };
+	uint8_t tail[LOG_TAIL][32];
+	uint64_t recnum[LOG_TAIL];
+	size_t covered = 0, nt = 0;
+
+	for (int f = 0; f < 2; f++)
+		if (ima_prefixes(c, flags[f], &p[f]) == -ENOMEM) {
+			nomem(c, VERIFY_IMA);
+			goto cleanup;
+		}
+	for (int f = 0; f < 2; f++)
+		if (p[f].v && ima_match(c, &p[f], c->pcr_value, &covered)) {
+			pass_both(c, covered);
+			goto cleanup;
+		}
+	nt = log_tail(c, tail, recnum);
+	for (size_t k = 1; k < nt; k++)
+		for (int f = 0; f < 2; f++)
+			if (p[f].v && ima_match(c, &p[f], tail[k], &covered)) {
+				fail(c, VERIFY_EVENTLOG, "the quote covers the log only up to record "
+							 "%llu: the %zu record(s) after it were added",
+				     (unsigned long long)recnum[k], k);
+				c->r->ima_entries = ima_pcr10_entries(&c->ima);
+				c->r->ima_covered = covered;
+				pass(c, VERIFY_IMA, "ima.bin replays into PCR 10 to the quoted value: "
+						    "%zu of %zu entries covered by the quote",
+				     covered, c->r->ima_entries);
+				goto cleanup;
+			}
+	failx(c, VERIFY_EVENTLOG, VERIFY_EXIT_IMA,
+	      "not confirmed: the quoted digest covers PCR %u and PCR 10, and ima.bin gives no "
+	      "PCR 10 value that matches (see ima)",
+	      c->m->pcr);
+	fail(c, VERIFY_IMA, "no prefix of ima.bin (%zu PCR 10 entries; the quote may lag by %zu) "
+			    "replays, with events.cel's PCR %u, to the quoted PCR digest",
+	     p[0].n10, p[0].n10 - p[0].lo, c->m->pcr);
 cleanup:
-	free(pre);
-	return found;
+	free(p[0].v);
+	free(p[1].v);
 }
 
 static size_t ima_pcr10_entries(const struct ima_list *l)
@@ -694,7 +802,6 @@ static size_t ima_pcr10_entries(const struct ima_list *l)
 static void check_pcr_digest(struct ctx *c)
 {
 	char why[QUOTE_WHY_MAX], hx[65];
-	size_t covered = 0;
 
 	if (!c->attested || !c->quote_ok) {
 		if (c->log_ok)
@@ -712,46 +819,27 @@ static void check_pcr_digest(struct ctx *c)
 			fail(c, VERIFY_IMA, "replay not compared: events.cel is unusable");
 		return;
 	}
+	if (c->has_ima) {
+		if (c->ima_ok)
+			match_with_ima(c);
+		else
+			failx(c, VERIFY_EVENTLOG, VERIFY_EXIT_IMA,
+			      "replay not compared: ima.bin is unusable and the quoted digest covers "
+			      "both PCRs");
+		return;
+	}
 	hex_encode(c->pcr_value, 32, hx);
-	if (!c->has_ima) {
-		if (quote_check_pcr_digest(c->q, c->pcr_value, 32, why)) {
-			fail(c, VERIFY_EVENTLOG, "replay of PCR %u (%.16s...) is not the quoted value: "
-						 "%s",
-			     c->m->pcr, hx, why);
-			return;
-		}
-		pass(c, VERIFY_EVENTLOG, "%zu records, digests match their content, replay of PCR "
-					 "%u from the baseline equals the quote",
-		     c->log.n, c->m->pcr);
-		pass(c, VERIFY_IMA, "no ima.bin: IMA was unavailable on the traced host; the quote "
-				    "covers PCR %u only",
-		     c->m->pcr);
+	if (quote_check_pcr_digest(c->q, c->pcr_value, 32, why)) {
+		fail(c, VERIFY_EVENTLOG, "replay of PCR %u (%.16s...) is not the quoted value: %s",
+		     c->m->pcr, hx, why);
 		return;
 	}
-	if (!c->ima_ok) {
-		failx(c, VERIFY_EVENTLOG, VERIFY_EXIT_IMA,
-		      "replay not compared: ima.bin is unusable and the quoted digest covers both "
-		      "PCRs");
-		return;
-	}
-	if (!ima_search(c, 0, &covered) && !ima_search(c, IMA_REPLAY_PADDED_SHA1, &covered)) {
-		/* One digest covers both PCRs: a mismatch cannot say which replay is wrong. */
-		fail(c, VERIFY_EVENTLOG, "replay of PCR %u (%.16s...) with ima.bin's PCR 10 is not "
-					 "the quoted PCR digest",
-		     c->m->pcr, hx);
-		fail(c, VERIFY_IMA, "no prefix of ima.bin (%zu entries) replays, with events.cel's "
-				    "PCR %u, to the quoted PCR digest",
-		     c->ima.count, c->m->pcr);
-		return;
-	}
-	c->r->ima_entries = ima_pcr10_entries(&c->ima);
-	c->r->ima_covered = covered;
 	pass(c, VERIFY_EVENTLOG, "%zu records, digests match their content, replay of PCR %u from "
 				 "the baseline equals the quote",
 	     c->log.n, c->m->pcr);
-	pass(c, VERIFY_IMA, "ima.bin replays into PCR 10 to the quoted value: %zu of %zu entries "
-			    "covered by the quote",
-	     covered, c->r->ima_entries);
+	pass(c, VERIFY_IMA, "no ima.bin: IMA was unavailable on the traced host; the quote covers "
+			    "PCR %u only",
+	     c->m->pcr);
 }
 
 /* ---- 6. bom against the log ---- */
@@ -761,7 +849,19 @@ static int item_cmp(const void *a, const void *b)
 	const struct item *x = a, *y = b;
 	int d = strcmp(x->path, y->path);
 
-	return d ? d : strcmp(x->sha, y->sha);
+	if (d || x->sha == y->sha)
+		return d;
+	if (!x->sha || !y->sha)
+		return x->sha ? 1 : -1;
+	return memcmp(x->sha, y->sha, 32);
+}
+
+static bool sorted(const struct item *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (item_cmp(&v[i - 1], &v[i]) > 0)
+			return false;
+	return true;
 }
 
 /* Sorts and merges duplicates (roles or'ed). Returns the new count. */
@@ -769,7 +869,9 @@ static size_t merge_items(struct item *v, size_t n)
 {
 	size_t o = 0;
 
-	qsort(v, n, sizeof(*v), item_cmp);
+	/* bom_write sorts its files, and logs are often in order: skip the sort then */
+	if (!sorted(v, n))
+		qsort(v, n, sizeof(*v), item_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (o && !item_cmp(&v[o - 1], &v[i]))
 			v[o - 1].roles |= v[i].roles;
@@ -796,34 +898,38 @@ static int log_items(const struct ctx *c, struct item **out, size_t *n)
 		for (size_t j = 0; e->kind == CEL_KIND_BATCH && j < e->n_files; j++, k++) {
 			v[k].path = e->files[j].path;
 			v[k].roles = e->files[j].roles;
-			if (e->files[j].status == CEL_FILE_OK)
-				hex_encode(e->files[j].sha256, 32, v[k].sha);
-			else
-				v[k].sha[0] = '\0';
+			v[k].sha = e->files[j].status == CEL_FILE_OK ? e->files[j].sha256 : NULL;
 		}
 	}
 	for (size_t j = 0; j < c->end->n_outputs; j++, k++) {
 		v[k].path = c->end->outputs[j].path;
 		v[k].roles = BOM_ROLE_OUTPUT;
-		hex_encode(c->end->outputs[j].sha256, 32, v[k].sha);
+		v[k].sha = c->end->outputs[j].sha256;
 	}
 	*out = v;
 	*n = merge_items(v, k);
 	return 0;
 }
 
-static int bom_items(const struct bom *b, struct item **out, size_t *n)
+/* *digests holds the binary sha256 the items point to. */
+static int bom_items(const struct bom *b, struct item **out, size_t *n, uint8_t (**digests)[32])
 {
 	struct item *v = malloc((b->nfiles ? b->nfiles : 1) * sizeof(*v));
+	uint8_t(*d)[32] = malloc((b->nfiles ? b->nfiles : 1) * sizeof(*d));
 
-	if (!v)
+	if (!v || !d) {
+		free(v);
+		free(d);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < b->nfiles; i++) {
 		v[i].path = b->files[i].path;
 		v[i].roles = b->files[i].roles;
-		memcpy(v[i].sha, b->files[i].sha256, sizeof(v[i].sha));
+		v[i].sha = b->files[i].sha256[0] && !hex_decode(b->files[i].sha256, d[i], 32) ? d[i]
+											     : NULL;
 	}
 	*out = v;
+	*digests = d;
 	*n = merge_items(v, b->nfiles);
 	return 0;
 }
@@ -842,11 +948,19 @@ static void roles_text(unsigned roles, char *out, size_t len)
 }
 
 /* Merge-compares the two sorted sets; the first difference is the reason. */
+static const char *sha_text(const struct item *it, char hx[65])
+{
+	if (!it->sha)
+		return "none";
+	hex_encode(it->sha, 32, hx);
+	return hx;
+}
+
 static bool same_items(struct ctx *c, const struct item *b, size_t nb, const struct item *l,
 		       size_t nl)
 {
 	size_t i = 0, j = 0;
-	char r1[64], r2[64];
+	char r1[64], r2[64], hx[65];
 
 	while (i < nb || j < nl) {
 		int d = i == nb ? 1 : j == nl ? -1 : item_cmp(&b[i], &l[j]);
@@ -854,13 +968,13 @@ static bool same_items(struct ctx *c, const struct item *b, size_t nb, const str
 		if (d < 0) {
 			fail(c, VERIFY_BOM, "bom.json lists %s (sha256 %.16s) which the event log does "
 					    "not measure in this run",
-			     b[i].path, b[i].sha[0] ? b[i].sha : "none");
+			     b[i].path, sha_text(&b[i], hx));
 			return false;
 		}
 		if (d > 0) {
 			fail(c, VERIFY_BOM, "the event log measures %s (sha256 %.16s) which bom.json "
 					    "does not list",
-			     l[j].path, l[j].sha[0] ? l[j].sha : "none");
+			     l[j].path, sha_text(&l[j], hx));
 			return false;
 		}
 		if (b[i].roles != l[j].roles) {
@@ -915,15 +1029,49 @@ static bool check_run_fields(struct ctx *c)
 	return true;
 }
 
-static void check_bom(struct ctx *c)
+/* bom.json is the largest file of a bundle: it is parsed on a thread while the log is checked. */
+struct bom_job {
+	char path[4096];
+	struct bom *b;
+	int rc;
+	char err[512];
+	pthread_t tid;
+	bool started;
+};
+
+static void *bom_job_run(void *arg)
 {
-	char p[4096], err[512] = "";
+	struct bom_job *j = arg;
+
+	j->rc = bom_read(j->b, j->path, j->err, sizeof(j->err));
+	return NULL;
+}
+
+static void bom_job_start(struct ctx *c, struct bom_job *j)
+{
+	bpath(c, "bom.json", j->path, sizeof(j->path));
+	j->b = &c->bom;
+	j->started = !pthread_create(&j->tid, NULL, bom_job_run, j);
+}
+
+static void bom_job_wait(struct bom_job *j)
+{
+	if (j->started)
+		pthread_join(j->tid, NULL);
+	else
+		bom_job_run(j);
+	j->started = false;
+}
+
+static void check_bom(struct ctx *c, struct bom_job *j)
+{
 	struct item *bi = NULL, *li = NULL;
+	uint8_t(*digests)[32] = NULL;
 	size_t nb = 0, nl = 0;
 
-	bpath(c, "bom.json", p, sizeof(p));
-	if (bom_read(&c->bom, p, err, sizeof(err))) {
-		fail(c, VERIFY_BOM, "bom.json: %s", err);
+	bom_job_wait(j);
+	if (j->rc) {
+		fail(c, VERIFY_BOM, "bom.json: %s", j->err);
 		return;
 	}
 	c->bom_ok = true;
@@ -933,7 +1081,7 @@ static void check_bom(struct ctx *c)
 	}
 	if (!check_run_fields(c))
 		return;
-	if (bom_items(&c->bom, &bi, &nb) || log_items(c, &li, &nl)) {
+	if (bom_items(&c->bom, &bi, &nb, &digests) || log_items(c, &li, &nl)) {
 		nomem(c, VERIFY_BOM);
 		goto cleanup;
 	}
@@ -945,6 +1093,7 @@ static void check_bom(struct ctx *c)
 cleanup:
 	free(bi);
 	free(li);
+	free(digests);
 }
 
 /* ---- 7. weights and 8. complete ---- */
@@ -1040,9 +1189,11 @@ static void ctx_free(struct ctx *c)
 int verify_bundle(const struct verify_opts *o, struct verify_report *r)
 {
 	struct ctx c = { .o = o, .r = r };
+	struct bom_job job = { .rc = 0 };
 
 	memset(r, 0, sizeof(*r));
 	bom_init(&c.bom);
+	bom_job_start(&c, &job);
 	for (int i = 0; i < VERIFY_N_CHECKS; i++) {
 		r->checks[i].name = check_names[i];
 		snprintf(r->checks[i].reason, VERIFY_REASON_MAX, "not run");
@@ -1057,7 +1208,7 @@ int verify_bundle(const struct verify_opts *o, struct verify_report *r)
 	check_ak(&c);
 	check_log(&c);
 	check_pcr_digest(&c);
-	check_bom(&c);
+	check_bom(&c, &job);
 	check_weights(&c);
 	check_complete(&c);
 	finish(&c);

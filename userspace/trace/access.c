@@ -126,8 +126,8 @@ static int size_maps(struct bpf_map *rb, struct bpf_map *dedup, const struct acc
 	/* the kernel wants a power-of-two multiple of the page size */
 	err = bpf_map__set_max_entries(rb, pow2_at_least(rb_bytes, page));
 	if (!err)
-		err = bpf_map__set_max_entries(dedup, o->dedup_entries ? o->dedup_entries
-									: DEDUP_DEFAULT);
+		err = bpf_map__set_max_entries(dedup,
+					       o->dedup_entries ? o->dedup_entries : DEDUP_DEFAULT);
 	if (err)
 		log_err("cannot size the BPF maps: %s", strerror(-err));
 	return err;
@@ -177,8 +177,8 @@ static void tracefs_mount(void)
 /* A syscall tracepoint this architecture lacks (open, creat on arm64) is left out, not fatal. */
 static void tp_skip_missing(struct access_tp_bpf *tp)
 {
-	static const char *const dirs[] = { "/sys/kernel/tracing/events",
-					    "/sys/kernel/debug/tracing/events" };
+	static const char *const dirs[] = {"/sys/kernel/tracing/events",
+					   "/sys/kernel/debug/tracing/events"};
 	struct bpf_program *prog;
 	char path[512];
 
@@ -239,7 +239,8 @@ static int load_backend(struct access *a, const struct access_opts *o)
 					      : "cannot read /sys/kernel/security/lsm";
 
 		if (o->backend == ACCESS_BACKEND_LSM) {
-			log_err("the LSM backend is not available: %s (boot with lsm=...,bpf)", why);
+			log_err("the LSM backend is not available: %s (boot with lsm=...,bpf)",
+				why);
 			return -EOPNOTSUPP;
 		}
 		log_info("BPF LSM not usable (%s): using the tracepoint backend", why);
@@ -269,7 +270,7 @@ static int on_sample(void *ctx, void *data, size_t size);
 
 struct access *access_open(const struct access_opts *opts, int *err)
 {
-	struct access_opts o = { 0 };
+	struct access_opts o = {0};
 	struct access *a;
 	int ret;
 
@@ -334,7 +335,7 @@ int access_scope_add(struct access *a, uint64_t cgroup_id)
 		ret = -errno;
 		goto cleanup;
 	}
-	a->scopes[a->nscopes++] = (struct scope_ent){ .id = id, .level = level };
+	a->scopes[a->nscopes++] = (struct scope_ent){.id = id, .level = level};
 	levels_update(a);
 cleanup:
 	pthread_mutex_unlock(&a->lock);
@@ -384,11 +385,13 @@ static int valid(const void *data, size_t size)
 	case AC_REC_RENAME:
 		if (size < offsetof(struct ac_rename, path) || size > sizeof(struct ac_rename))
 			return 0;
-		memcpy(&len, (const char *)data + offsetof(struct ac_rename, path_len), sizeof(len));
+		memcpy(&len, (const char *)data + offsetof(struct ac_rename, path_len),
+		       sizeof(len));
 		if (offsetof(struct ac_rename, path) + len != size ||
 		    (len && ((const char *)data)[size - 1]))
 			return 0;
-		memcpy(&len, (const char *)data + offsetof(struct ac_rename, name_len), sizeof(len));
+		memcpy(&len, (const char *)data + offsetof(struct ac_rename, name_len),
+		       sizeof(len));
 		return len >= 1 && len <= AC_NAME_MAX &&
 		       !((const char *)data)[offsetof(struct ac_rename, name) + len - 1];
 	case AC_REC_EXEC:
@@ -461,7 +464,7 @@ void access_stop(struct access *a)
 void access_stats(const struct access *a, struct access_stats *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	__u64 sum[AC_STAT_MAX] = { 0 };
+	__u64 sum[AC_STAT_MAX] = {0};
 
 	memset(out, 0, sizeof(*out));
 	if (!a || ncpu <= 0)

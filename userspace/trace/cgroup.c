@@ -3,6 +3,7 @@
  * cgroup.c - the run's own cgroup v2: created under <cgroup2 root>/aicert/, joined by the traced
  * command before exec, watched through cgroup.events until it is empty, killed and removed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mntent.h>
@@ -177,7 +178,7 @@ int run_cgroup_wait_empty(const struct run_cgroup *cg, int timeout_ms)
 	long long deadline = now_ms() + timeout_ms;
 
 	for (;;) {
-		struct pollfd p = { .fd = cg->events_fd, .events = POLLPRI };
+		struct pollfd p = {.fd = cg->events_fd, .events = POLLPRI};
 		int ret = run_cgroup_empty(cg), left = -1;
 
 		if (ret)
@@ -208,6 +209,27 @@ static void kill_procs(const char *path)
 	fclose(f);
 }
 
+/* Removes the cgroups the run created below its own, deepest first: rmdir needs them gone. */
+static void rmdir_children(const char *path, int depth)
+{
+	char sub[4200];
+	struct dirent *e;
+	DIR *d;
+
+	if (depth > 32 || !(d = opendir(path)))
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name) >= sizeof(sub))
+			continue;
+		rmdir_children(sub, depth + 1);
+		if (rmdir(sub))
+			log_debug("cannot remove cgroup %s: %s", sub, strerror(errno));
+	}
+	closedir(d);
+}
+
 void run_cgroup_destroy(struct run_cgroup *cg, int kill_rest)
 {
 	int i;
@@ -222,12 +244,15 @@ void run_cgroup_destroy(struct run_cgroup *cg, int kill_rest)
 			run_cgroup_wait_empty(cg, 100);
 		}
 	}
-	for (i = 0; rmdir(cg->path) && i < 50; i++) {
-		if (errno != EBUSY) {
+	for (i = 0; i < 50; i++) {
+		rmdir_children(cg->path, 0);
+		if (!rmdir(cg->path))
+			break;
+		/* the last task may still be exiting: emptiness is reported slightly late */
+		if (errno != EBUSY || i == 49) {
 			log_warn("cannot remove cgroup %s: %s", cg->path, strerror(errno));
 			break;
 		}
-		/* the last task may still be exiting: emptiness is reported slightly late */
 		usleep(20000);
 	}
 	if (cg->events_fd >= 0)
@@ -255,7 +280,7 @@ int cgroup_level(uint64_t id)
 	struct {
 		struct file_handle fh;
 		uint64_t id;
-	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS } };
+	} h = {.fh = {.handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS}};
 	int mfd = -1, fd = -1, ret;
 	ssize_t n;
 

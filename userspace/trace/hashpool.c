@@ -6,6 +6,7 @@
  * same before and after reading it and the read ended exactly at the size fstat gave: anything
  * else means a writer raced us and the digest may mix two versions.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -169,18 +170,87 @@ static int open_path(const struct hash_job *job, struct hash_result *out, struct
 }
 
 /* /proc/<pid>/fd/<fd> reopens the very file the process holds, even unlinked. */
-static int open_via_fd(const struct hash_job *job, struct hash_result *out, struct stat *st)
+static int open_proc_link(const struct hash_job *job, const char *link, struct hash_result *out,
+			  struct stat *st)
 {
-	char p[64];
 	struct hash_job j = *job;
 	struct hash_result r = {0};
 	int fd;
 
-	snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)job->pid, (int)job->fd);
-	j.path = p;
+	j.path = link;
 	fd = open_path(&j, &r, st);
 	if (fd >= 0)
 		out->via_fd = 1;
+	return fd;
+}
+
+/*
+ * Whether a /proc link names the job's file: the expected inode when the job has one; otherwise
+ * only an unlinked file the kernel still names by the job's path (it appends " (deleted)").
+ */
+static int link_matches(const struct hash_job *job, const char *link)
+{
+	static const char deleted[] = " (deleted)";
+	size_t plen = strlen(job->path);
+	char target[4096 + sizeof(deleted)];
+	struct stat st;
+	ssize_t n;
+
+	if (stat(link, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	if (job->expect_dev || job->expect_ino)
+		return st.st_dev == job->expect_dev && st.st_ino == job->expect_ino;
+	if (st.st_nlink != 0)
+		return 0;
+	n = readlink(link, target, sizeof(target));
+	return n >= 0 && (size_t)n == plen + sizeof(deleted) - 1 &&
+	       memcmp(target, job->path, plen) == 0 &&
+	       memcmp(target + plen, deleted, sizeof(deleted) - 1) == 0;
+}
+
+/*
+ * The LSM backend's file_open hook runs before the fd exists, so those jobs carry only the
+ * opener's pid: look through every fd the process holds, then its file mappings (a loaded
+ * library whose fd was closed; map_files needs CAP_SYS_ADMIN, which the collector has).
+ */
+static int scan_proc_dir(const struct hash_job *job, const char *sub, struct hash_result *out,
+			 struct stat *st)
+{
+	char dir[64], link[64 + sizeof(((struct dirent *)0)->d_name)];
+	struct dirent *e;
+	DIR *d;
+	int fd = -1;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/%s", (int)job->pid, sub);
+	d = opendir(dir);
+	if (!d)
+		return -1;
+	while (fd < 0 && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		if (link_matches(job, link))
+			fd = open_proc_link(job, link, out, st);
+	}
+	closedir(d);
+	return fd;
+}
+
+static int open_via_proc(const struct hash_job *job, struct hash_result *out, struct stat *st)
+{
+	char p[64];
+	int fd = -1;
+
+	if (job->pid <= 0)
+		return -1;
+	if (job->fd >= 0) {
+		snprintf(p, sizeof(p), "/proc/%d/fd/%d", (int)job->pid, (int)job->fd);
+		fd = open_proc_link(job, p, out, st);
+	}
+	if (fd < 0)
+		fd = scan_proc_dir(job, "fd", out, st);
+	if (fd < 0)
+		fd = scan_proc_dir(job, "map_files", out, st);
 	return fd;
 }
 
@@ -248,9 +318,8 @@ static int hash_file_buf(const struct hash_job *job, struct hashcache *cache, ui
 
 	memset(out, 0, sizeof(*out));
 	fd = open_path(job, out, &st);
-	if (fd < 0 && job->fd >= 0 &&
-	    (out->status == HASH_VANISHED || out->status == HASH_REPLACED)) {
-		int vfd = open_via_fd(job, out, &st);
+	if (fd < 0 && (out->status == HASH_VANISHED || out->status == HASH_REPLACED)) {
+		int vfd = open_via_proc(job, out, &st);
 
 		if (vfd >= 0) {
 			fd = vfd;

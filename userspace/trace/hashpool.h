@@ -25,8 +25,11 @@ struct hash_job {
 	const char *path;
 	uint64_t expect_dev, expect_ino; /* 0,0: any inode; userspace dev_t */
 	/*
-	 * When fd >= 0: fall back to /proc/<pid>/fd/<fd> if the path vanished or was replaced (the
-	 * file may be unlinked but still open).
+	 * When pid > 0 and the path vanished or was replaced (the file may be unlinked but still
+	 * open), hash the process's own copy instead: /proc/<pid>/fd/<fd> when fd >= 0; else (or
+	 * when that fails) the entry of /proc/<pid>/fd/, then of /proc/<pid>/map_files/, whose
+	 * stat() gives (expect_dev, expect_ino); with no expected inode, an unlinked file the
+	 * kernel names "<path> (deleted)". pid is the opener's tgid; the LSM backend sends fd -1.
 	 */
 	int32_t pid, fd;
 	void *ctx;

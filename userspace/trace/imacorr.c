@@ -173,7 +173,7 @@ static struct name_ix *build_index(const struct ima_list *l, size_t *n)
 		return NULL;
 	for (size_t i = 0; i < l->count; i++)
 		if (l->entries[i].file_name)
-			ix[(*n)++] = (struct name_ix){ l->entries[i].file_name, i };
+			ix[(*n)++] = (struct name_ix){l->entries[i].file_name, i};
 	qsort(ix, *n, sizeof(*ix), cmp_ix);
 	return ix;
 }
@@ -215,9 +215,10 @@ static enum bom_ima judge(struct bom_file *f, const struct ima_entry *e, struct 
 
 	if (e->violation) {
 		st->violations++;
-		log_warn("IMA MISMATCH: %s: IMA recorded a violation for it (opened for write while "
-			 "measured, or measured while open for write), aicert measured sha256:%s",
-			 f->path, f->sha256);
+		log_warn(
+		    "IMA MISMATCH: %s: IMA recorded a violation for it (opened for write while "
+		    "measured, or measured while open for write), aicert measured sha256:%s",
+		    f->path, f->sha256);
 		return BOM_IMA_MISMATCH;
 	}
 	/* Only a sha256 file digest compares with ours; verity digests are not file hashes. */
@@ -302,8 +303,8 @@ int imacorr_run(struct bom *bom, const char *bundle_dir, const char *ima_path,
 		struct imacorr_stats *st)
 {
 	struct imacorr_stats local;
-	struct ima_list l = { 0 };
-	struct ima_parse_opts o = { 0 };
+	struct ima_list l = {0};
+	struct ima_parse_opts o = {0};
 	const char *used;
 	uint8_t *buf = NULL;
 	size_t len = 0;

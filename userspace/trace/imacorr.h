@@ -15,14 +15,14 @@
 #define IMACORR_BUNDLE_NAME "ima.bin"
 
 struct imacorr_stats {
-	int ima_on;	     /* the list was read (and ima.bin written) */
-	size_t entries;	     /* records in the list */
-	size_t matched;	     /* files[].ima = match */
-	size_t mismatched;   /* mismatch (a differing digest, or an IMA violation record) */
-	size_t absent;	     /* IMA has no record of the path */
-	size_t unavailable;  /* not comparable: no sha256, or IMA used another file-digest algo */
-	size_t violations;   /* of mismatched: the latest record was a violation */
-	size_t other_algo;   /* of unavailable: IMA's digest was not sha256 (ima_hash=sha1...) */
+	int ima_on;	    /* the list was read (and ima.bin written) */
+	size_t entries;	    /* records in the list */
+	size_t matched;	    /* files[].ima = match */
+	size_t mismatched;  /* mismatch (a differing digest, or an IMA violation record) */
+	size_t absent;	    /* IMA has no record of the path */
+	size_t unavailable; /* not comparable: no sha256, or IMA used another file-digest algo */
+	size_t violations;  /* of mismatched: the latest record was a violation */
+	size_t other_algo;  /* of unavailable: IMA's digest was not sha256 (ima_hash=sha1...) */
 };
 
 /*

@@ -11,7 +11,8 @@
 # In the guest: / is the host's / (read-only) with the guest's own /proc /sys /dev,
 #   /sys/kernel/security and /sys/fs/bpf; writable: /run (tmpfs), $TMPDIR=/run/tmp, /dev/shm and
 #   $VMH_OUT=/run/vmh-out, which is $RUN/out on the host (printed at the end as "run dir:").
-#   No cgroup2 is mounted in the guest; /var/lib is read-only (mount a tmpfs over it when needed).
+#   /var/lib is an empty tmpfs (aicert's state directory and hash cache live there); no cgroup2
+#   is mounted (aicert-trace mounts one when it needs it).
 # Knobs: VMH (cache dir, default /var/tmp/aicert-vm), VMH_SMP(2) VMH_MEM(2G) VMH_TIMEOUT(900 s)
 #   VMH_IMA_TEMPLATE (ima-ng) VMH_IMA_HASH (sha256) VMH_APPEND (more kernel args)
 #   VMH_OVERLAY (1: writable tmpfs overlay root; doubles file_open hook hits) VMH_BOOT (pvh|bios)
@@ -172,9 +173,11 @@ fi
 RUN=$(mktemp -d $VMH/runs/$(date +%Y%m%d-%H%M%S).XXXX)
 mkdir -p $RUN/out $RUN/tpm
 [ "$1" = -- ] && shift
-if [ $# -eq 1 ]; then printf '%s\n' "$1" > $RUN/out/cmd.sh
+# aicert's state (event log, hash cache) lives under /var/lib: give the guest a writable one
+echo 'mount -t tmpfs -o mode=755 tmpfs /var/lib && mkdir -p /var/lib/aicert' > $RUN/out/cmd.sh
+if [ $# -eq 1 ]; then printf '%s\n' "$1" >> $RUN/out/cmd.sh
 else q=""; for a in "$@"; do q="$q '$(printf '%s' "$a" | sed "s/'/'\\\\''/g")'"; done
-     printf 'exec%s\n' "$q" > $RUN/out/cmd.sh; fi
+     printf 'exec%s\n' "$q" >> $RUN/out/cmd.sh; fi
 
 swtpm socket --tpm2 --tpmstate dir=$RUN/tpm --ctrl type=unixio,path=$RUN/swtpm.sock \
   --log file=$RUN/swtpm.log,level=1 --terminate > $RUN/swtpm.out 2>&1 &

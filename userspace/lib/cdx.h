@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * cdx.h - the bundle's bom.cdx.json: bom.json (lib/bom.h) as a CycloneDX 1.6 ML-BOM.
+ *
+ * Layout (every field name from the 1.6 JSON schema; the document validates against it):
+ *   bomFormat "CycloneDX", specVersion "1.6", serialNumber "urn:uuid:<run id>" (the run id
+ *   lowercased; a run id that is not a UUID gives a UUID made from its SHA-256), version 1,
+ *   metadata { timestamp (run.finished, else run.started, else now), tools.components [aicert],
+ *              component (only when exactly one file is a model output: that file),
+ *              properties (aicert:host.*, aicert:attested, aicert:run.id) },
+ *   components: one per bom.json file, in bom.json's order, bom-ref "file-<n>" (n from 1):
+ *     category "dataset"                    -> "data", data [{type "dataset"}]
+ *     category "config"                     -> "data", data [{type "configuration"}]
+ *     category "model", or any other output
+ *       (not code/library/interpreter/...)  -> "machine-learning-model"
+ *     role library or category "library"    -> "library"
+ *     role executable or "interpreter"      -> "application"
+ *     else (code, other inputs)             -> "file"
+ *     name = the path (bom_display_name form), hashes [{SHA-256}] when hashed, properties
+ *     aicert:roles, aicert:category, aicert:size, aicert:ima, aicert:status (when not hashed),
+ *     aicert:path_b64 (when the path is not UTF-8).
+ *   formulation [{ bom-ref "formula-1", workflows [{ bom-ref "run", uid = run id,
+ *     name "aicert-trace run", taskTypes ["build"] (1.6 has no "train": training builds the
+ *     model), timeStart/timeEnd, steps [{name "command", commands [{executed: the command,
+ *     shell-quoted}]}], inputs [{resource {ref}}] (files read, executed or loaded),
+ *     outputs [{type "artifact", resource {ref}}], properties aicert:cwd, aicert:exit_code,
+ *     aicert:signal, aicert:backend, aicert:events_lost, aicert:paths_truncated,
+ *     aicert:complete, aicert:detached }] }]
+ */
+#ifndef AICERT_LIB_CDX_H
+#define AICERT_LIB_CDX_H
+#include "lib/bom.h"
+
+/* The document, NUL-terminated, malloc'd (free it); NULL with errno set (ENOMEM, EINVAL). */
+char *cdx_dumps(const struct bom *b);
+/* Writes cdx_dumps(b) to path: tmp + fsync + rename. 0 or -errno. */
+int cdx_write(const struct bom *b, const char *path);
+
+#endif
