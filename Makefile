@@ -7,6 +7,7 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make static     aicert-trace with libbpf/libelf/libz linked statically (for machines with no
 #                   libbpf, e.g. the GPU host)
+#   make asan       the same programs and tests built with ASan + UBSan into build-asan/
 #   V=1             show the commands
 #
 # Sources are found by folder, so adding a module needs no Makefile edit:
@@ -69,7 +70,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all check bench demo install static unit fuzz deps clean format
+.PHONY: all check bench demo install static unit fuzz asan deps clean format
 
 all: $(CMDS) $(UNIT_BINS)
 
@@ -128,8 +129,14 @@ fuzz: $(FUZZ_BINS)
 
 unit: $(UNIT_BINS)
 
+# The whole suite once more with AddressSanitizer and UndefinedBehaviorSanitizer (build-asan/).
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan EXTRA_CFLAGS="$(SAN_FLAGS)" \
+		EXTRA_LDFLAGS="$(SAN_FLAGS)" all
+
 check: deps
-	$(Q)$(MAKE) --no-print-directory all fuzz
+	$(Q)$(MAKE) --no-print-directory all fuzz asan
 	$(Q)tests/run.sh
 
 bench: all
@@ -156,6 +163,6 @@ format:
 	clang-format -i $(LIB_SRCS) $(TRACE_SRCS) $(CMD_SRCS) $(BPF_SRCS) $(wildcard include/*.h bpf/*.h userspace/*/*.h)
 
 clean:
-	rm -rf $(BUILD) build-static
+	rm -rf $(BUILD) build-static build-asan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/run.sh - run aicert's test suites and print one summary line "N passed, N failed".
 #
-#   tests/run.sh [unit] [integration] [vm] [fuzz]     (default: all four)
+#   tests/run.sh [unit] [integration] [vm] [fuzz] [asan]     (default: all five)
 #
 # Suites:
 #   unit         build/tests/test_* (cmocka); every cmocka test case counts
@@ -9,6 +9,8 @@
 #   vm           tests/vm/*.sh: each boots the project's qemu harness (tests/vm/lib/vm.sh) with
 #                BPF LSM, IMA and a TPM, and runs its checks in the guest
 #   fuzz         build/fuzz/fuzz_* for FUZZ_SECONDS (default 20) each, from tests/fuzz/corpus/<name>
+#   asan         the unit tests and the host scenario suite again, built with ASan + UBSan
+#                (`make asan` builds them into build-asan/)
 #
 # Scripts report each check as a line "ok - NAME" or "not ok - NAME: reason"; a script that exits
 # non-zero without a "not ok" line counts as one failure. A script that cannot run prints
@@ -19,7 +21,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export AICERT_BUILD=$PWD/$BUILD
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit integration vm fuzz)
+[ ${#suites[@]} -gt 0 ] || suites=(unit integration vm fuzz asan)
 pass=0 fail=0 skip=0
 failed=()
 LOGDIR=${TEST_LOGDIR:-$BUILD/test-logs}
@@ -48,9 +50,9 @@ count_script() { # name logfile rc
 	fi
 }
 
-run_unit() {
+run_unit() { # build dir
 	local t log rc p f
-	for t in "$BUILD"/tests/test_*; do
+	for t in "$1"/tests/test_*; do
 		[ -x "$t" ] || continue
 		log=$LOGDIR/unit-$(basename "$t").log
 		"$t" > "$log" 2>&1
@@ -69,18 +71,25 @@ run_unit() {
 }
 
 run_scripts() { # dir
-	local s log rc
+	local s
 	for s in "$1"/*.sh; do
 		[ -f "$s" ] || continue
-		log=$LOGDIR/$(basename "$1")-$(basename "$s" .sh).log
+		run_scripts_named "$s" "$(basename "$1")"
+	done
+}
+
+run_scripts_named() { # script log-prefix
+	local s=$1 log rc
+	{
+		log=$LOGDIR/$2-$(basename "$s" .sh).log
 		echo "== $s"
 		local t0=$SECONDS
 		bash "$s" > "$log" 2>&1 < /dev/null
 		rc=$?
 		grep -E '^(ok|not ok) - |SKIPPED' "$log" | sed 's/^/  /'
-		count_script "$(basename "$s")" "$log" $rc
+		count_script "$2/$(basename "$s")" "$log" $rc
 		echo "   ($((SECONDS - t0)) s, log $log)"
-	done
+	}
 }
 
 run_fuzz() {
@@ -111,7 +120,19 @@ run_fuzz() {
 for s in "${suites[@]}"; do
 	echo "==== suite: $s"
 	case $s in
-	unit) run_unit ;;
+	unit) run_unit "$BUILD" ;;
+	asan)
+		if [ ! -x build-asan/aicert-trace ]; then
+			echo "not ok - asan: build-asan/ is not built (make asan)"
+			fail=$((fail + 1))
+			failed+=("asan: build-asan/ missing")
+			continue
+		fi
+		export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+		export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+		run_unit build-asan
+		AICERT_BUILD=$PWD/build-asan run_scripts_named tests/integration/20-trace-scenarios.sh asan
+		;;
 	integration) run_scripts tests/integration ;;
 	vm) run_scripts tests/vm ;;
 	fuzz) run_fuzz ;;

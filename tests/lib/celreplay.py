@@ -21,6 +21,8 @@ against this reading of the documented format.
   celreplay.py recovery LOG STATE
       after a crash that `tpm --host --state STATE` described: the recovery record it calls for
       (last good recnum, bytes dropped) is in LOG, or none when nothing was lost
+  celreplay.py tear LOG
+      appends a valid record that was never extended and half of another (a crash's leftovers)
   celreplay.py absent FILE STRING...
       none of the strings occurs in FILE's bytes
 Prints one line saying what failed (exit 1) or what was checked (exit 0).
@@ -376,6 +378,27 @@ def binding(bundle, man):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def tlv(t, v):
+    return bytes([t]) + len(v).to_bytes(4, "big") + v
+
+
+def cmd_tear(a):
+    """Damages a host log as a crash would: a whole record written (encoded here) but never
+    extended, then the first half of another record."""
+    recs, torn = load(a[0])
+    last = recs[-1]
+    content = tlv(CT_AICERT, tlv(1, b"\x04") + tlv(2, b"0" * 36) +
+                  tlv(3, (0).to_bytes(8, "big")) + tlv(40, (1).to_bytes(8, "big")))
+    ids = {v: k for k, v in ALGS.items()}
+    dig = b"".join(tlv(ids[n], hashlib.new(n, content).digest()) for n in last["digests"])
+    rec = tlv(0, (last["recnum"] + 1).to_bytes(8, "big")) + \
+        tlv(1, last["pcr"].to_bytes(4, "big")) + tlv(3, dig) + content
+    with open(a[0], "ab") as f:
+        f.write(rec + rec[:len(rec) // 2])
+    print(f"appended an unextended record {last['recnum'] + 1} and {len(rec) // 2} torn bytes")
+    return 0
+
+
 def cmd_recovery(a):
     """After a crash: the log at a[0] has the recovery record the state a[1] calls for."""
     with open(a[1]) as f:
@@ -448,7 +471,7 @@ def cmd_absent(a):
 
 def main():
     cmds = {"dump": cmd_dump, "tpm": cmd_tpm, "bom": cmd_bom, "quote": cmd_quote,
-            "absent": cmd_absent, "recovery": cmd_recovery}
+            "absent": cmd_absent, "recovery": cmd_recovery, "tear": cmd_tear}
     if len(sys.argv) < 3 or sys.argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         return 2

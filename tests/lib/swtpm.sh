@@ -6,7 +6,7 @@
 # the directory. Returns 77 with "SKIPPED: ..." on stdout when swtpm or tpm2-tools are missing.
 
 swtpm_start() {
-	local tries p
+	local p t
 	for t in swtpm tpm2_startup; do
 		if ! command -v "$t" > /dev/null; then
 			echo "SKIPPED: $t is not installed (apt-get install swtpm tpm2-tools)"
@@ -14,11 +14,12 @@ swtpm_start() {
 		fi
 	done
 	SWTPM_DIR=$(mktemp -d /tmp/aicert-swtpm.XXXXXX) || return 1
-	for tries in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
 		# both ports (command and control) must be free
 		if (exec 3<> /dev/tcp/127.0.0.1/$p) 2> /dev/null ||
 			(exec 3<> /dev/tcp/127.0.0.1/$((p + 1))) 2> /dev/null; then
+			p=
 			continue
 		fi
 		if swtpm socket --tpm2 --tpmstate dir="$SWTPM_DIR" \
@@ -41,7 +42,7 @@ swtpm_start() {
 	_swtpm_prev_trap=$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//")
 	# shellcheck disable=SC2064
 	trap "swtpm_stop; $_swtpm_prev_trap" EXIT
-	for tries in 1 2 3 4 5 6 7 8 9 10; do
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		tpm2_startup -c 2> /dev/null && return 0
 		sleep 0.2
 	done

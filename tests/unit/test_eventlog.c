@@ -24,56 +24,11 @@
 #include "lib/hex.h"
 #include "lib/log.h"
 #include "trace/eventlog.h"
+#include "swtpm_helper.h"
 
 #define BOOT "11111111-2222-3333-4444-555555555555"
 #define RUN_A "aaaaaaaa-0000-4000-8000-000000000001"
 #define RUN_B "bbbbbbbb-0000-4000-8000-000000000002"
-
-/* ---- swtpm (the same helper is in test_tpm.c) ---- */
-
-static char swtpm_dir[256], swtpm_tcti[128];
-
-static int swtpm_up(void)
-{
-	FILE *p = popen("bash -c '. tests/lib/swtpm.sh && swtpm_start >&2 && trap - EXIT && "
-			"echo \"$SWTPM_DIR $AICERT_TCTI\"'",
-			"r");
-	int rc;
-
-	if (!p)
-		return 77;
-	rc = fscanf(p, "%255s %127s", swtpm_dir, swtpm_tcti) == 2 ? 0 : 77;
-	if (pclose(p) != 0)
-		rc = 77;
-	return rc;
-}
-
-static void swtpm_down(void)
-{
-	char cmd[600];
-
-	if (!swtpm_dir[0])
-		return;
-	snprintf(cmd, sizeof(cmd), "kill $(cat %s/swtpm.pid) 2>/dev/null; sleep 0.2; rm -rf %s",
-		 swtpm_dir, swtpm_dir);
-	if (system(cmd))
-		fprintf(stderr, "could not stop swtpm in %s\n", swtpm_dir);
-	swtpm_dir[0] = 0;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 /* ---- helpers ---- */
 
@@ -515,15 +470,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_no_tpm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commands_flat, setup, teardown),
 	};
-	int rc;
 
 	log_init("test_eventlog", LOG_ERROR);
-	unsetenv("TPM2TOOLS_TCTI");
-	if (swtpm_up()) {
-		printf("SKIPPED: swtpm could not be started (tests/lib/swtpm.sh)\n");
-		return getenv("CI") && !strcmp(getenv("CI"), "true") ? 1 : 0;
-	}
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	swtpm_down();
-	return rc;
+	return swtpm_main(tests);
 }

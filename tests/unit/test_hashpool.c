@@ -572,10 +572,10 @@ static void test_pool(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_vectors),    cmocka_unit_test(test_against_openssl),
-	    cmocka_unit_test(test_cache),      cmocka_unit_test(test_vanished),
-	    cmocka_unit_test(test_unreadable), cmocka_unit_test(test_not_regular),
-	    cmocka_unit_test(test_changed),    cmocka_unit_test(test_replaced),
+	    cmocka_unit_test(test_vectors),	   cmocka_unit_test(test_against_openssl),
+	    cmocka_unit_test(test_cache),	   cmocka_unit_test(test_vanished),
+	    cmocka_unit_test(test_unreadable),	   cmocka_unit_test(test_not_regular),
+	    cmocka_unit_test(test_changed),	   cmocka_unit_test(test_replaced),
 	    cmocka_unit_test(test_pid_without_fd), cmocka_unit_test(test_pool),
 	};
 

@@ -22,53 +22,7 @@
 #include "lib/hex.h"
 #include "lib/log.h"
 #include "trace/tpm.h"
-
-/* ---- swtpm (the same helper is in test_eventlog.c) ---- */
-
-static char swtpm_dir[256], swtpm_tcti[128];
-
-/* 0, or 77 when swtpm cannot run here (the caller skips loudly). */
-static int swtpm_up(void)
-{
-	FILE *p = popen("bash -c '. tests/lib/swtpm.sh && swtpm_start >&2 && trap - EXIT && "
-			"echo \"$SWTPM_DIR $AICERT_TCTI\"'",
-			"r");
-	int rc;
-
-	if (!p)
-		return 77;
-	rc = fscanf(p, "%255s %127s", swtpm_dir, swtpm_tcti) == 2 ? 0 : 77;
-	if (pclose(p) != 0)
-		rc = 77;
-	return rc;
-}
-
-static void swtpm_down(void)
-{
-	char cmd[600];
-
-	if (!swtpm_dir[0])
-		return;
-	snprintf(cmd, sizeof(cmd), "kill $(cat %s/swtpm.pid) 2>/dev/null; sleep 0.2; rm -rf %s",
-		 swtpm_dir, swtpm_dir);
-	if (system(cmd))
-		fprintf(stderr, "could not stop swtpm in %s\n", swtpm_dir);
-	swtpm_dir[0] = 0;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+#include "swtpm_helper.h"
 
 /* Runs f with stderr captured into buf (the logger writes there). */
 static int capture_stderr(int (*f)(void *), void *arg, char *buf, size_t len)
@@ -314,17 +268,7 @@ int main(void)
 	    cmocka_unit_test(test_ak_cert),
 	    cmocka_unit_test(test_command_count),
 	};
-	int rc;
 
 	log_init("test_tpm", LOG_WARN);
-	unsetenv("TPM2TOOLS_TCTI");
-	unsetenv("TCTI");
-	unsetenv("TSS2_TCTI");
-	if (swtpm_up()) {
-		printf("SKIPPED: swtpm could not be started (tests/lib/swtpm.sh)\n");
-		return getenv("CI") && !strcmp(getenv("CI"), "true") ? 1 : 0;
-	}
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	swtpm_down();
-	return rc;
+	return swtpm_main(tests);
 }

@@ -32,6 +32,7 @@
 #include "lib/bom.h"
 #include "lib/cel.h"
 #include "lib/hex.h"
+#include "lib/ima.h"
 #include "lib/manifest.h"
 #include "lib/quote.h"
 #include "lib/verify.h"
@@ -46,6 +47,9 @@ struct gen {
 	size_t n_files, batch;
 	unsigned pcr;
 	const char *ima_dir; /* fixture dir with binary_after and pcr10.sha256; NULL: no IMA */
+	size_t
+	    ima_quoted; /* quote PCR 10 after this many entries of binary_after (0: pcr10.sha256) */
+	bool zero10;	/* no IMA, but the quote covers PCR 10 (zero), as aicert-trace may */
 	uint64_t lost;
 	bool unattested;
 	const uint8_t *nonce;
@@ -53,7 +57,7 @@ struct gen {
 	EVP_PKEY *key; /* the software AK */
 };
 
-static int die(const char *what)
+static _Noreturn void die(const char *what)
 {
 	fprintf(stderr, "gen: %s\n", what);
 	exit(99);
@@ -95,11 +99,11 @@ static uint8_t *get_file(const char *dir, const char *name, size_t *n)
 
 /* ---- the event log ---- */
 
-static const uint16_t algs[] = { TPM2_ALG_SHA1, TPM2_ALG_SHA256 };
+static const uint16_t algs[] = {TPM2_ALG_SHA1, TPM2_ALG_SHA256};
 
 static void add_event(struct cel_log *log, unsigned pcr, const struct cel_event *e, bool redact)
 {
-	struct cel_record r = { 0 };
+	struct cel_record r = {0};
 	uint8_t *c = NULL;
 	size_t n = 0;
 
@@ -126,9 +130,9 @@ static void file_digest(size_t i, uint8_t out[32])
 
 static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 {
-	static char *argv[] = { "python3", "train.py" };
-	struct cel_event e = { 0 };
-	struct cel_output out = { .path = "/out/model.bin" };
+	static char *argv[] = {"python3", "train.py"};
+	struct cel_event e = {0};
+	struct cel_output out = {.path = "/out/model.bin"};
 	uint64_t batches = 0;
 
 	e.kind = CEL_KIND_BASELINE;
@@ -149,7 +153,7 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 	e.argc = 2, e.cwd = "/home/u";
 	add_event(log, g->pcr, &e, false);
 	for (size_t i = 0; i < g->n_files; i += g->batch) {
-		struct cel_event be = { .kind = CEL_KIND_BATCH };
+		struct cel_event be = {.kind = CEL_KIND_BATCH};
 		size_t n = g->n_files - i < g->batch ? g->n_files - i : g->batch;
 
 		memcpy(be.run_id, RUN_ID, 37);
@@ -174,6 +178,8 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 			bf->size = 4096;
 			bf->roles = be.files[j].roles;
 			bf->category = strdup((i + j) ? "dataset" : "code");
+			/* the shards are made up: a real list never measured them */
+			bf->ima = g->ima_dir ? BOM_IMA_ABSENT : BOM_IMA_UNAVAILABLE;
 		}
 		for (size_t j = 0; j < n; j++)
 			free(be.files[j].path);
@@ -181,7 +187,7 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 		batches++;
 	}
 	if (g->lost) {
-		struct cel_event le = { .kind = CEL_KIND_LOSS, .lost = g->lost };
+		struct cel_event le = {.kind = CEL_KIND_LOSS, .lost = g->lost};
 
 		memcpy(le.run_id, RUN_ID, 37);
 		add_event(log, g->pcr, &le, false);
@@ -208,7 +214,7 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 
 static void fill_bom(const struct gen *g, struct bom *b)
 {
-	static char *argv[] = { "python3", "train.py" };
+	static char *argv[] = {"python3", "train.py"};
 
 	b->run.id = strdup(RUN_ID);
 	bom_set_command(b, argv, 2);
@@ -239,13 +245,26 @@ static void pcr10_value(const char *ima_dir, uint8_t out[32])
 	free(txt);
 }
 
+/* PCR 10 (sha256) after the first n entries of the fixture's binary_after. */
+static void ima_prefix_value(const char *ima_dir, size_t n, uint8_t out[32])
+{
+	struct ima_list l = {0};
+	char p[4096], err[256];
+
+	snprintf(p, sizeof(p), "%s/binary_after", ima_dir);
+	if (ima_read_file(p, NULL, &l, err, sizeof(err)) ||
+	    ima_replay(&l, 10, "sha256", 0, n, out, NULL, err, sizeof(err)))
+		die(err);
+	ima_list_free(&l);
+}
+
 static void sign_msg(EVP_PKEY *key, const uint8_t *msg, size_t n, TPMT_SIGNATURE *sig)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	uint8_t der[128];
 	const uint8_t *p = der;
 	size_t dl = sizeof(der);
-	ECDSA_SIG *es;
+	ECDSA_SIG *es = NULL;
 	const BIGNUM *r, *s;
 
 	if (!ctx || EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) != 1 ||
@@ -255,8 +274,10 @@ static void sign_msg(EVP_PKEY *key, const uint8_t *msg, size_t n, TPMT_SIGNATURE
 	memset(sig, 0, sizeof(*sig));
 	sig->sigAlg = TPM2_ALG_ECDSA;
 	sig->signature.ecdsa.hash = TPM2_ALG_SHA256;
-	sig->signature.ecdsa.signatureR.size = BN_bn2binpad(r, sig->signature.ecdsa.signatureR.buffer, 32);
-	sig->signature.ecdsa.signatureS.size = BN_bn2binpad(s, sig->signature.ecdsa.signatureS.buffer, 32);
+	sig->signature.ecdsa.signatureR.size =
+	    BN_bn2binpad(r, sig->signature.ecdsa.signatureR.buffer, 32);
+	sig->signature.ecdsa.signatureS.size =
+	    BN_bn2binpad(s, sig->signature.ecdsa.signatureS.buffer, 32);
 	ECDSA_SIG_free(es);
 	EVP_MD_CTX_free(ctx);
 }
@@ -279,13 +300,17 @@ static void write_quote(const char *dir, EVP_PKEY *key, const TPMS_ATTEST *a)
 
 static void quote(const struct gen *g, const uint8_t pcr_value[32], const uint8_t qual[32])
 {
-	TPMS_ATTEST a = { 0 };
+	TPMS_ATTEST a = {0};
 	uint8_t vals[64], p10[32];
 	char sel[32], why[QUOTE_WHY_MAX];
 	size_t vn = 32;
 
-	if (g->ima_dir) {
-		pcr10_value(g->ima_dir, p10);
+	if (g->ima_dir || g->zero10) {
+		memset(p10, 0, sizeof(p10));
+		if (g->ima_dir && !g->ima_quoted)
+			pcr10_value(g->ima_dir, p10);
+		else if (g->ima_dir)
+			ima_prefix_value(g->ima_dir, g->ima_quoted, p10);
 		memcpy(vals + (g->pcr > 10 ? 0 : 32), p10, 32);
 		memcpy(vals + (g->pcr > 10 ? 32 : 0), pcr_value, 32);
 		vn = 64;
@@ -331,8 +356,7 @@ static EVP_PKEY *new_key(void)
 	return k;
 }
 
-static void binding(const char *dir, unsigned pcr, const uint8_t *nonce, size_t nn,
-		    uint8_t out[32])
+static void binding(const char *dir, unsigned pcr, const uint8_t *nonce, size_t nn, uint8_t out[32])
 {
 	struct manifest *m = NULL;
 	char why[MANIFEST_WHY_MAX];
@@ -344,7 +368,7 @@ static void binding(const char *dir, unsigned pcr, const uint8_t *nonce, size_t 
 
 static void make_bundle(const struct gen *g)
 {
-	struct cel_log log = { 0 };
+	struct cel_log log = {0};
 	struct bom b;
 	uint8_t *enc = NULL, pcrv[32], qual[32];
 	size_t n = 0;
@@ -386,8 +410,7 @@ static void make_bundle(const struct gen *g)
  * it again (the PCR digest stays: the TPM's PCRs did not change), and rewrite manifest.json.
  * sel: a PCR selection to quote instead (NULL: keep).
  */
-static void reseal(const char *dir, EVP_PKEY *key, const uint8_t *nonce, size_t nn,
-		   const char *sel)
+static void reseal(const char *dir, EVP_PKEY *key, const uint8_t *nonce, size_t nn, const char *sel)
 {
 	struct manifest *m = NULL;
 	struct quote *q = NULL;
@@ -417,21 +440,21 @@ static void reseal(const char *dir, EVP_PKEY *key, const uint8_t *nonce, size_t 
 /* ---- forgeries of events.cel ---- */
 
 enum log_tamper {
-	T_FLIP,		/* a byte of a record's content */
-	T_DELETE,	/* a record */
-	T_REORDER,	/* two records swapped, recnums kept in order */
-	T_DUPLICATE,	/* a record repeated */
-	T_APPEND,	/* a well-formed redacted record at the end */
-	T_TRUNCATE,	/* the file cut inside its last record */
-	T_REDACTED_DIGEST, /* the redacted record's sha256 digest */
+	T_FLIP,		    /* a byte of a record's content */
+	T_DELETE,	    /* a record */
+	T_REORDER,	    /* two records swapped, recnums kept in order */
+	T_DUPLICATE,	    /* a record repeated */
+	T_APPEND,	    /* a well-formed redacted record at the end */
+	T_TRUNCATE,	    /* the file cut inside its last record */
+	T_REDACTED_DIGEST,  /* the redacted record's sha256 digest */
 	T_REDACTED_CONTENT, /* the redacted record's marker */
-	T_REDACT_OWN,	/* one of the run's batch records redacted (digests kept) */
-	T_RENUMBER,	/* recnums shifted after a deleted record, so they stay contiguous */
+	T_REDACT_OWN,	    /* one of the run's batch records redacted (digests kept) */
+	T_RENUMBER,	    /* recnums shifted after a deleted record, so they stay contiguous */
 };
 
 static const char *const log_tamper_names[] = {
-	"flip",	  "delete",	     "reorder",		 "duplicate",  "append",
-	"truncate", "redacted-digest", "redacted-content", "redact-own", "renumber",
+    "flip",	"delete",	   "reorder",	       "duplicate",  "append",
+    "truncate", "redacted-digest", "redacted-content", "redact-own", "renumber",
 };
 #define N_LOG_TAMPERS (sizeof(log_tamper_names) / sizeof(log_tamper_names[0]))
 
@@ -451,7 +474,6 @@ static size_t find_kind(const struct cel_log *log, enum cel_kind k)
 			return i;
 	}
 	die("record kind not found");
-	return 0;
 }
 
 static size_t find_redacted(const struct cel_log *log)
@@ -460,12 +482,11 @@ static size_t find_redacted(const struct cel_log *log)
 		if (log->recs[i].content_type == CEL_CT_REDACTED)
 			return i;
 	die("no redacted record");
-	return 0;
 }
 
 static void tamper_log(const char *dir, enum log_tamper t)
 {
-	struct cel_log log = { 0 }, out = { 0 };
+	struct cel_log log = {0}, out = {0};
 	uint8_t *buf, *enc = NULL;
 	size_t n, en = 0, b = 0, x = 0;
 	char err[CEL_ERR_MAX];
@@ -481,11 +502,20 @@ static void tamper_log(const char *dir, enum log_tamper t)
 	b = find_kind(&log, CEL_KIND_BATCH);
 	x = find_redacted(&log);
 	switch (t) {
-	case T_FLIP: log.recs[b].content[log.recs[b].content_len / 2] ^= 0x01; break;
-	case T_REDACTED_DIGEST: log.recs[x].digests.v[1].d[0] ^= 0x01; break;
-	case T_REDACTED_CONTENT: log.recs[x].content[0] ^= 0x20; break;
-	case T_REDACT_OWN: cel_record_redact(&log.recs[b]); break;
-	default: break;
+	case T_FLIP:
+		log.recs[b].content[log.recs[b].content_len / 2] ^= 0x01;
+		break;
+	case T_REDACTED_DIGEST:
+		log.recs[x].digests.v[1].d[0] ^= 0x01;
+		break;
+	case T_REDACTED_CONTENT:
+		log.recs[x].content[0] ^= 0x20;
+		break;
+	case T_REDACT_OWN:
+		cel_record_redact(&log.recs[b]);
+		break;
+	default:
+		break;
 	}
 	for (size_t i = 0; i < log.n; i++) {
 		struct cel_record r = log.recs[i];
@@ -519,8 +549,8 @@ static void tamper_log(const char *dir, enum log_tamper t)
 /* ---- forgeries of bom.json ---- */
 
 enum bom_tamper { B_DIGEST, B_ADD, B_REMOVE, B_ROLE, B_RUN_ID, B_EXIT, B_LOST };
-static const char *const bom_tamper_names[] = { "digest", "add",  "remove", "role",
-						"run-id", "exit", "lost" };
+static const char *const bom_tamper_names[] = {"digest", "add",	 "remove", "role",
+					       "run-id", "exit", "lost"};
 #define N_BOM_TAMPERS (sizeof(bom_tamper_names) / sizeof(bom_tamper_names[0]))
 
 static void tamper_bom(const char *dir, enum bom_tamper t)
@@ -533,10 +563,13 @@ static void tamper_bom(const char *dir, enum bom_tamper t)
 	if (bom_read(&b, p, err, sizeof(err)))
 		die(err);
 	switch (t) {
-	case B_DIGEST: b.files[0].sha256[0] = b.files[0].sha256[0] == 'a' ? 'b' : 'a'; break;
+	case B_DIGEST:
+		b.files[0].sha256[0] = b.files[0].sha256[0] == 'a' ? 'b' : 'a';
+		break;
 	case B_ADD: {
-		struct bom_file *f = bom_add_file(&b, "/data/extra.bin",
-						  "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+		struct bom_file *f = bom_add_file(
+		    &b, "/data/extra.bin",
+		    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
 
 		f->roles = BOM_ROLE_INPUT;
 		f->category = strdup("dataset");
@@ -549,10 +582,18 @@ static void tamper_bom(const char *dir, enum bom_tamper t)
 		memmove(&b.files[0], &b.files[1], (b.nfiles - 1) * sizeof(b.files[0]));
 		b.nfiles--;
 		break;
-	case B_ROLE: b.files[0].roles ^= BOM_ROLE_LIBRARY; break;
-	case B_RUN_ID: b.run.id[0] = b.run.id[0] == '0' ? '1' : '0'; break;
-	case B_EXIT: b.run.exit_code = 3; break;
-	case B_LOST: b.run.events_lost = 7; break;
+	case B_ROLE:
+		b.files[0].roles ^= BOM_ROLE_LIBRARY;
+		break;
+	case B_RUN_ID:
+		b.run.id[0] = b.run.id[0] == '0' ? '1' : '0';
+		break;
+	case B_EXIT:
+		b.run.exit_code = 3;
+		break;
+	case B_LOST:
+		b.run.events_lost = 7;
+		break;
 	}
 	if (bom_write(&b, p))
 		die("bom_write");
@@ -574,12 +615,39 @@ static void tamper_manifest_pcr(const char *dir, unsigned pcr)
 	manifest_free(m);
 }
 
+/* What a tamperer without the AK can do: rewrite manifest.json (same pcr and nonce) over the
+ * files as they are now; with print, only print the binding that a new quote would need. */
+static void rebuild_manifest(const char *dir, bool print)
+{
+	struct manifest *m = NULL, *n = NULL;
+	char p[4096], why[MANIFEST_WHY_MAX], hx[65];
+	uint8_t b[32];
+
+	snprintf(p, sizeof(p), "%s/manifest.json", dir);
+	if (manifest_read(p, &m, why))
+		die(why);
+	if (print) {
+		if (manifest_scan(dir, m->pcr, m->has_nonce ? m->nonce : NULL, m->nonce_len, &n,
+				  why) ||
+		    manifest_binding(n, b))
+			die(why);
+		hex_encode(b, 32, hx);
+		printf("%s\n", hx);
+	} else if (manifest_build(dir, m->pcr, m->has_nonce ? m->nonce : NULL, m->nonce_len, NULL,
+				  why)) {
+		die(why);
+	}
+	manifest_free(m);
+	manifest_free(n);
+}
+
 #ifdef VERIFY_GEN_ONLY
 /*
- * gen-bundle DIR NFILES [BATCH] [--ima FIXDIR] [--nonce HEX] [--lost N] [--unattested]
+ * gen-bundle DIR NFILES [BATCH] [--ima FIXDIR] [--nonce HEX] [--lost N] [--unattested] [--zero10]
  *                                             (writes DIR and DIR.key.pem: the software AK)
  * gen-bundle --reseal DIR KEY [--nonce HEX] [--sel SELECTION]
  * gen-bundle --tamper-log DIR CASE | --tamper-bom DIR CASE | --manifest-pcr DIR N
+ * gen-bundle --binding DIR | --manifest DIR      (see rebuild_manifest())
  */
 static EVP_PKEY *read_key(const char *path)
 {
@@ -597,12 +665,12 @@ static int pick(const char *const *names, size_t n, const char *name)
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(names[i], name))
 			return (int)i;
-	return die(name);
+	die(name);
 }
 
 int main(int argc, char **argv)
 {
-	struct gen g = { .batch = 1000, .pcr = 15 };
+	struct gen g = {.batch = 1000, .pcr = 15};
 	static uint8_t nonce[64];
 	const char *sel = NULL, *reseal_dir = NULL, *key = NULL;
 	size_t pos = 0;
@@ -611,6 +679,10 @@ int main(int argc, char **argv)
 		return tamper_log(argv[2], pick(log_tamper_names, N_LOG_TAMPERS, argv[3])), 0;
 	if (argc >= 4 && !strcmp(argv[1], "--tamper-bom"))
 		return tamper_bom(argv[2], pick(bom_tamper_names, N_BOM_TAMPERS, argv[3])), 0;
+	if (argc >= 3 && !strcmp(argv[1], "--binding"))
+		return rebuild_manifest(argv[2], true), 0;
+	if (argc >= 3 && !strcmp(argv[1], "--manifest"))
+		return rebuild_manifest(argv[2], false), 0;
 	if (argc >= 4 && !strcmp(argv[1], "--manifest-pcr"))
 		return tamper_manifest_pcr(argv[2], atoi(argv[3])), 0;
 	for (int i = 1; i < argc; i++) {
@@ -625,6 +697,8 @@ int main(int argc, char **argv)
 			g.lost = strtoull(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--unattested"))
 			g.unattested = true;
+		else if (!strcmp(argv[i], "--zero10"))
+			g.zero10 = true;
 		else if (!strcmp(argv[i], "--sel") && i + 1 < argc)
 			sel = argv[++i];
 		else if (!strcmp(argv[i], "--reseal") && i + 2 < argc)
@@ -690,7 +764,7 @@ static void rm_rf(const char *dir)
 static int setup(void **state)
 {
 	struct world *w = calloc(1, sizeof(*w));
-	struct gen g = { .n_files = 25, .batch = 10, .pcr = 15 };
+	struct gen g = {.n_files = 25, .batch = 10, .pcr = 15};
 
 	snprintf(w->root, sizeof(w->root), "/tmp/test_verify.XXXXXX");
 	if (!mkdtemp(w->root))
@@ -744,7 +818,7 @@ static void fresh(struct world *w)
 static int run(struct world *w, const char *ak, const uint8_t *nonce, size_t nn,
 	       const char *weights, struct verify_report *r)
 {
-	struct verify_opts o = { .bundle = w->dir, .ak_pem = ak, .nonce = nonce, .nonce_len = nn };
+	struct verify_opts o = {.bundle = w->dir, .ak_pem = ak, .nonce = nonce, .nonce_len = nn};
 
 	if (weights) {
 		o.weights = &weights;
@@ -758,8 +832,8 @@ static void expect(const struct verify_report *r, enum verify_check_id id, int w
 {
 	if (r->checks[id].ok || r->exit_code != want) {
 		verify_report_print(r, stderr);
-		fail_msg("expected %s to fail with exit %d; got exit %d", verify_check_name(id), want,
-			 r->exit_code);
+		fail_msg("expected %s to fail with exit %d; got exit %d", verify_check_name(id),
+			 want, r->exit_code);
 	}
 }
 
@@ -796,9 +870,8 @@ static void test_json(void **state)
 	assert_int_equal(json_integer_value(json_object_get(j, "exit_code")), VERIFY_EXIT_AK);
 	assert_string_equal(json_string_value(json_object_get(j, "verdict")), "failed");
 	assert_int_equal(json_array_size(json_object_get(j, "checks")), VERIFY_N_CHECKS);
-	assert_false(json_is_true(json_object_get(json_array_get(json_object_get(j, "checks"),
-								 VERIFY_AK),
-						  "ok")));
+	assert_false(json_is_true(
+	    json_object_get(json_array_get(json_object_get(j, "checks"), VERIFY_AK), "ok")));
 	json_decref(j);
 }
 
@@ -820,7 +893,7 @@ static void test_quote_forgeries(void **state)
 {
 	struct world *w = *state;
 	struct verify_report r;
-	uint8_t nonce[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	uint8_t nonce[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 	char other[200];
 	size_t n;
 	uint8_t *sig;
@@ -831,18 +904,15 @@ static void test_quote_forgeries(void **state)
 	sig[n - 3] ^= 0x40;
 	put_file(w->dir, "quote.sig", sig, n);
 	free(sig);
-	{
-		char why[MANIFEST_WHY_MAX];
-
-		assert_int_equal(manifest_build(w->dir, 15, NULL, 0, NULL, why), 0);
-	}
+	rebuild_manifest(w->dir, false);
 	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_QUOTE, VERIFY_EXIT_QUOTE);
 
 	/* a quote from another run (same AK) */
 	fresh(w);
 	{
-		struct gen g = { .n_files = 5, .batch = 5, .pcr = 15, .ima_dir = w->ima, .key = w->key };
-		char cmd[600], why[MANIFEST_WHY_MAX];
+		struct gen g = {
+		    .n_files = 5, .batch = 5, .pcr = 15, .ima_dir = w->ima, .key = w->key};
+		char cmd[600];
 
 		snprintf(other, sizeof(other), "%s/otherrun", w->root);
 		g.dir = other;
@@ -850,7 +920,7 @@ static void test_quote_forgeries(void **state)
 		snprintf(cmd, sizeof(cmd), "cp '%s/quote.msg' '%s/quote.sig' '%s/'", other, other,
 			 w->dir);
 		assert_int_equal(system(cmd), 0);
-		assert_int_equal(manifest_build(w->dir, 15, NULL, 0, NULL, why), 0);
+		rebuild_manifest(w->dir, false);
 		expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_QUOTE, VERIFY_EXIT_QUOTE);
 		/* and the whole other bundle verifies on its own */
 		rm_rf(w->dir);
@@ -881,11 +951,7 @@ static void test_quote_forgeries(void **state)
 	sig[n - 40] ^= 0x01;
 	put_file(w->dir, "quote.msg", sig, n);
 	free(sig);
-	{
-		char why[MANIFEST_WHY_MAX];
-
-		assert_int_equal(manifest_build(w->dir, 15, NULL, 0, NULL, why), 0);
-	}
+	rebuild_manifest(w->dir, false);
 	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_QUOTE, VERIFY_EXIT_QUOTE);
 }
 
@@ -905,7 +971,8 @@ static void test_manifest(void **state)
 	fresh(w);
 	{
 		size_t n;
-		char *t = (char *)get_file(w->dir, "manifest.json", &n), *p = strstr(t, "\"pcr\": 15");
+		char *t = (char *)get_file(w->dir, "manifest.json", &n),
+		     *p = strstr(t, "\"pcr\": 15");
 
 		assert_non_null(p);
 		p[8] = '6';
@@ -1008,11 +1075,7 @@ static void test_ima(void **state)
 	run(w, w->ak, NULL, 0, NULL, &r);
 	expect(&r, VERIFY_MANIFEST, VERIFY_EXIT_MANIFEST);
 	/* ima.bin is not in the binding: anyone can rebuild the manifest, the replay catches it */
-	{
-		char why[MANIFEST_WHY_MAX];
-
-		assert_int_equal(manifest_build(w->dir, 15, NULL, 0, NULL, why), 0);
-	}
+	rebuild_manifest(w->dir, false);
 	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_IMA, VERIFY_EXIT_IMA);
 	assert_false(r.checks[VERIFY_EVENTLOG].ok);
 	/* a list whose entry was edited: its own template digests */
@@ -1033,12 +1096,49 @@ static void test_ima(void **state)
 	reseal(w->dir, w->key, NULL, 0, NULL);
 	run(w, w->ak, NULL, 0, NULL, &r);
 	assert_false(r.checks[VERIFY_IMA].ok);
-	/* ima.bin removed while the quote covers PCR 10 */
+	/* ima.bin removed (manifest rebuilt) while the quote covers a non-zero PCR 10 */
 	fresh(w);
 	snprintf(src, sizeof(src), "%s/ima.bin", w->dir);
 	unlink(src);
+	rebuild_manifest(w->dir, false);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_IMA, VERIFY_EXIT_IMA);
+}
+
+/* The quote taken before the list was read: it covers a prefix, and says how much. */
+static void test_ima_lag(void **state)
+{
+	struct world *w = *state;
+	struct verify_report r;
+	struct gen g = {.n_files = 3,
+			.batch = 2,
+			.pcr = 15,
+			.ima_dir = w->ima,
+			.ima_quoted = 25,
+			.key = w->key};
+
+	rm_rf(w->dir);
+	g.dir = w->dir;
+	make_bundle(&g);
+	assert_int_equal(run(w, w->ak, NULL, 0, NULL, &r), 0);
+	assert_int_equal(r.ima_covered, 25);
+	assert_int_equal(r.ima_entries, 61);
+	/* a lag larger than allowed fails */
+	{
+		struct verify_opts o = {.bundle = w->dir, .ak_pem = w->ak, .ima_max_lag = 10};
+
+		verify_bundle(&o, &r);
+		expect(&r, VERIFY_IMA, VERIFY_EXIT_IMA);
+	}
+	/* no IMA, the quote over {10, 15} with PCR 10 zero: verifies (swtpm, IMA off) */
+	rm_rf(w->dir);
+	g.ima_dir = NULL;
+	g.zero10 = true;
+	make_bundle(&g);
+	assert_int_equal(run(w, w->ak, NULL, 0, NULL, &r), 0);
+	/* and an appended record is still the log's fault */
+	tamper_log(w->dir, T_APPEND);
 	reseal(w->dir, w->key, NULL, 0, NULL);
-	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_QUOTE, VERIFY_EXIT_QUOTE);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_EVENTLOG, VERIFY_EXIT_EVENTLOG);
 }
 
 static void test_weights(void **state)
@@ -1059,7 +1159,7 @@ static void test_incomplete_unattested(void **state)
 {
 	struct world *w = *state;
 	struct verify_report r;
-	struct gen g = { .n_files = 3, .batch = 2, .pcr = 15, .lost = 4, .key = w->key };
+	struct gen g = {.n_files = 3, .batch = 2, .pcr = 15, .lost = 4, .key = w->key};
 
 	rm_rf(w->dir);
 	g.dir = w->dir;
@@ -1083,16 +1183,17 @@ static void test_incomplete_unattested(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_json),
-		cmocka_unit_test(test_ak),
-		cmocka_unit_test(test_quote_forgeries),
-		cmocka_unit_test(test_manifest),
-		cmocka_unit_test(test_log_forgeries),
-		cmocka_unit_test(test_bom_forgeries),
-		cmocka_unit_test(test_ima),
-		cmocka_unit_test(test_weights),
-		cmocka_unit_test(test_incomplete_unattested),
+	    cmocka_unit_test(test_good),
+	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_ak),
+	    cmocka_unit_test(test_quote_forgeries),
+	    cmocka_unit_test(test_manifest),
+	    cmocka_unit_test(test_log_forgeries),
+	    cmocka_unit_test(test_bom_forgeries),
+	    cmocka_unit_test(test_ima),
+	    cmocka_unit_test(test_ima_lag),
+	    cmocka_unit_test(test_weights),
+	    cmocka_unit_test(test_incomplete_unattested),
 	};
 
 	setenv("TSS2_LOG", "all+none", 0);

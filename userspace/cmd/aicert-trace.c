@@ -22,7 +22,9 @@
 #include <unistd.h>
 
 #include "lib/bom.h"
+#include "lib/cdx.h"
 #include "lib/hex.h"
+#include "lib/intoto.h"
 #include "lib/log.h"
 #include "lib/manifest.h"
 #include "lib/policy.h"
@@ -31,6 +33,7 @@
 #include "trace/collector.h"
 #include "trace/eventlog.h"
 #include "trace/hashcache.h"
+#include "trace/hashpool.h"
 #include "trace/imacorr.h"
 #include "trace/runinfo.h"
 
@@ -641,6 +644,31 @@ static int write_docs(struct run *r)
 		log_err("cannot write %s", path);
 		return -1;
 	}
+	snprintf(path, sizeof(path), "%s/bom.cdx.json", r->out);
+	if (cdx_write(&r->bom, path)) {
+		log_err("cannot write %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* provenance.intoto.json names events.cel as a byproduct, by digest. */
+static int write_provenance(struct run *r, const char *events)
+{
+	struct hash_job job = { .path = events, .pid = -1, .fd = -1 };
+	struct hash_result res;
+	char path[PATH_MAX + 32], hex[65];
+
+	if (hash_file(&job, NULL, &res) != HASH_OK) {
+		log_err("cannot hash %s", events);
+		return -1;
+	}
+	hex_encode(res.sha256, sizeof(res.sha256), hex);
+	snprintf(path, sizeof(path), "%s/provenance.intoto.json", r->out);
+	if (intoto_write(&r->bom, path, hex)) {
+		log_err("cannot write %s", path);
+		return -1;
+	}
 	return 0;
 }
 
@@ -658,6 +686,8 @@ static int seal(struct run *r)
 		log_err("cannot write %s", path);
 		return -1;
 	}
+	if (write_provenance(r, path))
+		return -1;
 	if (manifest_scan(r->out, (unsigned)evlog_pcr(r->ev), r->o.nonce_len ? r->o.nonce : NULL, r->o.nonce_len, &m, why) ||
 	    manifest_binding(m, q)) {
 		log_err("cannot bind the bundle: %s", why);

@@ -4,10 +4,12 @@
  * IMA replay, bom.json against the log, and the weights a user holds. No TPM, no root, no BPF.
  * Exit codes: docs/verify.md (enum verify_exit).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -18,18 +20,18 @@
 #define MAX_LIST 64
 
 static const char usage[] =
-	"usage: aicert-verify BUNDLE [--ak PEM | --ca PEM ...] [--nonce HEX] [--weights FILE ...]\n"
-	"                     [--json]\n"
-	"Verify an aicert bundle offline. Each check prints PASS or FAIL with a reason.\n"
-	"  --ak PEM         trust the AK whose public key (or certificate) is PEM\n"
-	"  --ca PEM         trust an AK whose ak.cert.pem chains to this CA (repeatable)\n"
-	"  --nonce HEX      the challenge given to aicert-trace; the quote must include it\n"
-	"  --weights FILE   FILE's sha256 must be an output of the run (repeatable)\n"
-	"  --json           print a JSON report instead of lines\n"
-	"Without --ak or --ca the AK is not authenticated and verification fails (exit 4);\n"
-	"`--ak BUNDLE/ak.pub.pem` self-checks a bundle made on this machine.\n"
-	"Exit: 0 verified, 1 usage, 2 manifest, 3 quote, 4 AK trust, 5 event log, 6 IMA,\n"
-	"7 bom.json vs log, 8 weights, 9 incomplete (events lost), 10 unattested, 11 internal.\n";
+    "usage: aicert-verify BUNDLE [--ak PEM | --ca PEM ...] [--nonce HEX] [--weights FILE ...]\n"
+    "                     [--json]\n"
+    "Verify an aicert bundle offline. Each check prints PASS or FAIL with a reason.\n"
+    "  --ak PEM         trust the AK whose public key (or certificate) is PEM\n"
+    "  --ca PEM         trust an AK whose ak.cert.pem chains to this CA (repeatable)\n"
+    "  --nonce HEX      the challenge given to aicert-trace; the quote must include it\n"
+    "  --weights FILE   FILE's sha256 must be an output of the run (repeatable)\n"
+    "  --json           print a JSON report instead of lines\n"
+    "Without --ak or --ca the AK is not authenticated and verification fails (exit 4);\n"
+    "`--ak BUNDLE/ak.pub.pem` self-checks a bundle made on this machine.\n"
+    "Exit: 0 verified, 1 usage, 2 manifest, 3 quote, 4 AK trust, 5 event log, 6 IMA,\n"
+    "7 bom.json vs log, 8 weights, 9 incomplete (events lost), 10 unattested, 11 internal.\n";
 
 enum { O_AK = 256, O_CA, O_NONCE, O_WEIGHTS, O_JSON, O_HELP, O_VERSION };
 
@@ -67,14 +69,14 @@ static int add(const char **list, size_t *n, const char *v, const char *opt)
 static int parse(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
-		{ "ak", required_argument, NULL, O_AK },
-		{ "ca", required_argument, NULL, O_CA },
-		{ "nonce", required_argument, NULL, O_NONCE },
-		{ "weights", required_argument, NULL, O_WEIGHTS },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ 0 },
+	    {"ak", required_argument, NULL, O_AK},
+	    {"ca", required_argument, NULL, O_CA},
+	    {"nonce", required_argument, NULL, O_NONCE},
+	    {"weights", required_argument, NULL, O_WEIGHTS},
+	    {"json", no_argument, NULL, O_JSON},
+	    {"help", no_argument, NULL, O_HELP},
+	    {"version", no_argument, NULL, O_VERSION},
+	    {0},
 	};
 	int c, bad = 0;
 
@@ -87,14 +89,27 @@ static int parse(int argc, char **argv, struct args *a)
 			}
 			a->o.ak_pem = optarg;
 			break;
-		case O_CA: bad |= add(a->ca, &a->o.n_ca, optarg, "--ca"); break;
-		case O_WEIGHTS: bad |= add(a->weights, &a->o.n_weights, optarg, "--weights"); break;
-		case O_NONCE: bad |= parse_nonce(a, optarg); break;
-		case O_JSON: a->json = true; break;
+		case O_CA:
+			bad |= add(a->ca, &a->o.n_ca, optarg, "--ca");
+			break;
+		case O_WEIGHTS:
+			bad |= add(a->weights, &a->o.n_weights, optarg, "--weights");
+			break;
+		case O_NONCE:
+			bad |= parse_nonce(a, optarg);
+			break;
+		case O_JSON:
+			a->json = true;
+			break;
 		case 'h':
-		case O_HELP: fputs(usage, stdout); exit(0);
-		case O_VERSION: printf("aicert-verify %s\n", AICERT_VERSION); exit(0);
-		default: return -1;
+		case O_HELP:
+			fputs(usage, stdout);
+			exit(0);
+		case O_VERSION:
+			printf("aicert-verify %s\n", AICERT_VERSION);
+			exit(0);
+		default:
+			return -1;
 		}
 	}
 	if (bad)
@@ -111,14 +126,24 @@ static int parse(int argc, char **argv, struct args *a)
 
 int main(int argc, char **argv)
 {
-	struct args a = { 0 };
+	struct args a = {0};
 	struct verify_report r;
+	struct stat st;
 	json_t *j;
 
 	/* tpm2-tss MU would print its own warnings on malformed input; our reasons say it all. */
 	setenv("TSS2_LOG", "all+none", 0);
 	if (parse(argc, argv, &a)) {
 		fputs(usage, stderr);
+		return VERIFY_EXIT_USAGE;
+	}
+	if (stat(a.o.bundle, &st)) {
+		fprintf(stderr, "aicert-verify: %s: %s\n", a.o.bundle, strerror(errno));
+		return VERIFY_EXIT_USAGE;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "aicert-verify: %s: not a directory (a bundle is one)\n",
+			a.o.bundle);
 		return VERIFY_EXIT_USAGE;
 	}
 	verify_bundle(&a.o, &r);

@@ -6,15 +6,19 @@
  *   bomFormat "CycloneDX", specVersion "1.6", serialNumber "urn:uuid:<run id>" (the run id
  *   lowercased; a run id that is not a UUID gives a UUID made from its SHA-256), version 1,
  *   metadata { timestamp (run.finished, else run.started, else now), tools.components [aicert],
- *              component (only when exactly one file is a model output: that file),
+ *              component (the one output of category "model"; with none, the one output
+ *                         taken for a model below; absent when there is no single one: then
+ *                         every file is in components),
  *              properties (aicert:host.*, aicert:attested, aicert:run.id) },
- *   components: one per bom.json file, in bom.json's order, bom-ref "file-<n>" (n from 1):
+ *   components: one per bom.json file, in bom.json's order, bom-ref "file-<n>" (n from 1);
+ *   type, first match wins:
  *     category "dataset"                    -> "data", data [{type "dataset"}]
  *     category "config"                     -> "data", data [{type "configuration"}]
- *     category "model", or any other output
- *       (not code/library/interpreter/...)  -> "machine-learning-model"
+ *     category "model"                      -> "machine-learning-model"
  *     role library or category "library"    -> "library"
  *     role executable or "interpreter"      -> "application"
+ *     any other output but category "code"  -> "machine-learning-model" (DESIGN.md: outputs
+ *                                              are the model)
  *     else (code, other inputs)             -> "file"
  *     name = the path (bom_display_name form), hashes [{SHA-256}] when hashed, properties
  *     aicert:roles, aicert:category, aicert:size, aicert:ima, aicert:status (when not hashed),

@@ -4,6 +4,8 @@
  *
  * Parsed with libyaml's document loader so every error can name the node's line and column.
  * The policy is strict: a typo in a key would otherwise silently record (or drop) the wrong files.
+ *
+ * default_yaml[] below is generated: edit policy/default.yaml, then run scripts/gen-policy-c.py.
  */
 #include <errno.h>
 #include <fnmatch.h>
@@ -92,6 +94,8 @@ static const struct {
 static const char default_yaml[] =
     "# aicert default policy: which file accesses the collector records and how the BOM labels "
     "them.\n"
+    "# policy_default() (userspace/lib/policy.c) embeds this text: after editing it, run\n"
+    "# scripts/gen-policy-c.py (tests/unit/test_policy.c fails until the two agree).\n"
     "#\n"
     "# Format (every key is optional except version; any other key is an error):\n"
     "#\n"

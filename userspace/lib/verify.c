@@ -26,16 +26,20 @@
 #define PCR_IMA 10
 
 static const char *const check_names[VERIFY_N_CHECKS] = {
-	[VERIFY_MANIFEST] = "manifest", [VERIFY_QUOTE] = "quote",   [VERIFY_AK] = "ak",
-	[VERIFY_EVENTLOG] = "eventlog", [VERIFY_IMA] = "ima",	    [VERIFY_BOM] = "bom",
-	[VERIFY_WEIGHTS] = "weights",	[VERIFY_COMPLETE] = "complete",
+    [VERIFY_MANIFEST] = "manifest", [VERIFY_QUOTE] = "quote",	    [VERIFY_AK] = "ak",
+    [VERIFY_EVENTLOG] = "eventlog", [VERIFY_IMA] = "ima",	    [VERIFY_BOM] = "bom",
+    [VERIFY_WEIGHTS] = "weights",   [VERIFY_COMPLETE] = "complete",
 };
 
 static const int check_exit[VERIFY_N_CHECKS] = {
-	[VERIFY_MANIFEST] = VERIFY_EXIT_MANIFEST, [VERIFY_QUOTE] = VERIFY_EXIT_QUOTE,
-	[VERIFY_AK] = VERIFY_EXIT_AK,		  [VERIFY_EVENTLOG] = VERIFY_EXIT_EVENTLOG,
-	[VERIFY_IMA] = VERIFY_EXIT_IMA,		  [VERIFY_BOM] = VERIFY_EXIT_BOM,
-	[VERIFY_WEIGHTS] = VERIFY_EXIT_WEIGHTS,	  [VERIFY_COMPLETE] = VERIFY_EXIT_INCOMPLETE,
+    [VERIFY_MANIFEST] = VERIFY_EXIT_MANIFEST,
+    [VERIFY_QUOTE] = VERIFY_EXIT_QUOTE,
+    [VERIFY_AK] = VERIFY_EXIT_AK,
+    [VERIFY_EVENTLOG] = VERIFY_EXIT_EVENTLOG,
+    [VERIFY_IMA] = VERIFY_EXIT_IMA,
+    [VERIFY_BOM] = VERIFY_EXIT_BOM,
+    [VERIFY_WEIGHTS] = VERIFY_EXIT_WEIGHTS,
+    [VERIFY_COMPLETE] = VERIFY_EXIT_INCOMPLETE,
 };
 
 /* One file measurement of the run, from the log or from bom.json, for the set comparison. */
@@ -67,10 +71,12 @@ struct ctx {
 	struct cel_event *end; /* run_end among evs */
 	/* ima */
 	bool has_ima, ima_ok;
+	bool zero10; /* no ima.bin, the quote covers PCR 10: it must be all zero */
 	struct ima_list ima;
 	/* bom */
-	bool bom_ok;
+	bool bom_loaded, bom_ok;
 	struct bom bom;
+	char bom_err[512];
 };
 
 const char *verify_check_name(enum verify_check_id id)
@@ -95,7 +101,7 @@ static void vset(struct ctx *c, enum verify_check_id id, bool ok, int code, cons
 }
 
 static void pass(struct ctx *c, enum verify_check_id id, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void pass(struct ctx *c, enum verify_check_id id, const char *fmt, ...)
 {
 	va_list ap;
@@ -106,7 +112,7 @@ static void pass(struct ctx *c, enum verify_check_id id, const char *fmt, ...)
 }
 
 static void failx(struct ctx *c, enum verify_check_id id, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void failx(struct ctx *c, enum verify_check_id id, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -235,7 +241,7 @@ static int expected_qual(struct ctx *c)
 static void check_manifest(struct ctx *c)
 {
 	char p[4096], why[MANIFEST_WHY_MAX], hx[65];
-	struct problems pr = { .n = 0 };
+	struct problems pr = {.n = 0};
 
 	bpath(c, MANIFEST_NAME, p, sizeof(p));
 	if (manifest_read(p, &c->m, why)) {
@@ -258,19 +264,20 @@ static void check_manifest(struct ctx *c)
 	else if (expected_qual(c))
 		fail(c, VERIFY_MANIFEST, "cannot compute the binding");
 	hex_encode(c->m->qualifying_data, 32, hx);
-	pass(c, VERIFY_MANIFEST, "%zu files present with matching sha256 and size, nothing else; "
-				 "binding %.16s... (PCR %u%s)",
+	pass(c, VERIFY_MANIFEST,
+	     "%zu files present with matching sha256 and size, nothing else; "
+	     "binding %.16s... (PCR %u%s)",
 	     c->m->n_files, hx, c->m->pcr, c->m->has_nonce ? ", nonce" : "");
 }
 
 /* ---- 2. quote and 3. ak ---- */
 
-static bool expected_selection(const struct ctx *c, TPML_PCR_SELECTION *sel, char *text,
-			       size_t len)
+static bool expected_selection(const struct ctx *c, bool with10, TPML_PCR_SELECTION *sel,
+			       char *text, size_t len)
 {
 	char why[QUOTE_WHY_MAX];
 
-	if (c->has_ima)
+	if (with10)
 		snprintf(text, len, "sha256:%u,%u", c->m->pcr < PCR_IMA ? c->m->pcr : PCR_IMA,
 			 c->m->pcr < PCR_IMA ? PCR_IMA : c->m->pcr);
 	else
@@ -300,12 +307,14 @@ static void check_quote_fields(struct ctx *c)
 		return;
 	}
 	if (!c->m) {
-		fail(c, VERIFY_QUOTE, "qualifying data and PCR selection not checked: manifest.json "
-				      "is unusable");
+		fail(c, VERIFY_QUOTE,
+		     "qualifying data and PCR selection not checked: manifest.json "
+		     "is unusable");
 		return;
 	}
 	if (!c->have_qual) {
-		fail(c, VERIFY_QUOTE, "qualifying data not checked: the binding could not be computed");
+		fail(c, VERIFY_QUOTE,
+		     "qualifying data not checked: the binding could not be computed");
 		return;
 	}
 	if (quote_check_qualifying(c->q, c->qual, 32, why)) {
@@ -313,19 +322,17 @@ static void check_quote_fields(struct ctx *c)
 		     c->o->nonce ? " (binding computed with the --nonce given)" : "");
 		return;
 	}
-	if (!c->has_ima && selects(&c->q->attest.attested.quote.pcrSelect, PCR_IMA)) {
-		fail(c, VERIFY_QUOTE, "the quote covers PCR 10 but the bundle has no ima.bin, so "
-				      "PCR 10 cannot be checked");
-		return;
-	}
-	if (!expected_selection(c, &sel, text, sizeof(text)) ||
+	/* Without ima.bin a quote may still cover PCR 10: it must then be zero (IMA off). */
+	c->zero10 = !c->has_ima && selects(&c->q->attest.attested.quote.pcrSelect, PCR_IMA);
+	if (!expected_selection(c, c->has_ima || c->zero10, &sel, text, sizeof(text)) ||
 	    quote_check_selection(c->q, &sel, why)) {
 		fail(c, VERIFY_QUOTE, "%s", why);
 		return;
 	}
 	c->quote_ok = true;
-	pass(c, VERIFY_QUOTE, "signed by ak.pub.pem, qualifying data = binding%s, clock safe, "
-			      "selection %s (PCR digest: see eventlog/ima)",
+	pass(c, VERIFY_QUOTE,
+	     "signed by ak.pub.pem, qualifying data = binding%s, clock safe, "
+	     "selection %s (PCR digest: see eventlog/ima)",
 	     c->o->nonce ? " with --nonce" : "", text);
 }
 
@@ -373,8 +380,9 @@ static void check_ak(struct ctx *c)
 		return;
 	}
 	if (!c->o->ak_pem && !c->o->n_ca) {
-		fail(c, VERIFY_AK, "AK not authenticated: give --ak PEM (a pinned key) or --ca PEM "
-				   "(the AK certificate's CA)");
+		fail(c, VERIFY_AK,
+		     "AK not authenticated: give --ak PEM (a pinned key) or --ca PEM "
+		     "(the AK certificate's CA)");
 		return;
 	}
 	if (c->o->ak_pem) {
@@ -406,7 +414,7 @@ cleanup:
 
 static bool is_marker(const struct cel_record *r)
 {
-	struct cel_record m = { 0 };
+	struct cel_record m = {0};
 	bool same;
 
 	if (cel_record_redact(&m))
@@ -425,20 +433,20 @@ static const struct cel_digest *bank(const struct cel_record *r, uint16_t alg)
 }
 
 /* Structure of one record; the reason names the record. */
-static int check_record(struct ctx *c, const struct cel_record *r, uint64_t want_recnum,
-			char *why, size_t len)
+static int check_record(struct ctx *c, const struct cel_record *r, uint64_t want_recnum, char *why,
+			size_t len)
 {
 	char err[CEL_ERR_MAX] = "";
 
 	if (r->recnum != want_recnum)
-		return snprintf(why, len, "record %llu where record %llu was due (deleted, "
-					  "reordered or duplicated records)",
+		return snprintf(why, len,
+				"record %llu where record %llu was due (deleted, "
+				"reordered or duplicated records)",
 				(unsigned long long)r->recnum, (unsigned long long)want_recnum);
 	if (r->index_type != CEL_T_PCR || r->index != c->m->pcr)
-		return snprintf(why, len, "record %llu is for %s %u, not PCR %u",
-				(unsigned long long)r->recnum,
-				r->index_type == CEL_T_PCR ? "PCR" : "NV index", r->index,
-				c->m->pcr);
+		return snprintf(
+		    why, len, "record %llu is for %s %u, not PCR %u", (unsigned long long)r->recnum,
+		    r->index_type == CEL_T_PCR ? "PCR" : "NV index", r->index, c->m->pcr);
 	if (!bank(r, TPM2_ALG_SHA256))
 		return snprintf(why, len, "record %llu has no sha256 digest",
 				(unsigned long long)r->recnum);
@@ -476,17 +484,20 @@ static int scan_events(struct ctx *c, char *why, size_t len)
 
 		if (r->content_type == CEL_CT_REDACTED) {
 			if (i == 0)
-				return snprintf(why, len, "the first record is redacted, not a baseline");
+				return snprintf(why, len,
+						"the first record is redacted, not a baseline");
 			continue;
 		}
 		if (cel_event_decode(r->content, r->content_len, &e, err))
 			return snprintf(why, len, "%s", err);
 		if ((i == 0) != (e.kind == CEL_KIND_BASELINE)) {
 			cel_event_free(&e);
-			return snprintf(why, len, "record %llu: %s; the baseline must be the first "
-						  "record and only it",
+			return snprintf(why, len,
+					"record %llu: %s; the baseline must be the first "
+					"record and only it",
 					(unsigned long long)r->recnum,
-					i ? "a second baseline" : "the log does not start with a baseline");
+					i ? "a second baseline"
+					  : "the log does not start with a baseline");
 		}
 		if (i == 0)
 			memcpy(c->boot_id, e.boot_id, sizeof(c->boot_id));
@@ -519,8 +530,8 @@ static int check_run(struct ctx *c, char *why, size_t len)
 	if (!c->n_evs)
 		return snprintf(why, len, "the log holds no record of a run");
 	if (c->evs[0].kind != CEL_KIND_RUN_START)
-		return snprintf(why, len, "run %s: its first record is %s, not run_start", c->run_id,
-				cel_kind_name(c->evs[0].kind));
+		return snprintf(why, len, "run %s: its first record is %s, not run_start",
+				c->run_id, cel_kind_name(c->evs[0].kind));
 	for (size_t i = 1; i < c->n_evs; i++) {
 		const struct cel_event *e = &c->evs[i];
 
@@ -531,20 +542,21 @@ static int check_run(struct ctx *c, char *why, size_t len)
 		else if (e->kind == CEL_KIND_LOSS)
 			lost += e->lost;
 		else
-			return snprintf(why, len, "run %s: unexpected %s record in the run", c->run_id,
-					cel_kind_name(e->kind));
+			return snprintf(why, len, "run %s: unexpected %s record in the run",
+					c->run_id, cel_kind_name(e->kind));
 	}
 	if (!c->end)
 		return snprintf(why, len, "run %s has no run_end record", c->run_id);
 	if (c->end->total_batches != batches || c->end->total_files != files ||
 	    c->end->total_lost != lost)
-		return snprintf(why, len,
-				"run %s: run_end counts %llu batches, %llu files, %llu lost; the log "
-				"holds %llu, %llu, %llu",
-				c->run_id, (unsigned long long)c->end->total_batches,
-				(unsigned long long)c->end->total_files,
-				(unsigned long long)c->end->total_lost, (unsigned long long)batches,
-				(unsigned long long)files, (unsigned long long)lost);
+		return snprintf(
+		    why, len,
+		    "run %s: run_end counts %llu batches, %llu files, %llu lost; the log "
+		    "holds %llu, %llu, %llu",
+		    c->run_id, (unsigned long long)c->end->total_batches,
+		    (unsigned long long)c->end->total_files, (unsigned long long)c->end->total_lost,
+		    (unsigned long long)batches, (unsigned long long)files,
+		    (unsigned long long)lost);
 	return 0;
 }
 
@@ -556,7 +568,8 @@ static void check_log(struct ctx *c)
 	int ret;
 
 	if (!c->m) {
-		fail(c, VERIFY_EVENTLOG, "not checked: manifest.json is unusable (PCR index unknown)");
+		fail(c, VERIFY_EVENTLOG,
+		     "not checked: manifest.json is unusable (PCR index unknown)");
 		return;
 	}
 	bpath(c, "events.cel", p, sizeof(p));
@@ -656,13 +669,15 @@ static int ima_prefixes(const struct ctx *c, unsigned flags, struct ima_prefixes
 {
 	const struct ima_list *l = &c->ima;
 	size_t lag = c->o->ima_max_lag ? c->o->ima_max_lag : VERIFY_IMA_MAX_LAG;
-	uint8_t v[32] = { 0 }, full[32];
+	uint8_t v[32] = {0}, full[32];
 	char err[256];
 	bool legacy = false;
 
-	p->n10 = 0;
-	if (!(p->v = malloc((l->count + 1) * sizeof(*p->v))))
+	p->n10 = p->lo = 0;
+	if (!(p->v = calloc(l->count + 1, sizeof(*p->v))))
 		return -ENOMEM;
+	if (!c->has_ima)
+		return 0; /* PCR 10 as after boot: zero */
 	memcpy(p->v[0], v, 32);
 	for (size_t i = 0; i < l->count; i++) {
 		const struct ima_entry *e = &l->entries[i];
@@ -717,7 +732,7 @@ static size_t log_tail(const struct ctx *c, uint8_t tail[LOG_TAIL][32], uint64_t
 	for (size_t k = 0; k < LOG_TAIL && k < c->log.n; k++) {
 		size_t last = c->log.n - k; /* records [0, last) */
 		char err[CEL_ERR_MAX];
-		struct cel_log part = { .recs = c->log.recs, .n = last, .cap = last };
+		struct cel_log part = {.recs = c->log.recs, .n = last, .cap = last};
 
 		if (cel_replay_baseline(&part, c->m->pcr, TPM2_ALG_SHA256, v, err))
 			break;
@@ -727,16 +742,39 @@ static size_t log_tail(const struct ctx *c, uint8_t tail[LOG_TAIL][32], uint64_t
 	return n;
 }
 
-static void pass_both(struct ctx *c, size_t covered)
+/* bom.json (bound by the quote) says no file had an IMA result: IMA was off. */
+static bool bom_ima_off(const struct ctx *c)
+{
+	if (!c->bom_loaded)
+		return false;
+	for (size_t i = 0; i < c->bom.nfiles; i++)
+		if (c->bom.files[i].ima != BOM_IMA_UNAVAILABLE)
+			return false;
+	return true;
+}
+
+static void pass_ima(struct ctx *c, size_t covered)
 {
 	c->r->ima_entries = ima_pcr10_entries(&c->ima);
 	c->r->ima_covered = covered;
-	pass(c, VERIFY_EVENTLOG, "%zu records, digests match their content, replay of PCR %u from "
-				 "the baseline equals the quote",
+	if (!c->has_ima)
+		pass(c, VERIFY_IMA,
+		     "no ima.bin: IMA was off on the traced host, and the quoted PCR "
+		     "10 is zero (nothing was measured into it)");
+	else
+		pass(c, VERIFY_IMA,
+		     "ima.bin replays into PCR 10 to the quoted value: %zu of %zu "
+		     "entries covered by the quote",
+		     covered, c->r->ima_entries);
+}
+
+static void pass_both(struct ctx *c, size_t covered)
+{
+	pass(c, VERIFY_EVENTLOG,
+	     "%zu records, digests match their content, replay of PCR %u from "
+	     "the baseline equals the quote",
 	     c->log.n, c->m->pcr);
-	pass(c, VERIFY_IMA, "ima.bin replays into PCR 10 to the quoted value: %zu of %zu entries "
-			    "covered by the quote",
-	     covered, c->r->ima_entries);
+	pass_ima(c, covered);
 }
 
 /*
@@ -746,8 +784,8 @@ static void pass_both(struct ctx *c, size_t covered)
  */
 static void match_with_ima(struct ctx *c)
 {
-	static const unsigned flags[] = { 0, IMA_REPLAY_PADDED_SHA1 };
-	struct ima_prefixes p[2] = { { 0 } };
+	static const unsigned flags[] = {0, IMA_REPLAY_PADDED_SHA1};
+	struct ima_prefixes p[2] = {{0}};
 	uint8_t tail[LOG_TAIL][32];
 	uint64_t recnum[LOG_TAIL];
 	size_t covered = 0, nt = 0;
@@ -766,22 +804,37 @@ static void match_with_ima(struct ctx *c)
 	for (size_t k = 1; k < nt; k++)
 		for (int f = 0; f < 2; f++)
 			if (p[f].v && ima_match(c, &p[f], tail[k], &covered)) {
-				fail(c, VERIFY_EVENTLOG, "the quote covers the log only up to record "
-							 "%llu: the %zu record(s) after it were added",
+				fail(c, VERIFY_EVENTLOG,
+				     "the quote covers the log only up to record "
+				     "%llu: the %zu record(s) after it were added",
 				     (unsigned long long)recnum[k], k);
-				c->r->ima_entries = ima_pcr10_entries(&c->ima);
-				c->r->ima_covered = covered;
-				pass(c, VERIFY_IMA, "ima.bin replays into PCR 10 to the quoted value: "
-						    "%zu of %zu entries covered by the quote",
-				     covered, c->r->ima_entries);
+				pass_ima(c, covered);
 				goto cleanup;
 			}
+	if (!c->has_ima && bom_ima_off(c)) {
+		/* bom.json, which the quote binds, says IMA was off: PCR 10 must be zero, so the
+		 * log is what does not match */
+		fail(c, VERIFY_EVENTLOG,
+		     "replay of PCR %u is not the quoted value (with PCR 10 "
+		     "zero: IMA was off, as bom.json says)",
+		     c->m->pcr);
+		failx(c, VERIFY_IMA, VERIFY_EXIT_EVENTLOG,
+		      "not confirmed: the quoted digest covers PCR 10 and PCR %u (see eventlog)",
+		      c->m->pcr);
+		goto cleanup;
+	}
 	failx(c, VERIFY_EVENTLOG, VERIFY_EXIT_IMA,
-	      "not confirmed: the quoted digest covers PCR %u and PCR 10, and ima.bin gives no "
-	      "PCR 10 value that matches (see ima)",
-	      c->m->pcr);
-	fail(c, VERIFY_IMA, "no prefix of ima.bin (%zu PCR 10 entries; the quote may lag by %zu) "
-			    "replays, with events.cel's PCR %u, to the quoted PCR digest",
+	      "not confirmed: the quoted digest covers PCR %u and PCR 10, and %s gives no PCR 10 "
+	      "value that matches (see ima)",
+	      c->m->pcr, c->has_ima ? "ima.bin" : "a zero PCR 10 (no ima.bin)");
+	if (!c->has_ima)
+		fail(c, VERIFY_IMA,
+		     "no ima.bin, but bom.json records IMA results: the quoted "
+		     "digest does not match a zero PCR 10 with events.cel's PCR %u",
+		     c->m->pcr);
+	fail(c, VERIFY_IMA,
+	     "no prefix of ima.bin (%zu PCR 10 entries; the quote may lag by %zu) "
+	     "replays, with events.cel's PCR %u, to the quoted PCR digest",
 	     p[0].n10, p[0].n10 - p[0].lo, c->m->pcr);
 cleanup:
 	free(p[0].v);
@@ -808,24 +861,30 @@ static void check_pcr_digest(struct ctx *c)
 			failx(c, VERIFY_EVENTLOG,
 			      c->attested ? VERIFY_EXIT_QUOTE : VERIFY_EXIT_UNATTESTED,
 			      "replay not compared: %s",
-			      c->attested ? "the quote is unusable" : "unattested bundle (no quote)");
-		if (c->has_ima && c->ima_ok)
-			fail(c, VERIFY_IMA, "replay not compared: %s",
-			     c->attested ? "the quote is unusable" : "unattested bundle (no quote)");
+			      c->attested ? "the quote is unusable"
+					  : "unattested bundle (no quote)");
+		failx(c, VERIFY_IMA, c->attested ? VERIFY_EXIT_QUOTE : VERIFY_EXIT_UNATTESTED,
+		      "replay not compared: %s",
+		      c->attested ? "the quote is unusable" : "unattested bundle (no quote)");
 		return;
 	}
 	if (!c->log_ok) {
-		if (c->has_ima && c->ima_ok)
-			fail(c, VERIFY_IMA, "replay not compared: events.cel is unusable");
+		failx(c, VERIFY_IMA, VERIFY_EXIT_EVENTLOG,
+		      "replay not compared: events.cel is unusable");
+		return;
+	}
+	if (c->zero10) {
+		match_with_ima(c);
 		return;
 	}
 	if (c->has_ima) {
 		if (c->ima_ok)
 			match_with_ima(c);
 		else
-			failx(c, VERIFY_EVENTLOG, VERIFY_EXIT_IMA,
-			      "replay not compared: ima.bin is unusable and the quoted digest covers "
-			      "both PCRs");
+			failx(
+			    c, VERIFY_EVENTLOG, VERIFY_EXIT_IMA,
+			    "replay not compared: ima.bin is unusable and the quoted digest covers "
+			    "both PCRs");
 		return;
 	}
 	hex_encode(c->pcr_value, 32, hx);
@@ -834,11 +893,13 @@ static void check_pcr_digest(struct ctx *c)
 		     c->m->pcr, hx, why);
 		return;
 	}
-	pass(c, VERIFY_EVENTLOG, "%zu records, digests match their content, replay of PCR %u from "
-				 "the baseline equals the quote",
+	pass(c, VERIFY_EVENTLOG,
+	     "%zu records, digests match their content, replay of PCR %u from "
+	     "the baseline equals the quote",
 	     c->log.n, c->m->pcr);
-	pass(c, VERIFY_IMA, "no ima.bin: IMA was unavailable on the traced host; the quote covers "
-			    "PCR %u only",
+	pass(c, VERIFY_IMA,
+	     "no ima.bin: IMA was unavailable on the traced host; the quote covers "
+	     "PCR %u only",
 	     c->m->pcr);
 }
 
@@ -925,8 +986,9 @@ static int bom_items(const struct bom *b, struct item **out, size_t *n, uint8_t 
 	for (size_t i = 0; i < b->nfiles; i++) {
 		v[i].path = b->files[i].path;
 		v[i].roles = b->files[i].roles;
-		v[i].sha = b->files[i].sha256[0] && !hex_decode(b->files[i].sha256, d[i], 32) ? d[i]
-											     : NULL;
+		v[i].sha = b->files[i].sha256[0] && !hex_decode(b->files[i].sha256, d[i], 32)
+			       ? d[i]
+			       : NULL;
 	}
 	*out = v;
 	*digests = d;
@@ -936,7 +998,7 @@ static int bom_items(const struct bom *b, struct item **out, size_t *n, uint8_t 
 
 static void roles_text(unsigned roles, char *out, size_t len)
 {
-	static const char *const names[] = { "input", "output", "executable", "library" };
+	static const char *const names[] = {"input", "output", "executable", "library"};
 
 	out[0] = '\0';
 	for (unsigned i = 0; i < 4; i++)
@@ -966,22 +1028,24 @@ static bool same_items(struct ctx *c, const struct item *b, size_t nb, const str
 		int d = i == nb ? 1 : j == nl ? -1 : item_cmp(&b[i], &l[j]);
 
 		if (d < 0) {
-			fail(c, VERIFY_BOM, "bom.json lists %s (sha256 %.16s) which the event log does "
-					    "not measure in this run",
+			fail(c, VERIFY_BOM,
+			     "bom.json lists %s (sha256 %.16s) which the event log does "
+			     "not measure in this run",
 			     b[i].path, sha_text(&b[i], hx));
 			return false;
 		}
 		if (d > 0) {
-			fail(c, VERIFY_BOM, "the event log measures %s (sha256 %.16s) which bom.json "
-					    "does not list",
+			fail(c, VERIFY_BOM,
+			     "the event log measures %s (sha256 %.16s) which bom.json "
+			     "does not list",
 			     l[j].path, sha_text(&l[j], hx));
 			return false;
 		}
 		if (b[i].roles != l[j].roles) {
 			roles_text(b[i].roles, r1, sizeof(r1));
 			roles_text(l[j].roles, r2, sizeof(r2));
-			fail(c, VERIFY_BOM, "%s: roles %s in bom.json, %s in the event log", b[i].path,
-			     r1, r2);
+			fail(c, VERIFY_BOM, "%s: roles %s in bom.json, %s in the event log",
+			     b[i].path, r1, r2);
 			return false;
 		}
 		i++, j++;
@@ -1012,8 +1076,7 @@ static bool check_run_fields(struct ctx *c)
 	}
 	if (run->events_lost != c->end->total_lost) {
 		fail(c, VERIFY_BOM, "events lost: bom.json says %llu, run_end says %llu",
-		     (unsigned long long)run->events_lost,
-		     (unsigned long long)c->end->total_lost);
+		     (unsigned long long)run->events_lost, (unsigned long long)c->end->total_lost);
 		return false;
 	}
 	if (c->bom.host.boot_id && c->boot_id[0] && strcmp(c->bom.host.boot_id, c->boot_id)) {
@@ -1054,24 +1117,25 @@ static void bom_job_start(struct ctx *c, struct bom_job *j)
 	j->started = !pthread_create(&j->tid, NULL, bom_job_run, j);
 }
 
-static void bom_job_wait(struct bom_job *j)
+static void bom_job_wait(struct ctx *c, struct bom_job *j)
 {
 	if (j->started)
 		pthread_join(j->tid, NULL);
 	else
 		bom_job_run(j);
 	j->started = false;
+	c->bom_loaded = !j->rc;
+	snprintf(c->bom_err, sizeof(c->bom_err), "%s", j->err);
 }
 
-static void check_bom(struct ctx *c, struct bom_job *j)
+static void check_bom(struct ctx *c)
 {
 	struct item *bi = NULL, *li = NULL;
 	uint8_t(*digests)[32] = NULL;
 	size_t nb = 0, nl = 0;
 
-	bom_job_wait(j);
-	if (j->rc) {
-		fail(c, VERIFY_BOM, "bom.json: %s", j->err);
+	if (!c->bom_loaded) {
+		fail(c, VERIFY_BOM, "bom.json: %s", c->bom_err);
 		return;
 	}
 	c->bom_ok = true;
@@ -1087,8 +1151,9 @@ static void check_bom(struct ctx *c, struct bom_job *j)
 	}
 	c->r->run_files = nl;
 	if (same_items(c, bi, nb, li, nl))
-		pass(c, VERIFY_BOM, "run %s: %zu files in bom.json, the same (path, sha256, roles) "
-				    "as the log; exit status %d and events lost agree",
+		pass(c, VERIFY_BOM,
+		     "run %s: %zu files in bom.json, the same (path, sha256, roles) "
+		     "as the log; exit status %d and events lost agree",
 		     c->run_id, nb, c->end->exit_status);
 cleanup:
 	free(bi);
@@ -1124,8 +1189,8 @@ static void check_weights(struct ctx *c)
 			found = !memcmp(c->end->outputs[j].sha256, d, 32);
 		if (!found) {
 			hex_encode(d, 32, hx);
-			fail(c, VERIFY_WEIGHTS, "%s (sha256 %.16s...) is not an output of run %s", w,
-			     hx, c->run_id);
+			fail(c, VERIFY_WEIGHTS, "%s (sha256 %.16s...) is not an output of run %s",
+			     w, hx, c->run_id);
 			return;
 		}
 	}
@@ -1139,8 +1204,9 @@ static void check_complete(struct ctx *c)
 		return;
 	}
 	if (c->end->total_lost) {
-		fail(c, VERIFY_COMPLETE, "incomplete: the run lost %llu events, so files may be "
-					 "missing from the record",
+		fail(c, VERIFY_COMPLETE,
+		     "incomplete: the run lost %llu events, so files may be "
+		     "missing from the record",
 		     (unsigned long long)c->end->total_lost);
 		return;
 	}
@@ -1162,14 +1228,14 @@ static void finish(struct ctx *c)
 	for (int i = 0; i < VERIFY_N_CHECKS; i++) {
 		r->checks[i].name = check_names[i];
 		if (!r->checks[i].ok && !r->exit_code)
-			r->exit_code = r->checks[i].exit_code ? r->checks[i].exit_code
-							      : VERIFY_EXIT_INTERNAL;
+			r->exit_code =
+			    r->checks[i].exit_code ? r->checks[i].exit_code : VERIFY_EXIT_INTERNAL;
 	}
 	r->records = c->log.n;
-	r->verdict = r->exit_code == 0			       ? "verified"
-		     : r->exit_code == VERIFY_EXIT_UNATTESTED  ? "unattested"
+	r->verdict = r->exit_code == 0			      ? "verified"
+		     : r->exit_code == VERIFY_EXIT_UNATTESTED ? "unattested"
 		     : r->exit_code == VERIFY_EXIT_INCOMPLETE ? "incomplete"
-							       : "failed";
+							      : "failed";
 }
 
 static void ctx_free(struct ctx *c)
@@ -1188,8 +1254,8 @@ static void ctx_free(struct ctx *c)
 
 int verify_bundle(const struct verify_opts *o, struct verify_report *r)
 {
-	struct ctx c = { .o = o, .r = r };
-	struct bom_job job = { .rc = 0 };
+	struct ctx c = {.o = o, .r = r};
+	struct bom_job job = {.rc = 0};
 
 	memset(r, 0, sizeof(*r));
 	bom_init(&c.bom);
@@ -1207,8 +1273,9 @@ int verify_bundle(const struct verify_opts *o, struct verify_report *r)
 		fail(&c, VERIFY_QUOTE, "not checked: manifest.json is unusable");
 	check_ak(&c);
 	check_log(&c);
+	bom_job_wait(&c, &job);
 	check_pcr_digest(&c);
-	check_bom(&c, &job);
+	check_bom(&c);
 	check_weights(&c);
 	check_complete(&c);
 	finish(&c);

@@ -18,21 +18,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
 /* Exit codes of aicert-verify. Append-only. */
 enum verify_exit {
 	VERIFY_EXIT_OK = 0,
-	VERIFY_EXIT_USAGE = 1,	     /* bad command line, or the bundle cannot be read at all */
-	VERIFY_EXIT_MANIFEST = 2,    /* manifest.json: files, digests, binding */
-	VERIFY_EXIT_QUOTE = 3,	     /* quote decode, signature, qualifying data, clock, selection */
-	VERIFY_EXIT_AK = 4,	     /* AK not pinned / not chained / not authenticated at all */
-	VERIFY_EXIT_EVENTLOG = 5,    /* events.cel integrity, or its replay vs the quoted PCR */
-	VERIFY_EXIT_IMA = 6,	     /* ima.bin integrity, or its replay vs the quoted PCR 10 */
-	VERIFY_EXIT_BOM = 7,	     /* bom.json disagrees with the event log */
-	VERIFY_EXIT_WEIGHTS = 8,     /* a --weights file is not an output of the run */
-	VERIFY_EXIT_INCOMPLETE = 9,  /* everything else holds, but the run lost events */
+	VERIFY_EXIT_USAGE = 1,	    /* bad command line, or the bundle cannot be read at all */
+	VERIFY_EXIT_MANIFEST = 2,   /* manifest.json: files, digests, binding */
+	VERIFY_EXIT_QUOTE = 3,	    /* quote decode, signature, qualifying data, clock, selection */
+	VERIFY_EXIT_AK = 4,	    /* AK not pinned / not chained / not authenticated at all */
+	VERIFY_EXIT_EVENTLOG = 5,   /* events.cel integrity, or its replay vs the quoted PCR */
+	VERIFY_EXIT_IMA = 6,	    /* ima.bin integrity, or its replay vs the quoted PCR 10 */
+	VERIFY_EXIT_BOM = 7,	    /* bom.json disagrees with the event log */
+	VERIFY_EXIT_WEIGHTS = 8,    /* a --weights file is not an output of the run */
+	VERIFY_EXIT_INCOMPLETE = 9, /* everything else holds, but the run lost events */
 	VERIFY_EXIT_UNATTESTED = 10, /* no quote (--no-tpm bundle): never verified */
 	VERIFY_EXIT_INTERNAL = 11,   /* out of memory and the like */
 };
@@ -53,15 +54,15 @@ enum verify_check_id {
 #define VERIFY_REASON_MAX 512
 
 struct verify_opts {
-	const char *bundle;		 /* directory */
-	const char *ak_pem;		 /* --ak: pinned AK public key (or certificate) */
-	const char *const *ca_pems;	 /* --ca: trusted CA certificates for ak.cert.pem */
+	const char *bundle;	    /* directory */
+	const char *ak_pem;	    /* --ak: pinned AK public key (or certificate) */
+	const char *const *ca_pems; /* --ca: trusted CA certificates for ak.cert.pem */
 	size_t n_ca;
-	const uint8_t *nonce;		 /* --nonce: the verifier's challenge; NULL: none */
+	const uint8_t *nonce; /* --nonce: the verifier's challenge; NULL: none */
 	size_t nonce_len;
-	const char *const *weights;	 /* --weights files, each must be an output of the run */
+	const char *const *weights; /* --weights files, each must be an output of the run */
 	size_t n_weights;
-	size_t ima_max_lag;		 /* entries the quote may lag ima.bin; 0: VERIFY_IMA_MAX_LAG */
+	size_t ima_max_lag; /* entries the quote may lag ima.bin; 0: VERIFY_IMA_MAX_LAG */
 };
 
 #define VERIFY_IMA_MAX_LAG 4096

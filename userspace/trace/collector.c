@@ -26,6 +26,9 @@
 #include "trace/hashpool.h"
 
 #define DELETED_SUFFIX " (deleted)"
+#define MAX_DIR_RENAMES 4096
+/* stat() calls spent looking for outputs in renamed directories at run end (a few seconds) */
+#define DIR_LOOKUP_BUDGET (1u << 20)
 
 struct inode_ent {
 	uint64_t dev, ino;
@@ -42,6 +45,13 @@ struct meas {
 	int err;
 	uint64_t size;
 	unsigned roles;
+};
+
+/* The new name of a renamed directory: outputs written below its old name are looked up there. */
+struct dir_rename {
+	char *path;
+	uint64_t dev, ino;
+	int live; /* at run end, path still names this directory */
 };
 
 struct job_ctx {
@@ -62,6 +72,10 @@ struct collector {
 	size_t nheads; /* power of two */
 	struct meas *meas;
 	size_t nmeas, cap_meas;
+	struct dir_rename *dirs; /* renames of directories the table does not know */
+	size_t ndirs, cap_dirs;
+	int dirs_full;
+	size_t dir_budget;
 	struct collector_stats st;
 	int oom;
 };
@@ -229,8 +243,9 @@ static int absolute(const char *path, uint32_t tgid, char *out, size_t outlen)
 	if (path[0] == '/')
 		return snprintf(out, outlen, "%s", path) < (int)outlen ? 0 : -1;
 	snprintf(link, sizeof(link), "/proc/%u/cwd", tgid);
-	n = readlink(link, cwd, sizeof(cwd) - 1);
-	if (n <= 0)
+	n = readlink(link, cwd, sizeof(cwd));
+	/* readlink truncates silently: a full buffer may be a cut name */
+	if (n <= 0 || (size_t)n >= sizeof(cwd))
 		return -1;
 	cwd[n] = '\0';
 	return snprintf(out, outlen, "%s/%s", cwd, path) < (int)outlen ? 0 : -1;
@@ -251,31 +266,54 @@ static unsigned kind_role(uint32_t kind)
 	return 0;
 }
 
-static void on_file(struct collector *c, const struct ac_file *f)
+static int same_inode(const struct stat *st, uint64_t dev, uint64_t ino)
 {
-	char path[AC_PATH_MAX + PATH_MAX];
-	unsigned roles = kind_role(f->kind);
-	uint64_t dev = collector_dev_from_kernel(f->dev);
-	struct inode_ent *e;
-	size_t n;
+	return (uint64_t)st->st_dev == dev && (uint64_t)st->st_ino == ino;
+}
 
-	if (!roles || f->path_len == 0) {
-		c->st.malformed++;
+/*
+ * d_path appends " (deleted)" to the name of an unlinked file. The BPF side marks the unlinked
+ * files it sees, but one unlinked between its check and d_path is not marked, so an unmarked
+ * suffix is only kept when the name really holds the record's file.
+ */
+static void strip_deleted(char *path, const struct ac_file *f, uint64_t dev)
+{
+	size_t n = strlen(path), sl = strlen(DELETED_SUFFIX);
+	struct stat st;
+
+	if (n <= sl || strcmp(path + n - sl, DELETED_SUFFIX))
 		return;
-	}
-	if (absolute(f->path, f->task.tgid, path, sizeof(path))) {
-		c->st.malformed++;
+	if (!(f->hdr.flags & AC_F_UNLINKED) && !stat(path, &st) &&
+	    (!f->ino || same_inode(&st, dev, f->ino)))
 		return;
+	path[n - sl] = '\0';
+}
+
+static void output_gone(struct collector *c, const char *path)
+{
+	struct hash_result r = { .status = HASH_VANISHED, .err = ENOENT };
+
+	if (meas_add(c, path, &r, BOM_ROLE_OUTPUT))
+		c->oom = 1;
+}
+
+static void note_write(struct collector *c, const struct ac_file *f, const char *path,
+		       uint64_t dev, uint64_t ino)
+{
+	struct inode_ent *e;
+	struct stat st;
+
+	/* a record without the inode (none today; kept for other backends): the name tells it */
+	if (!ino) {
+		if (stat(path, &st)) {
+			c->st.outputs++;
+			output_gone(c, path);
+			return;
+		}
+		dev = st.st_dev;
+		ino = st.st_ino;
 	}
-	/* bpf_d_path and the dentry walk both mark an unlinked file this way */
-	n = strlen(path);
-	if (n > strlen(DELETED_SUFFIX) && !strcmp(path + n - strlen(DELETED_SUFFIX), DELETED_SUFFIX))
-		path[n - strlen(DELETED_SUFFIX)] = '\0';
-	if (policy_excluded(c->opts.policy, path, f->magic)) {
-		c->st.excluded++;
-		return;
-	}
-	e = ino_get(c, dev, f->ino, path);
+	e = ino_get(c, dev, ino, path);
 	if (!e) {
 		c->oom = 1;
 		return;
@@ -284,24 +322,99 @@ static void on_file(struct collector *c, const struct ac_file *f)
 		e->pid = (int32_t)f->task.tgid;
 		e->fd = f->fd;
 	}
-	if (f->kind == AC_KIND_WRITE) {
-		if (!e->written)
-			c->st.outputs++;
-		e->written = 1;
-		if (strcmp(e->path, path)) {
-			char *p = strdup(path);
+	if (!e->written)
+		c->st.outputs++;
+	e->written = 1;
+	if (strcmp(e->path, path)) {
+		char *p = strdup(path);
 
-			if (p) {
-				free(e->path);
-				e->path = p;
-			}
+		if (!p) {
+			c->oom = 1;
+			return;
 		}
+		free(e->path);
+		e->path = p;
+	}
+}
+
+static void on_file(struct collector *c, const struct ac_file *f)
+{
+	char path[AC_PATH_MAX + PATH_MAX];
+	unsigned roles = kind_role(f->kind);
+	uint64_t dev = collector_dev_from_kernel(f->dev);
+
+	if (!roles) {
+		c->st.malformed++;
+		return;
+	}
+	if (absolute(f->path, f->task.tgid, path, sizeof(path))) {
+		/* the task is gone (its cwd with it) or the name does not fit */
+		c->st.malformed++;
+		log_debug("dropped %s of pid %u: cannot make it absolute", f->path, f->task.tgid);
+		return;
+	}
+	strip_deleted(path, f, dev);
+	if (policy_excluded(c->opts.policy, path, f->magic)) {
+		c->st.excluded++;
+		return;
+	}
+	if (f->kind == AC_KIND_WRITE) {
+		note_write(c, f, path, dev, f->ino);
 		return;
 	}
 	if (f->kind == AC_KIND_EXEC)
 		c->st.processes++;
 	c->st.inputs++;
-	submit(c, path, dev, f->ino, (int32_t)f->task.tgid, f->fd, roles);
+	/* an input is hashed now, by name (or the task's fd); no inode table entry is needed */
+	submit(c, path, f->ino ? dev : 0, f->ino, (int32_t)f->task.tgid, f->fd, roles);
+}
+
+static void note_dir_rename(struct collector *c, const char *path, uint64_t dev, uint64_t ino)
+{
+	struct dir_rename *d;
+	char *p;
+
+	/* renamed again: only its last name matters */
+	for (size_t k = 0; k < c->ndirs; k++) {
+		d = &c->dirs[k];
+		if (d->dev != dev || d->ino != ino)
+			continue;
+		p = strdup(path);
+		if (!p) {
+			c->oom = 1;
+			return;
+		}
+		free(d->path);
+		d->path = p;
+		return;
+	}
+	if (c->ndirs == MAX_DIR_RENAMES) {
+		if (!c->dirs_full)
+			log_warn("more than %d directories renamed: outputs moved with later ones "
+				 "may be reported as deleted", MAX_DIR_RENAMES);
+		c->dirs_full = 1;
+		return;
+	}
+	if (c->ndirs == c->cap_dirs) {
+		size_t cap = c->cap_dirs ? 2 * c->cap_dirs : 16;
+
+		d = realloc(c->dirs, cap * sizeof(*d));
+		if (!d) {
+			c->oom = 1;
+			return;
+		}
+		c->dirs = d;
+		c->cap_dirs = cap;
+	}
+	d = &c->dirs[c->ndirs];
+	d->dev = dev;
+	d->ino = ino;
+	d->path = strdup(path);
+	if (!d->path) {
+		c->oom = 1;
+		return;
+	}
+	c->ndirs++;
 }
 
 static void on_rename(struct collector *c, const struct ac_rename *r)
@@ -310,14 +423,20 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 	uint64_t dev = collector_dev_from_kernel(r->dev), ino = r->ino;
 	struct inode_ent *e;
 	struct stat st;
+	int known = 0;
 	char *p;
 
 	if (r->name[0] == '/' || !(r->hdr.flags & AC_F_PATH_REL))
 		snprintf(path, sizeof(path), "%s", r->name);
-	else
+	else if (r->path_len)
 		snprintf(path, sizeof(path), "%s/%s", r->path, r->name);
-	if (path[0] != '/')
+	else
+		path[0] = '\0';
+	if (path[0] != '/') {
+		/* the tracepoint backend could not resolve the directory fd */
+		log_debug("rename to %s: directory unknown, not followed", r->name);
 		return;
+	}
 	if (!ino) {
 		/* the tracepoint backend cannot see the inode: the new name tells it, unless the run
 		 * renamed it again meanwhile, which a later rename record then fixes */
@@ -325,10 +444,15 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 			return;
 		dev = st.st_dev;
 		ino = st.st_ino;
+		known = 1;
 	}
 	e = ino_find(c, dev, ino);
-	if (!e)
+	if (!e) {
+		/* a directory: the outputs below it moved, and no record names them */
+		if ((known || !lstat(path, &st)) && S_ISDIR(st.st_mode) && same_inode(&st, dev, ino))
+			note_dir_rename(c, path, dev, ino);
 		return;
+	}
 	c->st.renames++;
 	p = strdup(path);
 	if (!p) {
@@ -339,6 +463,28 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 	e->path = p;
 }
 
+/* A NUL within the first n bytes of s: the string the BPF side sent fits what it said. */
+static int str_ok(const char *s, size_t n)
+{
+	return n > 0 && memchr(s, '\0', n) != NULL;
+}
+
+static int file_ok(const struct ac_file *f, size_t len)
+{
+	size_t off = offsetof(struct ac_file, path);
+
+	return len >= off && f->path_len <= len - off && str_ok(f->path, f->path_len);
+}
+
+/* The tracepoint backend sends no directory (path_len 0) for an absolute new name. */
+static int rename_ok(const struct ac_rename *r, size_t len)
+{
+	size_t off = offsetof(struct ac_rename, path);
+
+	return len >= off && r->name_len <= AC_NAME_MAX && str_ok(r->name, r->name_len) &&
+	       r->path_len <= len - off && (r->path_len == 0 || str_ok(r->path, r->path_len));
+}
+
 void collector_on_record(const void *rec, size_t len, void *ctx)
 {
 	struct collector *c = ctx;
@@ -346,19 +492,21 @@ void collector_on_record(const void *rec, size_t len, void *ctx)
 
 	pthread_mutex_lock(&c->lock);
 	c->st.records++;
-	if (len < sizeof(*h) || h->size > len) {
+	if (len < sizeof(*h) || h->size > len || h->size < sizeof(*h)) {
 		c->st.malformed++;
 		goto out;
 	}
+	/* what the BPF side said it sent; the ring buffer may round len up */
+	len = h->size;
 	switch (h->type) {
 	case AC_REC_FILE:
-		if (len >= offsetof(struct ac_file, path) + 1)
+		if (file_ok(rec, len))
 			on_file(c, rec);
 		else
 			c->st.malformed++;
 		break;
 	case AC_REC_RENAME:
-		if (len >= offsetof(struct ac_rename, path) + 1)
+		if (rename_ok(rec, len))
 			on_rename(c, rec);
 		else
 			c->st.malformed++;
@@ -448,7 +596,8 @@ static int to_bom(struct collector *c, struct bom *bom, collector_measure_cb cb,
 {
 	char hex[65], why[160];
 
-	qsort(c->meas, c->nmeas, sizeof(*c->meas), meas_cmp);
+	if (c->nmeas) /* qsort's array must not be NULL, even when empty */
+		qsort(c->meas, c->nmeas, sizeof(*c->meas), meas_cmp);
 	for (size_t i = 0; i < c->nmeas;) {
 		struct meas *m = &c->meas[i];
 		unsigned roles = 0;
@@ -478,17 +627,104 @@ static int to_bom(struct collector *c, struct bom *bom, collector_measure_cb cb,
 	return 0;
 }
 
+/* A directory renamed again, or removed, holds nothing under the name the record gave. */
+static void dirs_check(struct collector *c)
+{
+	struct stat st;
+
+	for (size_t k = 0; k < c->ndirs; k++) {
+		struct dir_rename *d = &c->dirs[k];
+
+		d->live = !lstat(d->path, &st) && S_ISDIR(st.st_mode) && same_inode(&st, d->dev, d->ino);
+	}
+	c->dir_budget = DIR_LOOKUP_BUDGET;
+}
+
+/*
+ * An output below a directory the run renamed later ("tmp-ckpt/w.bin", then tmp-ckpt -> ckpt)
+ * still has its old name: rename records name only what moved. Try each renamed directory in
+ * place of each ancestor of the old name, latest rename first; the inode decides. Each try is a
+ * stat(), so a run that deleted many outputs and renamed many directories gets a bounded number.
+ */
+static int follow_dirs(struct collector *c, struct inode_ent *e)
+{
+	char cand[AC_PATH_MAX + PATH_MAX];
+	struct stat st;
+
+	if (!c->dir_budget)
+		return 0;
+	for (size_t k = c->ndirs; k-- > 0;) {
+		const struct dir_rename *d = &c->dirs[k];
+
+		if (!d->live || d->dev != e->dev)
+			continue;
+		for (const char *s = strrchr(e->path, '/'); s && s > e->path;) {
+			char *p;
+
+			if (--c->dir_budget == 0) {
+				log_warn("too many outputs missing below renamed directories: the rest "
+					 "are reported as deleted");
+				return 0;
+			}
+			if (snprintf(cand, sizeof(cand), "%s%s", d->path, s) < (int)sizeof(cand) &&
+			    !stat(cand, &st) && same_inode(&st, e->dev, e->ino)) {
+				p = strdup(cand);
+				if (!p)
+					return -ENOMEM;
+				free(e->path);
+				e->path = p;
+				return 1;
+			}
+			while (--s > e->path && *s != '/')
+				;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Where an output is at run end. Returns 1 to hash it by its name, 0 when the run itself removed
+ * it (its name now holds another output of the run: "write ckpt.tmp, rename over ckpt" each
+ * epoch), -ENOMEM.
+ */
+static int locate_output(struct collector *c, struct inode_ent *e)
+{
+	struct inode_ent *other;
+	struct stat st;
+	int found = !stat(e->path, &st), r;
+
+	if (found && same_inode(&st, e->dev, e->ino))
+		return 1;
+	/* before "replaced": a directory name the run reuses ("tmp/", renamed each epoch) */
+	r = follow_dirs(c, e);
+	if (r)
+		return r < 0 ? -ENOMEM : 1;
+	other = found ? ino_find(c, st.st_dev, st.st_ino) : NULL;
+	return other && other->written && !strcmp(other->path, e->path) ? 0 : 1;
+}
+
 int collector_finish(struct collector *c, struct bom *bom, collector_measure_cb cb, void *cb_ctx)
 {
 	size_t nout = 0;
+	int r;
 
 	wait_idle(c, "inputs");
 	pthread_mutex_lock(&c->lock);
+	dirs_check(c);
 	for (size_t i = 0; i < c->nents; i++) {
 		struct inode_ent *e = &c->ents[i];
 
 		if (!e->written)
 			continue;
+		r = locate_output(c, e);
+		if (r < 0) {
+			c->oom = 1;
+			break;
+		}
+		if (r == 0) {
+			output_gone(c, e->path);
+			continue;
+		}
 		/* by name, not by fd: the output is what the name holds when the run is over */
 		submit(c, e->path, e->dev, e->ino, -1, -1, BOM_ROLE_OUTPUT);
 		nout++;
@@ -518,6 +754,9 @@ void collector_free(struct collector *c)
 		free(c->ents[i].path);
 	for (size_t i = 0; i < c->nmeas; i++)
 		free(c->meas[i].path);
+	for (size_t i = 0; i < c->ndirs; i++)
+		free(c->dirs[i].path);
+	free(c->dirs);
 	free(c->ents);
 	free(c->heads);
 	free(c->meas);

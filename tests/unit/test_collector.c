@@ -1,0 +1,685 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * test_collector.c - the collector fed with records as the BPF side builds them (include/access.h),
+ * naming real files in a temporary directory so the hash pool really hashes them: roles, renames
+ * of files and directories (both backends' record shapes), deleted outputs, policy exclusions,
+ * the " (deleted)" suffix, relative names, malformed records and a table of thousands of inodes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+
+#include <access.h>
+#include "lib/bom.h"
+#include "lib/hex.h"
+#include "lib/log.h"
+#include "lib/policy.h"
+#include "trace/collector.h"
+
+#define PROC_MAGIC 0x9fa0
+#define SYSFS_MAGIC 0x62656572
+
+static char dir[PATH_MAX];
+static struct policy *pol;
+static struct collector *coll;
+static struct bom bom;
+static size_t measured; /* collector_finish's callback calls */
+
+static int setup(void **state)
+{
+	char tmpl[] = "/tmp/aicert-test-coll.XXXXXX";
+
+	if (!mkdtemp(tmpl) || !realpath(tmpl, dir))
+		return -1;
+	pol = policy_default();
+	coll = pol ? collector_new(&(struct collector_opts){ .policy = pol, .jobs = 2 }) : NULL;
+	bom_init(&bom);
+	measured = 0;
+	return coll ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	collector_free(coll);
+	policy_free(pol);
+	bom_free(&bom);
+	coll = NULL;
+	pol = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- helpers ---- */
+
+static uint64_t kdev(dev_t d)
+{
+	return ((uint64_t)major(d) << 20) | minor(d);
+}
+
+/* dir/name in a static buffer, one of four: a test holds at most four at once */
+static const char *in_dir(const char *name)
+{
+	static char bufs[4][PATH_MAX];
+	static int i;
+	char *b = bufs[i++ & 3];
+
+	if (snprintf(b, PATH_MAX, "%s/%s", dir, name) >= PATH_MAX)
+		fail_msg("%s/%s: name too long", dir, name);
+	return b;
+}
+
+static void put(const char *path, const char *content)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(content, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void sha_hex(const char *content, char out[65])
+{
+	uint8_t md[32];
+	unsigned n = 0;
+
+	assert_int_equal(EVP_Digest(content, strlen(content), md, &n, EVP_sha256(), NULL), 1);
+	assert_int_equal(n, 32);
+	hex_encode(md, sizeof(md), out);
+}
+
+/* A file record as the LSM backend sends it; dev, ino, size and magic from the file when it exists. */
+static struct ac_file *file_rec(uint32_t kind, const char *path)
+{
+	struct ac_file *f = calloc(1, sizeof(*f));
+	struct statfs sfs;
+	struct stat st;
+
+	assert_non_null(f);
+	f->hdr.type = AC_REC_FILE;
+	f->hdr.backend = AC_BACKEND_LSM;
+	f->task.pid = f->task.tgid = (uint32_t)getpid();
+	f->kind = kind;
+	f->fd = -1;
+	f->path_len = (uint32_t)strlen(path) + 1;
+	assert_true(f->path_len <= AC_PATH_MAX);
+	memcpy(f->path, path, f->path_len);
+	f->hdr.size = (uint32_t)(offsetof(struct ac_file, path) + f->path_len);
+	if (stat(path, &st) == 0) {
+		f->dev = kdev(st.st_dev);
+		f->ino = st.st_ino;
+		f->size = st.st_size;
+	}
+	if (statfs(path, &sfs) == 0)
+		f->magic = (uint32_t)sfs.f_type;
+	return f;
+}
+
+static void feed_len(void *rec, size_t len)
+{
+	collector_on_record(rec, len, coll);
+	free(rec);
+}
+
+static void feed(void *rec)
+{
+	feed_len(rec, ((struct ac_hdr *)rec)->size);
+}
+
+static void access_file(uint32_t kind, const char *path)
+{
+	feed(file_rec(kind, path));
+}
+
+/* A rename record: the new name relative to dirpath (LSM: the last component), or absolute. */
+static struct ac_rename *rename_rec(const char *name, const char *dirpath, uint64_t dev,
+				    uint64_t ino, uint32_t flags)
+{
+	struct ac_rename *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	r->hdr.type = AC_REC_RENAME;
+	r->hdr.flags = flags;
+	r->hdr.backend = ino ? AC_BACKEND_LSM : AC_BACKEND_TRACEPOINT;
+	r->task.pid = r->task.tgid = (uint32_t)getpid();
+	r->dev = dev;
+	r->ino = ino;
+	r->name_len = (uint32_t)strlen(name) + 1;
+	assert_true(r->name_len <= AC_NAME_MAX);
+	memcpy(r->name, name, r->name_len);
+	if (dirpath) {
+		r->path_len = (uint32_t)strlen(dirpath) + 1;
+		memcpy(r->path, dirpath, r->path_len);
+	}
+	r->hdr.size = (uint32_t)(offsetof(struct ac_rename, path) + r->path_len);
+	return r;
+}
+
+/* The LSM hook's record for rename(old, dir/name): the inode as it is now (after the rename). */
+static void renamed_lsm(const char *name)
+{
+	struct stat st;
+
+	assert_int_equal(stat(in_dir(name), &st), 0);
+	feed(rename_rec(name, dir, kdev(st.st_dev), st.st_ino, AC_F_PATH_REL));
+}
+
+static void on_measured(const struct bom_file *f, void *ctx)
+{
+	assert_ptr_equal(ctx, &measured);
+	assert_non_null(f->path);
+	measured++;
+}
+
+static void finish(void)
+{
+	assert_int_equal(collector_finish(coll, &bom, on_measured, &measured), 0);
+	assert_int_equal(measured, bom.nfiles);
+}
+
+static size_t count_path(const char *path)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < bom.nfiles; i++)
+		n += !strcmp(bom.files[i].path, path);
+	return n;
+}
+
+static const struct bom_file *find(const char *path)
+{
+	for (size_t i = 0; i < bom.nfiles; i++)
+		if (!strcmp(bom.files[i].path, path))
+			return &bom.files[i];
+	return NULL;
+}
+
+/* The single entry for path, hashed fine, with content's digest and these roles. */
+static void expect_hashed(const char *path, const char *content, unsigned roles)
+{
+	const struct bom_file *f = find(path);
+	char want[65];
+
+	if (!f)
+		fail_msg("no BOM entry for %s", path);
+	assert_int_equal(count_path(path), 1);
+	sha_hex(content, want);
+	assert_string_equal(f->sha256, want);
+	assert_null(f->status);
+	assert_int_equal(f->size, strlen(content));
+	assert_int_equal(f->roles, roles);
+	assert_non_null(f->category);
+}
+
+static struct collector_stats stats(void)
+{
+	struct collector_stats st;
+
+	collector_stats(coll, &st);
+	return st;
+}
+
+/* ---- tests ---- */
+
+static void test_read_input(void **state)
+{
+	const char *p = in_dir("train.csv");
+
+	put(p, "x,y\n1,2\n");
+	access_file(AC_KIND_READ, p);
+	finish();
+	assert_int_equal(bom.nfiles, 1);
+	expect_hashed(p, "x,y\n1,2\n", BOM_ROLE_INPUT);
+	assert_string_equal(find(p)->category, "dataset");
+	assert_int_equal(stats().records, 1);
+	assert_int_equal(stats().inputs, 1);
+	assert_int_equal(stats().outputs, 0);
+	assert_int_equal(stats().malformed, 0);
+	assert_int_equal(stats().unhashed, 0);
+	assert_int_equal(stats().bytes_hashed, 8);
+}
+
+static void test_roles(void **state)
+{
+	const char *exe = in_dir("run.sh"), *lib = in_dir("libx.so"), *both = in_dir("ext.so");
+
+	put(exe, "#!/bin/sh\necho hi\n");
+	put(lib, "\177ELF lib");
+	put(both, "\177ELF ext");
+	access_file(AC_KIND_EXEC, exe);
+	access_file(AC_KIND_MMAP, lib);
+	access_file(AC_KIND_READ, both);
+	access_file(AC_KIND_MMAP, both);
+	finish();
+	assert_int_equal(bom.nfiles, 3);
+	expect_hashed(exe, "#!/bin/sh\necho hi\n", BOM_ROLE_EXECUTABLE);
+	expect_hashed(lib, "\177ELF lib", BOM_ROLE_LIBRARY);
+	expect_hashed(both, "\177ELF ext", BOM_ROLE_INPUT | BOM_ROLE_LIBRARY);
+	assert_int_equal(stats().processes, 1);
+	assert_int_equal(stats().inputs, 4);
+}
+
+/* "write model.pt.tmp, rename to model.pt" as the LSM backend reports it (inode known). */
+static void test_rename_lsm(void **state)
+{
+	const char *tmp = in_dir("model.pt.tmp"), *fin = in_dir("model.pt");
+
+	put(tmp, "weights v1");
+	access_file(AC_KIND_WRITE, tmp);
+	assert_int_equal(rename(tmp, fin), 0);
+	renamed_lsm("model.pt");
+	finish();
+	assert_int_equal(bom.nfiles, 1);
+	expect_hashed(fin, "weights v1", BOM_ROLE_OUTPUT);
+	assert_null(find(tmp));
+	assert_int_equal(stats().outputs, 1);
+	assert_int_equal(stats().renames, 1);
+}
+
+/* The tracepoint backend sends no inode; relative names come with a directory, absolute without. */
+static void test_rename_tracepoint(void **state)
+{
+	const char *tmp1 = in_dir("a.tmp"), *fin1 = in_dir("a.bin");
+	const char *tmp2 = in_dir("b.tmp"), *fin2 = in_dir("b.bin");
+	struct ac_rename *r;
+
+	put(tmp1, "output a");
+	put(tmp2, "output b");
+	access_file(AC_KIND_WRITE, tmp1);
+	access_file(AC_KIND_WRITE, tmp2);
+	assert_int_equal(rename(tmp1, fin1), 0);
+	assert_int_equal(rename(tmp2, fin2), 0);
+	feed(rename_rec("a.bin", dir, 0, 0, AC_F_PATH_REL));
+	r = rename_rec(fin2, NULL, 0, 0, 0);
+	assert_int_equal(r->hdr.size, offsetof(struct ac_rename, path));
+	feed(r);
+	finish();
+	assert_int_equal(bom.nfiles, 2);
+	expect_hashed(fin1, "output a", BOM_ROLE_OUTPUT);
+	expect_hashed(fin2, "output b", BOM_ROLE_OUTPUT);
+	assert_int_equal(stats().renames, 2);
+	assert_int_equal(stats().malformed, 0);
+}
+
+/* Each epoch "write ckpt.tmp, rename over ckpt": the earlier ckpt is gone, not unmeasurable. */
+static void test_rename_over_output(void **state)
+{
+	const char *fin = in_dir("ckpt"), *tmp = in_dir("ckpt.tmp");
+	const struct bom_file *old = NULL;
+	char want[65];
+
+	put(fin, "epoch 1");
+	access_file(AC_KIND_WRITE, fin);
+	put(tmp, "epoch 2");
+	access_file(AC_KIND_WRITE, tmp);
+	assert_int_equal(rename(tmp, fin), 0);
+	renamed_lsm("ckpt");
+	finish();
+	assert_int_equal(count_path(fin), 2);
+	assert_int_equal(bom.nfiles, 2);
+	sha_hex("epoch 2", want);
+	for (size_t i = 0; i < bom.nfiles; i++) {
+		const struct bom_file *f = &bom.files[i];
+
+		assert_int_equal(f->roles, BOM_ROLE_OUTPUT);
+		if (f->status)
+			old = f;
+		else
+			assert_string_equal(f->sha256, want);
+	}
+	assert_non_null(old);
+	assert_string_equal(old->status, "deleted before the run ended");
+	assert_string_equal(old->sha256, "");
+	assert_int_equal(stats().unhashed, 0);
+}
+
+/* Outputs written below a directory that is renamed afterwards: only the directory's rename is seen. */
+static void test_rename_dir(void **state)
+{
+	char sub[PATH_MAX];
+	struct stat st;
+
+	assert_int_equal(mkdir(in_dir("tmp-ckpt"), 0755), 0);
+	snprintf(sub, sizeof(sub), "%s", in_dir("tmp-ckpt/inner"));
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(mkdir(in_dir("tmp-2"), 0755), 0);
+	put(in_dir("tmp-ckpt/w.bin"), "w");
+	put(in_dir("tmp-ckpt/inner/opt.bin"), "opt");
+	put(in_dir("tmp-2/x.bin"), "x");
+	access_file(AC_KIND_WRITE, in_dir("tmp-ckpt/w.bin"));
+	access_file(AC_KIND_WRITE, in_dir("tmp-ckpt/inner/opt.bin"));
+	access_file(AC_KIND_WRITE, in_dir("tmp-2/x.bin"));
+	assert_int_equal(rename(in_dir("tmp-ckpt"), in_dir("ckpt")), 0);
+	assert_int_equal(rename(in_dir("tmp-2"), in_dir("ckpt2")), 0);
+	/* LSM: the directory's inode; tracepoint: none */
+	assert_int_equal(stat(in_dir("ckpt"), &st), 0);
+	feed(rename_rec("ckpt", dir, kdev(st.st_dev), st.st_ino, AC_F_PATH_REL));
+	feed(rename_rec("ckpt2", dir, 0, 0, AC_F_PATH_REL));
+	finish();
+	assert_int_equal(bom.nfiles, 3);
+	expect_hashed(in_dir("ckpt/w.bin"), "w", BOM_ROLE_OUTPUT);
+	expect_hashed(in_dir("ckpt/inner/opt.bin"), "opt", BOM_ROLE_OUTPUT);
+	expect_hashed(in_dir("ckpt2/x.bin"), "x", BOM_ROLE_OUTPUT);
+	assert_int_equal(stats().unhashed, 0);
+}
+
+/* The same temporary directory each epoch, renamed to ckpt-N; the last one is left in place. */
+static void test_rename_dir_reused(void **state)
+{
+	char name[64], content[64];
+	struct stat st;
+
+	for (int epoch = 1; epoch <= 3; epoch++) {
+		snprintf(content, sizeof(content), "weights %d", epoch);
+		assert_int_equal(mkdir(in_dir("tmp"), 0755), 0);
+		put(in_dir("tmp/w.bin"), content);
+		access_file(AC_KIND_WRITE, in_dir("tmp/w.bin"));
+		if (epoch == 3)
+			break;
+		snprintf(name, sizeof(name), "ckpt-%d", epoch);
+		assert_int_equal(rename(in_dir("tmp"), in_dir(name)), 0);
+		assert_int_equal(stat(in_dir(name), &st), 0);
+		feed(rename_rec(name, dir, kdev(st.st_dev), st.st_ino, AC_F_PATH_REL));
+	}
+	finish();
+	assert_int_equal(bom.nfiles, 3);
+	expect_hashed(in_dir("ckpt-1/w.bin"), "weights 1", BOM_ROLE_OUTPUT);
+	expect_hashed(in_dir("ckpt-2/w.bin"), "weights 2", BOM_ROLE_OUTPUT);
+	expect_hashed(in_dir("tmp/w.bin"), "weights 3", BOM_ROLE_OUTPUT);
+}
+
+static void test_deleted_output(void **state)
+{
+	const char *scratch = in_dir("scratch.tmp"), *input = in_dir("gone-input.txt");
+	const struct bom_file *f;
+	struct ac_file *rec;
+
+	put(scratch, "temporary");
+	access_file(AC_KIND_WRITE, scratch);
+	assert_int_equal(unlink(scratch), 0);
+	/* an input that is gone when hashed, with no process holding it, is a failure */
+	rec = file_rec(AC_KIND_READ, input);
+	rec->ino = 12345;
+	rec->task.tgid = 0;
+	feed(rec);
+	finish();
+	assert_int_equal(bom.nfiles, 2);
+	f = find(scratch);
+	assert_non_null(f);
+	assert_string_equal(f->sha256, "");
+	assert_string_equal(f->status, "deleted before the run ended");
+	assert_int_equal(f->roles, BOM_ROLE_OUTPUT);
+	f = find(input);
+	assert_non_null(f);
+	assert_string_equal(f->status, "vanished");
+	assert_int_equal(stats().unhashed, 1);
+	assert_int_equal(stats().outputs, 1);
+}
+
+static void test_excluded(void **state)
+{
+	char bundle[PATH_MAX], kept[PATH_MAX], fake_sysfs[PATH_MAX];
+	struct ac_file *rec;
+
+	snprintf(kept, sizeof(kept), "%s", in_dir("bundle2/data.txt"));
+	snprintf(fake_sysfs, sizeof(fake_sysfs), "%s", in_dir("looks-normal"));
+	put(fake_sysfs, "sysfs attr");
+	assert_int_equal(mkdir(in_dir("bundle"), 0755), 0);
+	assert_int_equal(mkdir(in_dir("bundle2"), 0755), 0);
+	put(in_dir("bundle/bom.json"), "{}");
+	put(kept, "kept");
+	snprintf(bundle, sizeof(bundle), "%s", in_dir("bundle"));
+	assert_int_equal(policy_add_exclude(pol, bundle), 0);
+
+	access_file(AC_KIND_READ, "/proc/self/status");
+	rec = file_rec(AC_KIND_READ, fake_sysfs);
+	rec->magic = SYSFS_MAGIC;
+	feed(rec);
+	rec = file_rec(AC_KIND_READ, in_dir("dev-like"));
+	rec->magic = PROC_MAGIC;
+	feed(rec);
+	access_file(AC_KIND_WRITE, in_dir("bundle/bom.json"));
+	access_file(AC_KIND_READ, kept); /* "bundle2" is not under "bundle" */
+	finish();
+	assert_int_equal(stats().excluded, 4);
+	assert_int_equal(bom.nfiles, 1);
+	expect_hashed(kept, "kept", BOM_ROLE_INPUT);
+	assert_int_equal(stats().outputs, 0);
+}
+
+static void test_deleted_suffix(void **state)
+{
+	const char *gone = in_dir("gone.bin"), *race = in_dir("race.bin");
+	const char *named = in_dir("keep (deleted)");
+	char buf[PATH_MAX + 16];
+	struct ac_file *rec;
+	struct stat st;
+	int fd, fd2;
+
+	/* unlinked while the task still holds it: hashed through /proc/<pid>/fd/<fd> */
+	put(gone, "unlinked but open");
+	fd = open(gone, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(unlink(gone), 0);
+	snprintf(buf, sizeof(buf), "%s (deleted)", gone);
+	rec = file_rec(AC_KIND_READ, buf);
+	rec->hdr.flags |= AC_F_UNLINKED;
+	rec->dev = kdev(st.st_dev);
+	rec->ino = st.st_ino;
+	rec->fd = fd;
+	feed(rec);
+
+	/* unlinked after the BPF side checked: no flag, but the name is not the file */
+	put(race, "raced");
+	fd2 = open(race, O_RDONLY);
+	assert_true(fd2 >= 0);
+	assert_int_equal(fstat(fd2, &st), 0);
+	assert_int_equal(unlink(race), 0);
+	snprintf(buf, sizeof(buf), "%s (deleted)", race);
+	rec = file_rec(AC_KIND_READ, buf);
+	rec->dev = kdev(st.st_dev);
+	rec->ino = st.st_ino;
+	feed(rec);
+
+	/* a real file whose name ends that way keeps its name */
+	put(named, "odd name");
+	access_file(AC_KIND_READ, named);
+	finish();
+	close(fd);
+	close(fd2);
+	assert_int_equal(bom.nfiles, 3);
+	expect_hashed(gone, "unlinked but open", BOM_ROLE_INPUT);
+	expect_hashed(race, "raced", BOM_ROLE_INPUT);
+	expect_hashed(named, "odd name", BOM_ROLE_INPUT);
+}
+
+static void test_malformed(void **state)
+{
+	const char *p = in_dir("m.txt");
+	struct ac_hdr hdr = { .type = AC_REC_FILE, .size = sizeof(hdr) };
+	struct ac_file *f;
+	struct ac_rename *r;
+	size_t n = 0;
+
+	put(p, "m");
+	collector_on_record(&hdr, 4, coll), n++; /* shorter than a header */
+	hdr.size = 2;
+	collector_on_record(&hdr, sizeof(hdr), coll), n++; /* size smaller than a header */
+	f = file_rec(AC_KIND_READ, p);
+	feed_len(f, f->hdr.size - 1), n++; /* size says more than was received */
+	f = file_rec(AC_KIND_READ, p);
+	f->hdr.type = 99;
+	feed(f), n++;
+	f = file_rec(0, p);
+	feed(f), n++;
+	f = file_rec(AC_KIND_MAX, p);
+	feed(f), n++;
+	f = file_rec(AC_KIND_READ, p);
+	f->path_len = 0;
+	feed(f), n++;
+	f = file_rec(AC_KIND_READ, p);
+	f->path_len += 1; /* past the record's end */
+	feed(f), n++;
+	f = file_rec(AC_KIND_READ, p);
+	f->path_len = 0xffffffffu;
+	feed(f), n++;
+	f = file_rec(AC_KIND_READ, p);
+	f->path[f->path_len - 1] = 'x'; /* no NUL */
+	feed(f), n++;
+	f = file_rec(AC_KIND_READ, p);
+	f->hdr.size = offsetof(struct ac_file, path) - 1; /* cut before the path */
+	feed(f), n++;
+	r = rename_rec("x", dir, 0, 0, AC_F_PATH_REL);
+	r->name_len = 0;
+	feed(r), n++;
+	r = rename_rec("x", dir, 0, 0, AC_F_PATH_REL);
+	r->name_len = AC_NAME_MAX + 1;
+	feed(r), n++;
+	r = rename_rec("x", dir, 0, 0, AC_F_PATH_REL);
+	memset(r->name, 'n', AC_NAME_MAX);
+	r->name_len = AC_NAME_MAX;
+	feed(r), n++;
+	r = rename_rec("x", dir, 0, 0, AC_F_PATH_REL);
+	r->path[r->path_len - 1] = 'x';
+	feed(r), n++;
+	r = rename_rec("x", dir, 0, 0, AC_F_PATH_REL);
+	r->hdr.size--;
+	feed(r), n++;
+	/* process records are valid and carry nothing for the BOM */
+	hdr.type = AC_REC_EXIT;
+	hdr.size = sizeof(hdr);
+	collector_on_record(&hdr, sizeof(hdr), coll);
+	finish();
+	assert_int_equal(stats().malformed, n);
+	assert_int_equal(stats().records, n + 1);
+	assert_int_equal(stats().inputs, 0);
+	assert_int_equal(bom.nfiles, 0);
+}
+
+static void test_relative(void **state)
+{
+	struct ac_file *rec;
+	int cwd = open(".", O_RDONLY | O_DIRECTORY);
+	pid_t dead;
+
+	assert_true(cwd >= 0);
+	put(in_dir("rel.py"), "print(1)\n");
+	assert_int_equal(chdir(dir), 0);
+	rec = file_rec(AC_KIND_EXEC, "rel.py");
+	rec->hdr.flags |= AC_F_PATH_REL;
+	rec->dev = rec->ino = 0; /* as the tracepoint backend sends a script run by a relative name */
+	feed(rec);
+	assert_int_equal(fchdir(cwd), 0);
+	close(cwd);
+
+	/* a task that is gone has no cwd to resolve against */
+	dead = fork();
+	assert_true(dead >= 0);
+	if (dead == 0)
+		_exit(0);
+	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	rec = file_rec(AC_KIND_READ, "rel.py");
+	rec->task.tgid = (uint32_t)dead;
+	feed(rec);
+	finish();
+	assert_int_equal(bom.nfiles, 1);
+	expect_hashed(in_dir("rel.py"), "print(1)\n", BOM_ROLE_EXECUTABLE);
+	assert_int_equal(stats().malformed, 1);
+}
+
+static void test_dev_from_kernel(void **state)
+{
+	struct stat st;
+
+	assert_int_equal(collector_dev_from_kernel(0), 0);
+	assert_int_equal(collector_dev_from_kernel((8ull << 20) | 1), makedev(8, 1));
+	assert_int_equal(collector_dev_from_kernel((259ull << 20) | 0xfffff), makedev(259, 0xfffff));
+	/* minors above 255 and majors above 4095 use the high bits of the userspace encoding */
+	assert_int_equal(major(collector_dev_from_kernel((4095ull << 20) | 0x12345)), 4095);
+	assert_int_equal(minor(collector_dev_from_kernel((4095ull << 20) | 0x12345)), 0x12345);
+	assert_int_equal(stat("/", &st), 0);
+	assert_int_equal(collector_dev_from_kernel(kdev(st.st_dev)), st.st_dev);
+}
+
+/* Thousands of inputs and outputs: the inode table and the measurement array grow and rehash. */
+static void test_many(void **state)
+{
+	enum { NIN = 1500, NOUT = 6000 };
+	char name[64], content[64];
+	struct stat st;
+
+	assert_int_equal(stat(dir, &st), 0);
+	for (int i = 0; i < NIN; i++) {
+		snprintf(name, sizeof(name), "in-%05d", i);
+		snprintf(content, sizeof(content), "input %d", i);
+		put(in_dir(name), content);
+		access_file(AC_KIND_READ, in_dir(name));
+	}
+	/* outputs deleted before the end: no file to create, and no hashing */
+	for (int i = 0; i < NOUT; i++) {
+		struct ac_file *rec;
+
+		snprintf(name, sizeof(name), "out-%05d", i);
+		rec = file_rec(AC_KIND_WRITE, in_dir(name));
+		rec->dev = kdev(st.st_dev);
+		rec->ino = 0x7f000000u + (uint64_t)i;
+		feed(rec);
+		/* seen twice: still one output */
+		rec = file_rec(AC_KIND_WRITE, in_dir(name));
+		rec->dev = kdev(st.st_dev);
+		rec->ino = 0x7f000000u + (uint64_t)i;
+		feed(rec);
+	}
+	finish();
+	assert_int_equal(bom.nfiles, NIN + NOUT);
+	assert_int_equal(stats().outputs, NOUT);
+	assert_int_equal(stats().inputs, NIN);
+	assert_int_equal(stats().unhashed, 0);
+	for (int i = 0; i < NIN; i += 97) {
+		snprintf(name, sizeof(name), "in-%05d", i);
+		snprintf(content, sizeof(content), "input %d", i);
+		expect_hashed(in_dir(name), content, BOM_ROLE_INPUT);
+	}
+	snprintf(name, sizeof(name), "out-%05d", NOUT - 1);
+	assert_string_equal(find(in_dir(name))->status, "deleted before the run ended");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_read_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_lsm, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_tracepoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_over_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_dir_reused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_output, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_excluded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_suffix, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relative, setup, teardown),
+		cmocka_unit_test(test_dev_from_kernel),
+		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+	};
+
+	log_init("test_collector", LOG_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
