@@ -97,6 +97,17 @@ struct {
  */
 __u64 scope_levels = 0;
 
+/*
+ * The first AC_SCOPE_FAST scope entries, compared in place: a hash lookup costs more than the
+ * rest of the check, and every syscall the backend hooks, of every task, makes it. Userspace
+ * writes an entry before it counts it in scope_nfast; scope_more says that the scope map holds
+ * entries beyond these, so that a miss here must ask it.
+ */
+#define AC_SCOPE_FAST 8
+__u64 scope_fast[AC_SCOPE_FAST] = {};
+__u32 scope_nfast = 0;
+__u32 scope_more = 0;
+
 /* inode timestamps moved between 6.1 (i_mtime), 6.6 (__i_ctime), 6.7 (__i_mtime) and 6.11 */
 struct inode___v611 {
 	time64_t i_mtime_sec;
@@ -135,13 +146,31 @@ static __always_inline struct ac_scratch *ac_scratch_get(void)
 	return bpf_map_lookup_elem(&scratch, &zero);
 }
 
-/* The scope entry the current task falls under, 0 when it is out of scope. */
+static __always_inline int ac_scope_has(__u64 id)
+{
+	__u32 n = scope_nfast;
+
+	for (int i = 0; i < AC_SCOPE_FAST; i++) {
+		if (i >= n)
+			break;
+		if (scope_fast[i] == id)
+			return 1;
+	}
+	return scope_more && bpf_map_lookup_elem(&scope, &id);
+}
+
+/*
+ * The scope entry the current task falls under, 0 when it is out of scope. The cgroup id is
+ * what bpf_get_current_cgroup_id() returns, read with direct loads through the task's BTF
+ * pointer: a helper call costs as much as the rest of the check.
+ */
 static __always_inline __u64 ac_scope(void)
 {
-	__u64 id = bpf_get_current_cgroup_id();
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 id = task->cgroups->dfl_cgrp->kn->id;
 	__u64 levels = scope_levels;
 
-	if (bpf_map_lookup_elem(&scope, &id))
+	if (ac_scope_has(id))
 		return id;
 	if (!levels)
 		return 0;
@@ -151,7 +180,7 @@ static __always_inline __u64 ac_scope(void)
 		id = bpf_get_current_ancestor_cgroup_id(l);
 		if (!id)
 			break; /* the task sits above level l: no deeper level can match */
-		if (bpf_map_lookup_elem(&scope, &id))
+		if (ac_scope_has(id))
 			return id;
 	}
 	return 0;
@@ -448,6 +477,28 @@ static __always_inline __u32 ac_file_end(void)
 	return a > c ? a : c;
 }
 
+/* The rest of s->f, once the access is known to be reported. */
+static __always_inline void ac_file_finish(struct ac_scratch *s, __u32 kind, __u32 fmode,
+					   __u32 fflags, __s32 fd)
+{
+	struct ac_file *f = &s->f;
+	struct super_block *sb = s->sb;
+
+	f->dev = BPF_CORE_READ(sb, s_dev);
+	f->magic = BPF_CORE_READ(sb, s_magic);
+	ac_hdr_fill(&f->hdr, AC_REC_FILE);
+	if (kind == AC_KIND_READ || kind == AC_KIND_WRITE) {
+		if (fmode & AC_FMODE_CREATED)
+			f->hdr.flags |= AC_F_CREATED;
+		if (fflags & AC_O_TRUNC)
+			f->hdr.flags |= AC_F_TRUNCATED;
+	}
+	f->fmode = kind == AC_KIND_EXEC ? 0 : fmode;
+	f->fd = fd;
+	f->_pad = 0;
+	ac_task_fill(&f->task);
+}
+
 /*
  * Fills s->f for `file` (all but the path). Returns 0 when the caller should go on and build the
  * path, 1 when the access is dropped (a directory, de-duplicated, unreadable).
@@ -458,7 +509,6 @@ static __always_inline int ac_file_begin(struct ac_scratch *s, __u64 scope_id, s
 	struct ac_file *f = &s->f;
 	char *blk = s->blk;
 	__u32 end = ac_file_end(), fmode, fflags;
-	struct super_block *sb;
 	struct inode *inode;
 
 	if (end > AC_BLK || bpf_probe_read_kernel(blk, end & (AC_BLK - 1), file))
@@ -476,20 +526,74 @@ static __always_inline int ac_file_begin(struct ac_scratch *s, __u64 scope_id, s
 		return 1;
 	if (ac_dedup_seen(scope_id, f))
 		return 1;
-	sb = s->sb;
-	f->dev = BPF_CORE_READ(sb, s_dev);
-	f->magic = BPF_CORE_READ(sb, s_magic);
-	ac_hdr_fill(&f->hdr, AC_REC_FILE);
-	if (kind == AC_KIND_READ || kind == AC_KIND_WRITE) {
-		if (fmode & AC_FMODE_CREATED)
-			f->hdr.flags |= AC_F_CREATED;
-		if (fflags & AC_O_TRUNC)
-			f->hdr.flags |= AC_F_TRUNCATED;
+	ac_file_finish(s, kind, fmode, fflags, fd);
+	return 0;
+}
+
+/*
+ * ac_inode_fill for a BTF pointer (an LSM hook's argument, or a pointer from bpf_rdonly_cast):
+ * each field is one direct load, where a probe read is a helper call that copies the whole
+ * head of the inode. This is the path every re-open of a de-duplicated file takes.
+ */
+static __always_inline int ac_inode_fill_btf(struct ac_scratch *s, struct ac_file *f,
+					     struct inode *inode)
+{
+	struct super_block *sb;
+
+	if ((inode->i_mode & AC_S_IFMT) == AC_S_IFDIR)
+		return 1;
+	sb = inode->i_sb;
+	s->sb = sb;
+	f->dev = (__u64)sb;
+	f->ino = inode->i_ino;
+	f->size = inode->i_size;
+	if (bpf_core_field_exists(struct inode___v611, i_mtime_sec)) {
+		struct inode___v611 *i = (void *)inode;
+
+		f->mtime_ns = i->i_mtime_sec * 1000000000ll + i->i_mtime_nsec;
+		f->ctime_ns = i->i_ctime_sec * 1000000000ll + i->i_ctime_nsec;
+	} else if (bpf_core_field_exists(struct inode___v607, __i_mtime)) {
+		struct inode___v607 *i = (void *)inode;
+
+		f->mtime_ns = i->__i_mtime.tv_sec * 1000000000ll + i->__i_mtime.tv_nsec;
+		f->ctime_ns = i->__i_ctime.tv_sec * 1000000000ll + i->__i_ctime.tv_nsec;
+	} else if (bpf_core_field_exists(struct inode___v606, __i_ctime)) {
+		struct inode___v606 *i = (void *)inode;
+
+		f->mtime_ns = i->i_mtime.tv_sec * 1000000000ll + i->i_mtime.tv_nsec;
+		f->ctime_ns = i->__i_ctime.tv_sec * 1000000000ll + i->__i_ctime.tv_nsec;
+	} else {
+		struct inode___v601 *i = (void *)inode;
+
+		f->mtime_ns = i->i_mtime.tv_sec * 1000000000ll + i->i_mtime.tv_nsec;
+		f->ctime_ns = i->i_ctime.tv_sec * 1000000000ll + i->i_ctime.tv_nsec;
 	}
-	f->fmode = kind == AC_KIND_EXEC ? 0 : fmode;
-	f->fd = fd;
-	f->_pad = 0;
-	ac_task_fill(&f->task);
+	f->i_version = 0;
+	/* bit 0 is I_VERSION_QUERIED, as in ac_inode_fill */
+	if (bpf_core_field_exists(struct inode, i_version))
+		f->i_version = (__u64)inode->i_version.counter >> 1;
+	f->magic = 0;
+	return 0;
+}
+
+/* ac_file_begin for a BTF pointer to the file. */
+static __always_inline int ac_file_begin_btf(struct ac_scratch *s, __u64 scope_id,
+					     struct file *file, __u32 kind, __s32 fd)
+{
+	struct ac_file *f = &s->f;
+	struct inode *inode = file->f_inode;
+	__u32 fmode = file->f_mode, fflags = file->f_flags;
+
+	if (!inode || (fflags & AC_O_PATH))
+		return 1;
+	if (kind == AC_KIND_READ && (fmode & AC_FMODE_WRITE))
+		kind = AC_KIND_WRITE;
+	f->kind = kind;
+	if (ac_inode_fill_btf(s, f, inode))
+		return 1;
+	if (ac_dedup_seen(scope_id, f))
+		return 1;
+	ac_file_finish(s, kind, fmode, fflags, fd);
 	return 0;
 }
 
@@ -513,6 +617,19 @@ static __always_inline void ac_file_emit(__u64 scope_id, struct file *file, __u3
 	__u32 len;
 
 	if (!s || !file || ac_file_begin(s, scope_id, file, kind, fd))
+		return;
+	len = ac_file_path(s, file, &s->f.hdr.flags);
+	ac_file_send(s, scope_id, len);
+}
+
+/* ac_file_emit for a BTF pointer to the file. */
+static __always_inline void ac_file_emit_btf(__u64 scope_id, struct file *file, __u32 kind,
+					     __s32 fd)
+{
+	struct ac_scratch *s = ac_scratch_get();
+	__u32 len;
+
+	if (!s || !file || ac_file_begin_btf(s, scope_id, file, kind, fd))
 		return;
 	len = ac_file_path(s, file, &s->f.hdr.flags);
 	ac_file_send(s, scope_id, len);

@@ -22,10 +22,10 @@ int BPF_PROG(ac_file_open, struct file *file, int ret)
 	if (!scope_id)
 		return 0;
 	/* execve's own open is reported as EXEC by bprm_check_security */
-	if ((BPF_CORE_READ(file, f_flags) | BPF_CORE_READ(file, f_mode)) & AC_FMODE_EXEC_FLAG)
+	if ((file->f_flags | file->f_mode) & AC_FMODE_EXEC_FLAG)
 		return 0;
 	s = ac_scratch_get();
-	if (!s || ac_file_begin(s, scope_id, file, AC_KIND_READ, -1))
+	if (!s || ac_file_begin_btf(s, scope_id, file, AC_KIND_READ, -1))
 		return 0;
 	/* d_path appends " (deleted)" to unlinked names: the walk gives the plain name */
 	if (ac_d_unhashed(BPF_CORE_READ(file, f_path.dentry))) {
@@ -66,7 +66,7 @@ int BPF_PROG(ac_mmap_file, struct file *file, unsigned long reqprot, unsigned lo
 		return 0;
 	scope_id = ac_scope();
 	if (scope_id)
-		ac_file_emit(scope_id, file, AC_KIND_MMAP, -1);
+		ac_file_emit_btf(scope_id, file, AC_KIND_MMAP, -1);
 	return 0;
 }
 

@@ -36,8 +36,12 @@ static __always_inline struct file *ac_fd_file(long fd)
 	return file;
 }
 
-static __always_inline int ac_open_exit(long ret)
+/* 6.2+: types a pointer read from the fd table, so the file and inode can be read directly */
+extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym __weak;
+
+static __always_inline int ac_open_exit(long ret, int cast)
 {
+	struct file *file;
 	__u64 scope_id;
 
 	if (ret < 0)
@@ -45,33 +49,37 @@ static __always_inline int ac_open_exit(long ret)
 	scope_id = ac_scope();
 	if (!scope_id)
 		return 0;
-	ac_file_emit(scope_id, ac_fd_file(ret), AC_KIND_READ, ret);
+	file = ac_fd_file(ret);
+	if (!file)
+		return 0;
+	if (cast)
+		ac_file_emit_btf(scope_id, bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file)),
+				 AC_KIND_READ, ret);
+	else
+		ac_file_emit(scope_id, file, AC_KIND_READ, ret);
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_open")
-int ac_exit_open(struct trace_event_raw_sys_exit *ctx)
-{
-	return ac_open_exit(ctx->ret);
-}
+/*
+ * Each open exit comes twice: X_cast for kernels with bpf_rdonly_cast, X for older ones.
+ * Userspace loads one of the two (userspace/trace/access.c).
+ */
+#define AC_OPEN_EXIT(name)                                                                       \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                               \
+	int ac_exit_##name(struct trace_event_raw_sys_exit *ctx)                                 \
+	{                                                                                        \
+		return ac_open_exit(ctx->ret, 0);                                                \
+	}                                                                                        \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                               \
+	int ac_exit_##name##_cast(struct trace_event_raw_sys_exit *ctx)                          \
+	{                                                                                        \
+		return ac_open_exit(ctx->ret, 1);                                                \
+	}
 
-SEC("tracepoint/syscalls/sys_exit_openat")
-int ac_exit_openat(struct trace_event_raw_sys_exit *ctx)
-{
-	return ac_open_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int ac_exit_openat2(struct trace_event_raw_sys_exit *ctx)
-{
-	return ac_open_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_creat")
-int ac_exit_creat(struct trace_event_raw_sys_exit *ctx)
-{
-	return ac_open_exit(ctx->ret);
-}
+AC_OPEN_EXIT(open)
+AC_OPEN_EXIT(openat)
+AC_OPEN_EXIT(openat2)
+AC_OPEN_EXIT(creat)
 
 SEC("tracepoint/syscalls/sys_enter_mmap")
 int ac_enter_mmap(struct trace_event_raw_sys_enter *ctx)

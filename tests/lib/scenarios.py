@@ -100,11 +100,16 @@ def expect(name, p, files, absent=(), rc=0):
 def sc_shell_reads(s):
     a = write(s.path("a.txt"), "alpha\n")
     b = write(s.path("b.txt"), "beta\n")
-    p = s.run("shell-reads", ["sh", "-c", "cat a.txt b.txt > /dev/null"])
+    p = s.run("shell-reads", ["sh", "-c", "cat a.txt b.txt /proc/self/status /sys/kernel/uevent_seqnum"
+                              " > /dev/null"])
     cat = os.path.realpath(shutil.which("cat"))
-    expect("shell reads two files; cat is an executable", p,
+    expect("shell reads two files; cat is an executable; /proc and /sys stay out", p,
            [(a, "input", sha256sum(a)), (b, "input", sha256sum(b)),
             (cat, "executable", sha256sum(cat))])
+    pseudo = [f["path"] for f in (p.bom or {}).get("files", [])
+              if f["path"].startswith(("/proc/", "/sys/", "/dev/"))]
+    report("policy: no /proc, /sys or /dev file in bom.json", p.bom is not None and not pseudo,
+           repr(pseudo[:3]))
 
 
 def sc_exec_chain(s):
@@ -249,6 +254,36 @@ def sc_dedup(s):
     report("... and appears once", len(entries) == 1, f"{len(entries)} entries")
 
 
+def sc_strict(s):
+    """A path longer than a record holds (4096 bytes) is truncated: counted, the run is
+    incomplete, and --strict makes that a failure."""
+    name = "n" * 250
+    fd = os.open(s.w, os.O_RDONLY)
+    for _ in range(18):  # 18 * 251 bytes: past PATH_MAX, so built relative to a dir fd
+        os.mkdir(name, dir_fd=fd)
+        nfd = os.open(name, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    wfd = os.open("deep.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(wfd, b"far down\n")
+    os.close(wfd)
+    os.close(fd)
+    cmd = f"import os\nfor _ in range(18): os.chdir({name!r})\nopen('deep.txt').read()\n"
+    for strict in (True, False):
+        p = s.run("strict" if strict else "not-strict", [PY, "-c", cmd],
+                  opts=["--strict"] if strict else [])
+        run = (p.bom or {}).get("run", {})
+        got = {k: run.get(k) for k in ("complete", "paths_truncated", "events_lost")}
+        if strict:
+            report("--strict: a truncated path makes the run incomplete and exits 125",
+                   p.returncode == 125 and run.get("complete") is False
+                   and run.get("paths_truncated", 0) > 0, f"exit {p.returncode}, run {got}")
+        else:
+            report("... without --strict the command's status is kept, the BOM says incomplete",
+                   p.returncode == 0 and run.get("complete") is False,
+                   f"exit {p.returncode}, run {got}")
+
+
 def sc_exit_codes(s):
     noexec = write(s.path("noexec.txt"), "not a program\n")
     for name, cmd, want in [("false", ["false"], 1), ("not found", ["/nonexistent/cmd"], 127),
@@ -263,17 +298,21 @@ def sc_exit_codes(s):
 
 def sc_signal(s):
     out = os.path.join(s.w, "bundles", "signal")
+    log = open(os.path.join(s.w, "signal.stderr"), "w+")
     pr = subprocess.Popen([s.trace, "-o", out, "--no-tpm", "--no-cache", "--backend", s.backend,
-                           "--", "sleep", "30"], cwd=s.w, stderr=subprocess.PIPE)
+                           "--", "sleep", "60"], cwd=s.w, stderr=log)
     time.sleep(2)
+    t0 = time.time()
     pr.send_signal(signal.SIGTERM)
     try:
-        rc = pr.wait(timeout=30)
+        rc = pr.wait(timeout=50)
     except subprocess.TimeoutExpired:
         pr.kill()
         rc = None
+    log.seek(0)
     ok = rc == 128 + signal.SIGTERM and os.path.exists(os.path.join(out, "bom.json"))
-    report("SIGTERM reaches the command; the bundle is still written", ok, f"exit {rc}")
+    report("SIGTERM reaches the command; the bundle is still written", ok,
+           f"exit {rc} {time.time() - t0:.1f} s after the signal; stderr: {log.read()[-300:]!r}")
 
 
 def sc_not_root(s):
@@ -303,7 +342,7 @@ def sc_all_digests(s):
 
 SCENARIOS = [sc_shell_reads, sc_exec_chain, sc_python_tmp_rename, sc_daemon, sc_threads,
              sc_links, sc_openat2, sc_changed, sc_deleted, sc_names, sc_untraced, sc_dedup,
-             sc_exit_codes, sc_signal, sc_not_root]
+             sc_strict, sc_exit_codes, sc_signal, sc_not_root]
 
 
 def main():
@@ -323,7 +362,8 @@ def main():
             sc(s)
         except Exception as e:  # a crash in one scenario must not hide the others
             report(sc.__name__[3:], False, f"{type(e).__name__}: {e}")
-    sc_all_digests(s)
+    if not only or len(only) > 1:
+        sc_all_digests(s)
     if args.summary:
         summ = {n: sorted([os.fsdecode(f["pathb"]), f["roles"], f["sha256"]]
                           for f in b["files"]) for n, b in s.bundles.items()}

@@ -331,6 +331,282 @@ static void test_strict(void **state)
 	expect_bad("{\"schema\"", "[{\"schema\"", "line");
 }
 
+/* good with one fragment replaced; must be accepted. */
+static void expect_good(const char *from, const char *to, struct bom *b)
+{
+	char *doc = malloc(sizeof(good) + strlen(to) + 1), err[256] = "";
+	const char *at = strstr(good, from);
+
+	assert_non_null(at);
+	sprintf(doc, "%.*s%s%s", (int)(at - good), good, to, at + strlen(from));
+	bom_init(b);
+	if (bom_loads(b, doc, strlen(doc), err, sizeof(err)))
+		fail_msg("rejected: %s: %s", doc, err);
+	free(doc);
+}
+
+static void test_escapes(void **state)
+{
+	struct bom b;
+
+	/* \uXXXX, a surrogate pair, every short escape; the bytes are what the path holds. */
+	expect_good("\"path\": \"/f\"",
+		    "\"path\": \"/\\u0066\\u00e9\\u20ac\\ud83d\\ude00 \\\"\\\\\\/\\b\\f\\n\\r\\t\"", &b);
+	assert_string_equal(b.files[0].path,
+			    "/f\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 \"\\/\b\f\n\r\t");
+	bom_free(&b);
+	/* Upper- and lower-case hex digits; raw UTF-8 as is. */
+	expect_good("\"path\": \"/f\"", "\"path\": \"/\\u00C9\\u00e9\xc3\xa9\"", &b);
+	assert_string_equal(b.files[0].path, "/\xc3\x89\xc3\xa9\xc3\xa9");
+	bom_free(&b);
+	/* Escaped key names are the same keys. */
+	expect_good("\"path\": \"/f\"", "\"p\\u0061th\": \"/f\"", &b);
+	assert_string_equal(b.files[0].path, "/f");
+	bom_free(&b);
+
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\\ud83d\"", "line 1");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\\ud83dx\"", "surrogate");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\\ud83d\\u0041\"", "surrogate");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\\ude00\\ud83d\"", "surrogate");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\\u00\"", "invalid escape");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\\u00g0\"", "invalid escape");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\\x41\"", "invalid escape");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\\U0041\"", "invalid escape");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\\'\"", "invalid escape");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\\u0000\"", "\\u0000");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\tx\"", "control character");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\nx\"", "control character");
+	/* Raw bytes that are not UTF-8 (names that are not go through path_b64). */
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\xff\"", "invalid UTF-8");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\xc3\"", "invalid UTF-8");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\xc0\xaf\"", "invalid UTF-8");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\xed\xa0\x80\"", "invalid UTF-8");
+	expect_bad("\"path\": \"/f\"", "\"path\": \"/\xf4\x90\x80\x80\"", "invalid UTF-8");
+	expect_bad("\"path\": \"/f\"", "\"pa\xffth\": \"/f\"", "invalid UTF-8");
+}
+
+static void test_numbers(void **state)
+{
+	struct bom b;
+
+	expect_good("\"size\": 3", "\"size\": 9223372036854775807", &b);
+	assert_true(b.files[0].size == INT64_MAX);
+	bom_free(&b);
+	expect_good("\"size\": 3", "\"size\": -0", &b); /* JSON's -0 is the integer 0 */
+	assert_int_equal(b.files[0].size, 0);
+	bom_free(&b);
+	expect_good("\"exit_code\": 0", "\"exit_code\": 2147483647", &b);
+	assert_int_equal(b.run.exit_code, INT32_MAX);
+	bom_free(&b);
+	expect_good("\"exit_code\": 0", "\"exit_code\": -1", &b);
+	assert_int_equal(b.run.exit_code, -1);
+	bom_free(&b);
+
+	expect_bad("\"size\": 3", "\"size\": 9223372036854775808", "too big integer");
+	expect_bad("\"size\": 3", "\"size\": 99999999999999999999999", "too big integer");
+	expect_bad("\"size\": 3", "\"size\": -9223372036854775809", "too big negative integer");
+	expect_bad("\"size\": 3", "\"size\": -9223372036854775808", "files[0].size");
+	expect_bad("\"size\": 3", "\"size\": 3e0", "files[0].size");
+	expect_bad("\"size\": 3", "\"size\": 3E+2", "files[0].size");
+	expect_bad("\"size\": 3", "\"size\": 30e-1", "files[0].size");
+	expect_bad("\"size\": 3", "\"size\": 1e999", "files[0].size");
+	expect_bad("\"size\": 3", "\"size\": -0.0", "files[0].size");
+	expect_bad("\"size\": 3", "\"size\": 03", "invalid token");
+	expect_bad("\"size\": 3", "\"size\": +3", "invalid token");
+	expect_bad("\"size\": 3", "\"size\": .3", "invalid token");
+	expect_bad("\"size\": 3", "\"size\": 3.", "invalid token");
+	expect_bad("\"size\": 3", "\"size\": 3e", "invalid token");
+	expect_bad("\"size\": 3", "\"size\": 3e+", "invalid token");
+	expect_bad("\"size\": 3", "\"size\": -", "invalid token");
+	expect_bad("\"size\": 3", "\"size\": 3x", "line 1");
+	expect_bad("\"size\": 3", "\"size\": 0x10", "line 1");
+	expect_bad("\"size\": 3", "\"size\": NaN", "line 1");
+	expect_bad("\"size\": 3", "\"size\": Infinity", "line 1");
+	expect_bad("\"exit_code\": 0", "\"exit_code\": 2147483648", "run.exit_code");
+	expect_bad("\"exit_code\": 0", "\"exit_code\": -9223372036854775808", "run.exit_code");
+	expect_bad("\"signal\": 0", "\"signal\": 1.5", "run.signal");
+	expect_bad("\"events_lost\": 0", "\"events_lost\": -1", "run.events_lost");
+	expect_bad("\"attested\": true", "\"attested\": tru", "invalid token");
+	expect_bad("\"attested\": true", "\"attested\": True", "line 1");
+	expect_bad("\"finished\": null", "\"finished\": nul", "invalid token");
+	expect_bad("\"finished\": null", "\"finished\": nullnull", "line 1");
+}
+
+static void test_structure(void **state)
+{
+	/* Keys in any order, every JSON whitespace between every token, none at all. */
+	static const char reordered[] =
+	    "\r\n\t {\"files\":[{\"ima\":\"absent\",\"category\":null,\"roles\":[],\"size\":0,"
+	    "\"sha256\":null,\"path\":\"/x\",\"status\":\"vanished\"}],\"attested\":false,"
+	    "\"host\"\t:\n{\"tpm\":null,\"boot_id\":null,\"kernel\":null,\"hostname\":null},"
+	    "\"run\":{\"detached\":false,\"complete\":true,\"paths_truncated\":0,"
+	    "\"events_lost\":0,\"backend\":null,\"finished\":null,\"started\":null,"
+	    "\"signal\":0,\"exit_code\":0,\"cwd\":null,\"command\":[],\"id\":null},"
+	    "\"schema\"\r:\r\"aicert.bom/v1\"} \n\t\r";
+	static const char *const junk[] = {"\f", "\v", "\xc2\xa0", "/* */", "x", ",", "{}", "\"\""};
+	struct bom b;
+	char err[256] = "", doc[2048];
+
+	bom_init(&b);
+	if (bom_loads(&b, reordered, strlen(reordered), err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(b.nfiles, 1);
+	assert_string_equal(b.files[0].status, "vanished");
+	bom_free(&b);
+	/* Trailing bytes other than whitespace, or whitespace JSON does not have. */
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		snprintf(doc, sizeof(doc), "%s%s", good, junk[i]);
+		assert_int_equal(bom_loads(&b, doc, strlen(doc), err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "line 1"));
+		snprintf(doc, sizeof(doc), "%s%s", junk[i], good);
+		assert_int_equal(bom_loads(&b, doc, strlen(doc), err, sizeof(err)), -1);
+	}
+	/* A NUL byte anywhere (bom_loads takes a length, not a C string). */
+	memcpy(doc, good, sizeof(good));
+	doc[30] = '\0';
+	assert_int_equal(bom_loads(&b, doc, sizeof(good) - 1, err, sizeof(err)), -1);
+	assert_int_equal(bom_loads(&b, good, sizeof(good), err, sizeof(err)), -1);
+
+	expect_bad("{\"schema\"", "[{\"schema\"", "line"); /* broken JSON beats the schema */
+	expect_bad("\"attested\": true}", "\"attested\": true]", "line");
+	expect_bad("\"attested\": true", "\"attested\": true,", "line");
+	expect_bad("\"input\"]", "\"input\",]", "line");
+	expect_bad("\"input\"]", "\"input\" \"output\"]", "line");
+	expect_bad("[\"input\"]", "[,\"input\"]", "line");
+	expect_bad("\"size\": 3", "\"size\" 3", "':' expected");
+	expect_bad("\"size\": 3", "\"size\":: 3", "line");
+	expect_bad("\"size\": 3", "size: 3", "line");
+	expect_bad("\"size\": 3", "'size': 3", "line");
+	/* Nested values have no place in the schema, deep or not, and do not exhaust the stack. */
+	expect_bad("\"attested\": true", "\"attested\": [[true]]", "bom.attested: not a boolean");
+	expect_bad("\"attested\": true", "\"attested\": true, \"x\": {\"y\": [[{}]]}",
+		   "unknown key \"x\"");
+	expect_bad("\"tpm\": \"t\"", "\"tpm\": {\"a\": 1}", "host.tpm: not a string or null");
+	expect_bad("\"command\": [\"a\"]", "\"command\": [[\"a\"]]", "run.command[0]");
+	expect_bad("\"ima\": \"match\"", "\"ima\": [\"match\"]", "files[0].ima");
+	{
+		size_t depth = 100000, n = strlen(good);
+		char *deep = malloc(n + 2 * depth + 16);
+		const char *at = strstr(good, "\"attested\": true") + strlen("\"attested\": ");
+
+		assert_non_null(deep);
+		memcpy(deep, good, at - good);
+		memset(deep + (at - good), '[', depth);
+		memset(deep + (at - good) + depth, ']', depth);
+		strcpy(deep + (at - good) + 2 * depth, at + 4);
+		assert_int_equal(bom_loads(&b, deep, strlen(deep), err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "depth"));
+		free(deep);
+	}
+	/* A schema error early and a syntax error late: the syntax error is reported. */
+	expect_bad("\"attested\": true", "\"attested\": 1", "bom.attested: not a boolean");
+	expect_bad("\"match\"}]}", "\"match\"}]", "premature end of input");
+	{
+		char *doc2 = strdup(good);
+
+		strstr(doc2, "true, \"files\"")[0] = '1';
+		doc2[strlen(doc2) - 1] = '\0';
+		assert_int_equal(bom_loads(&b, doc2, strlen(doc2), err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "premature end of input"));
+		free(doc2);
+	}
+	/* Duplicates in every object. */
+	expect_bad("\"schema\"", "\"files\": [], \"schema\"", "duplicate");
+	expect_bad("\"id\": \"r\"", "\"id\": \"r\", \"id\": null", "duplicate");
+	expect_bad("\"tpm\": \"t\"", "\"tpm\": \"t\", \"t\\u0070m\": \"t\"", "duplicate");
+	expect_bad("\"ima\": \"match\"", "\"ima\": \"match\", \"size\": 3", "duplicate");
+	/* Missing members of each object. */
+	expect_bad("\"tpm\": \"t\"", "\"tpm2\": \"t\"", "unknown key \"tpm2\"");
+	expect_bad(", \"tpm\": \"t\"", "", "host: missing \"tpm\"");
+	expect_bad("\"id\": \"r\", ", "", "run: missing \"id\"");
+	expect_bad("\"size\": 3, ", "", "files[0]: missing \"size\"");
+	expect_bad("\"files\": [{", "\"files\": [{}, {", "files[0]: missing \"path\"");
+	expect_bad("\"run\": {", "\"run\": 1, \"x\": {", "run: not an object");
+	expect_bad("\"host\": {", "\"host\": null, \"x\": {", "host: not an object");
+	expect_bad("\"files\": [", "\"files\": null, \"x\": [", "files: not an array");
+	expect_bad("\"roles\": [\"input\"]", "\"roles\": \"input\"", "files[0].roles: not an array");
+	expect_bad("[\"input\"]", "[null]", "files[0].roles[0]");
+	expect_bad("\"status\"", "\"x\"", "x");
+	expect_bad("\"ima\": \"match\"", "\"ima\": \"match\", \"status\": null", "files[0].status");
+	expect_bad("\"ima\": \"match\"", "\"ima\": \"match\", \"path_b64\": 1", "files[0].path_b64");
+	expect_bad("\"cwd\": \"/\"", "\"cwd\": null, \"cwd_b64\": \"/w==\"",
+		   "present although cwd is null");
+	expect_bad("\"cwd\": \"/\"", "\"cwd\": \"%FF\", \"cwd_b64\": 7", "run.cwd_b64");
+	expect_bad("\"command\": [\"a\"]", "\"command\": [\"%FF\"], \"command_b64\": [7]",
+		   "run.command_b64[0]");
+	expect_bad("\"command\": [\"a\"]", "\"command\": [\"%FF\"], \"command_b64\": \"/w==\"",
+		   "run.command_b64");
+	expect_bad("2026-01-01T00:00:00Z", "2026-+1-01T00:00:00Z", "RFC 3339");
+	expect_bad("2026-01-01T00:00:00Z", "2026-01-01T00:00:00.Z", "RFC 3339");
+	expect_bad("2026-01-01T00:00:00Z", "2026-13-01T00:00:00Z", "RFC 3339");
+	expect_bad("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Zx", "RFC 3339");
+	expect_bad("2026-01-01T00:00:00Z", "2026-01-01t00:00:00z", "RFC 3339");
+}
+
+/* Every proper prefix of a document (pretty or not, with escapes) is rejected, with a reason. */
+static void test_truncation(void **state)
+{
+	struct bom a, b;
+	char err[256];
+	char *t;
+	size_t n;
+
+	fill(&a);
+	t = bom_dumps(&a);
+	assert_non_null(t);
+	n = strlen(t);
+	bom_init(&b);
+	assert_int_equal(bom_loads(&b, t, n, err, sizeof(err)), 0);
+	assert_int_equal(bom_loads(&b, t, n - 1, err, sizeof(err)), 0); /* the final newline */
+	for (size_t i = 0; i + 1 < n; i++) {
+		err[0] = '\0';
+		if (bom_loads(&b, t, i, err, sizeof(err)) == 0)
+			fail_msg("the first %zu bytes were accepted", i);
+		assert_true(err[0] != '\0');
+		assert_int_equal(b.nfiles, 0);
+	}
+	for (size_t i = 0; i + 1 < sizeof(good); i++)
+		assert_int_equal(bom_loads(&b, good, i, err, sizeof(err)), -1);
+	free(t);
+	bom_free(&a);
+}
+
+/* Many files, all their fields, and the writer's own text: read back exactly. */
+static void test_many_files(void **state)
+{
+	struct bom a, b;
+	char path[64], err[256];
+	char *t1, *t2;
+
+	bom_init(&a);
+	for (unsigned i = 0; i < 20000; i++) {
+		struct bom_file *f;
+
+		snprintf(path, sizeof(path), "/d/%05u%s", i, i % 7 ? "" : "\xff\n%");
+		f = bom_add_file(&a, path, i % 5 ? sha_a : NULL);
+		assert_non_null(f);
+		f->size = (uint64_t)i * 4294967311u;
+		f->roles = i % 16;
+		f->ima = (enum bom_ima)(i % 4);
+		f->category = i % 3 ? strdup(i % 2 ? "code" : "dataset") : NULL;
+		f->status = i % 5 ? NULL : strdup("unreadable: Permission denied");
+	}
+	t1 = bom_dumps(&a);
+	assert_non_null(t1);
+	bom_init(&b);
+	if (bom_loads(&b, t1, strlen(t1), err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(b.nfiles, 20000);
+	for (unsigned i = 0; i < 20000; i++)
+		assert_true(cmp_file(&a.files[i], &b.files[i])); /* added in order: no sort */
+	t2 = bom_dumps(&b);
+	assert_string_equal(t1, t2);
+	free(t1);
+	free(t2);
+	bom_free(&a);
+	bom_free(&b);
+}
+
 static void test_command_b64_good(void **state)
 {
 	/* A valid argument next to an invalid one is its own display form, '%' escaped. */
@@ -384,6 +660,9 @@ int main(void)
 	    cmocka_unit_test(test_plain_document),   cmocka_unit_test(test_add_file),
 	    cmocka_unit_test(test_ima_names),	     cmocka_unit_test(test_strict),
 	    cmocka_unit_test(test_command_b64_good), cmocka_unit_test(test_read_errors),
+	    cmocka_unit_test(test_escapes),	     cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_structure),	     cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_many_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -47,7 +47,7 @@ static int setup(void **state)
 	if (!mkdtemp(tmpl) || !realpath(tmpl, dir))
 		return -1;
 	pol = policy_default();
-	coll = pol ? collector_new(&(struct collector_opts){ .policy = pol, .jobs = 2 }) : NULL;
+	coll = pol ? collector_new(&(struct collector_opts){.policy = pol, .jobs = 2}) : NULL;
 	bom_init(&bom);
 	measured = 0;
 	return coll ? 0 : -1;
@@ -104,7 +104,8 @@ static void sha_hex(const char *content, char out[65])
 	hex_encode(md, sizeof(md), out);
 }
 
-/* A file record as the LSM backend sends it; dev, ino, size and magic from the file when it exists. */
+/* A file record as the LSM backend sends it; dev, ino, size and magic from the file if it exists.
+ */
 static struct ac_file *file_rec(uint32_t kind, const char *path)
 {
 	struct ac_file *f = calloc(1, sizeof(*f));
@@ -349,7 +350,7 @@ static void test_rename_over_output(void **state)
 	assert_int_equal(stats().unhashed, 0);
 }
 
-/* Outputs written below a directory that is renamed afterwards: only the directory's rename is seen. */
+/* Outputs written below a directory renamed afterwards: only the directory's rename is seen. */
 static void test_rename_dir(void **state)
 {
 	char sub[PATH_MAX];
@@ -436,6 +437,7 @@ static void test_excluded(void **state)
 {
 	char bundle[PATH_MAX], kept[PATH_MAX], fake_sysfs[PATH_MAX];
 	struct ac_file *rec;
+	struct stat st;
 
 	snprintf(kept, sizeof(kept), "%s", in_dir("bundle2/data.txt"));
 	snprintf(fake_sysfs, sizeof(fake_sysfs), "%s", in_dir("looks-normal"));
@@ -456,8 +458,14 @@ static void test_excluded(void **state)
 	feed(rec);
 	access_file(AC_KIND_WRITE, in_dir("bundle/bom.json"));
 	access_file(AC_KIND_READ, kept); /* "bundle2" is not under "bundle" */
+	/* an output moved into an excluded directory afterwards */
+	put(in_dir("out.tmp"), "moved");
+	access_file(AC_KIND_WRITE, in_dir("out.tmp"));
+	assert_int_equal(rename(in_dir("out.tmp"), in_dir("bundle/out")), 0);
+	assert_int_equal(stat(in_dir("bundle/out"), &st), 0);
+	feed(rename_rec("out", bundle, kdev(st.st_dev), st.st_ino, AC_F_PATH_REL));
 	finish();
-	assert_int_equal(stats().excluded, 4);
+	assert_int_equal(stats().excluded, 5);
 	assert_int_equal(bom.nfiles, 1);
 	expect_hashed(kept, "kept", BOM_ROLE_INPUT);
 	assert_int_equal(stats().outputs, 0);
@@ -513,7 +521,7 @@ static void test_deleted_suffix(void **state)
 static void test_malformed(void **state)
 {
 	const char *p = in_dir("m.txt");
-	struct ac_hdr hdr = { .type = AC_REC_FILE, .size = sizeof(hdr) };
+	struct ac_hdr hdr = {.type = AC_REC_FILE, .size = sizeof(hdr)};
 	struct ac_file *f;
 	struct ac_rename *r;
 	size_t n = 0;
@@ -584,7 +592,8 @@ static void test_relative(void **state)
 	assert_int_equal(chdir(dir), 0);
 	rec = file_rec(AC_KIND_EXEC, "rel.py");
 	rec->hdr.flags |= AC_F_PATH_REL;
-	rec->dev = rec->ino = 0; /* as the tracepoint backend sends a script run by a relative name */
+	/* as the tracepoint backend sends a script run by a relative name: no inode */
+	rec->dev = rec->ino = 0;
 	feed(rec);
 	assert_int_equal(fchdir(cwd), 0);
 	close(cwd);
@@ -610,7 +619,8 @@ static void test_dev_from_kernel(void **state)
 
 	assert_int_equal(collector_dev_from_kernel(0), 0);
 	assert_int_equal(collector_dev_from_kernel((8ull << 20) | 1), makedev(8, 1));
-	assert_int_equal(collector_dev_from_kernel((259ull << 20) | 0xfffff), makedev(259, 0xfffff));
+	assert_int_equal(collector_dev_from_kernel((259ull << 20) | 0xfffff),
+			 makedev(259, 0xfffff));
 	/* minors above 255 and majors above 4095 use the high bits of the userspace encoding */
 	assert_int_equal(major(collector_dev_from_kernel((4095ull << 20) | 0x12345)), 4095);
 	assert_int_equal(minor(collector_dev_from_kernel((4095ull << 20) | 0x12345)), 0x12345);
@@ -664,20 +674,20 @@ static void test_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_read_input, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rename_lsm, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rename_tracepoint, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rename_over_output, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rename_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rename_dir_reused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deleted_output, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_excluded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_deleted_suffix, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_relative, setup, teardown),
-		cmocka_unit_test(test_dev_from_kernel),
-		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_roles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_lsm, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_tracepoint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_over_output, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rename_dir_reused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deleted_output, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_excluded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deleted_suffix, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_relative, setup, teardown),
+	    cmocka_unit_test(test_dev_from_kernel),
+	    cmocka_unit_test_setup_teardown(test_many, setup, teardown),
 	};
 
 	log_init("test_collector", LOG_ERROR);

@@ -26,17 +26,22 @@ if [ $rc -ge 98 ]; then
 	exit 1
 fi
 /usr/bin/python3 - "$run/out/lsm.json" "$run/out/tp.json" <<'PY'
-import json, sys
+import json, os, sys
 lsm, tp = (json.load(open(p)) for p in sys.argv[1:3])
-bad = []
+bad, inherent = [], set()
 for name, files in tp.items():
     a = {(p, d) for p, r, d in lsm.get(name, []) if d}
     b = {(p, d) for p, r, d in files if d}
-    if a != b:
-        bad.append(f"{name}: only lsm {sorted(a - b)[:3]}, only tracepoint {sorted(b - a)[:3]}")
+    # inherent: the ELF interpreter is opened by the kernel inside execve, where no syscall
+    # tracepoint sees it; the LSM backend's mmap_file hook does (README "The two backends")
+    only_lsm = {(p, d) for p, d in a - b if os.path.basename(p).startswith("ld-linux")}
+    inherent |= {p for p, d in only_lsm}
+    if a - only_lsm != b:
+        bad.append(f"{name}: only lsm {sorted(a - b - only_lsm)[:3]}, only tracepoint {sorted(b - a)[:3]}")
 if bad:
     print("not ok - lsm and tracepoint give the same (path, digest) set:", "; ".join(bad))
 else:
-    print(f"ok - lsm and tracepoint give the same (path, digest) set ({len(tp)} scenarios)")
+    print(f"ok - lsm and tracepoint give the same (path, digest) set over {len(tp)} scenarios,"
+          f" but for the ELF interpreter only the LSM backend sees: {sorted(inherent)}")
 PY
 exit $rc

@@ -47,6 +47,7 @@ struct opts {
 	enum access_backend backend;
 	int jobs, no_tpm, strict, pcr, verbosity, detach_timeout; /* seconds, -1: none */
 	int allow_resettable, batch_hz;
+	struct tpm_ak_opts ak;
 	uint8_t nonce[MANIFEST_NONCE_MAX];
 	size_t nonce_len;
 	char **argv;
@@ -73,12 +74,16 @@ static void usage(FILE *f)
 "                         kernel has \"bpf\" in /sys/kernel/security/lsm and falls back to\n"
 "                         tracepoints; bom.json says which one ran\n"
 "      --tcti TCTI        TPM to use (default: $TPM2TOOLS_TCTI, then device:/dev/tpmrm0)\n"
-"      --no-tpm           write an unattested bundle (no PCR extend, no quote); said loudly\n"
+"      --no-tpm           write an unattested bundle: the event log is kept as a software hash\n"
+"                         chain, nothing is extended or quoted; said loudly\n"
 "      --pcr N            dedicated PCR (default 15). 16 and 23 can be reset by software, so\n"
-"                         a bundle bound to them proves nothing: refused unless\n"
-"      --allow-resettable-pcr is given as well\n"
+"                         a bundle bound to them proves nothing: they are refused unless\n"
+"                         --allow-resettable-pcr is given as well\n"
 "      --nonce HEX        a verifier's nonce (up to 64 bytes) to bind into the TPM quote\n"
-"      --state-dir DIR    where the host's event log lives (default " EVLOG_STATEDIR "/<boot id>)\n"
+"      --ak-alg ecc|rsa   the attestation key: ECC P-256 (default) or RSA 2048; created once\n"
+"                         and kept in the TPM at --ak-handle (default 0x81010020)\n"
+"      --state-dir DIR    where the host's event log lives: DIR/<boot id>/events.cel\n"
+"                         (default " EVLOG_STATEDIR ")\n"
 "      --extend-rate N    at most N batched PCR extends per second during the run (default 10)\n"
 "  -j, --jobs N           hash with N threads (default: all cores)\n"
 "      --cache DIR        persistent hash cache (default " DEFAULT_CACHE_DIR "): files whose\n"
@@ -114,7 +119,7 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BACKEND = 256, O_TCTI, O_NOTPM, O_PCR, O_CACHE, O_NOCACHE, O_STRICT, O_DETACH,
-	       O_VERSION, O_RESETTABLE, O_NONCE, O_STATE, O_RATE };
+	       O_VERSION, O_RESETTABLE, O_NONCE, O_STATE, O_RATE, O_AKALG, O_AKHANDLE };
 	static const struct option longopts[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "policy", required_argument, NULL, 'p' },
@@ -126,6 +131,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "nonce", required_argument, NULL, O_NONCE },
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "extend-rate", required_argument, NULL, O_RATE },
+		{ "ak-alg", required_argument, NULL, O_AKALG },
+		{ "ak-handle", required_argument, NULL, O_AKHANDLE },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "cache", required_argument, NULL, O_CACHE },
 		{ "no-cache", no_argument, NULL, O_NOCACHE },
@@ -167,6 +174,26 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_RESETTABLE: o->allow_resettable = 1; break;
 		case O_STATE: o->state_dir = optarg; break;
+		case O_AKALG:
+			if (strcmp(optarg, "ecc") && strcmp(optarg, "rsa")) {
+				log_err("--ak-alg: '%s' is not ecc or rsa", optarg);
+				return -1;
+			}
+			o->ak.alg = optarg[0] == 'r' ? TPM_AK_RSA : TPM_AK_ECC;
+			break;
+		case O_AKHANDLE: {
+			char *end;
+			unsigned long h = strtoul(optarg, &end, 16);
+
+			/* persistent handles live in 0x81000000-0x81FFFFFF */
+			if (*end || (h >> 24) != 0x81) {
+				log_err("--ak-handle: '%s' is not a persistent handle (0x81xxxxxx)",
+					optarg);
+				return -1;
+			}
+			o->ak.handle = (uint32_t)h;
+			break;
+		}
 		case O_RATE:
 			if (parse_int(optarg, 1, 1000, &o->batch_hz)) {
 				log_err("--extend-rate: '%s' is not a number from 1 to 1000", optarg);
@@ -421,7 +448,7 @@ static int open_log(struct run *r)
 	struct evlog_opts eo = {
 		.statedir = r->o.state_dir, .tcti = r->o.tcti, .pcr = (uint32_t)r->o.pcr,
 		.allow_resettable = r->o.allow_resettable, .no_tpm = r->o.no_tpm,
-		.batch_hz = (unsigned)r->o.batch_hz,
+		.batch_hz = (unsigned)r->o.batch_hz, .ak = r->o.ak,
 	};
 	uint8_t pdigest[32];
 	char cwd[PATH_MAX];
@@ -570,9 +597,10 @@ static void summary(struct run *r, const struct collector_stats *cs, const struc
 	if (bad)
 		log_warn("%zu files could not be measured (see \"status\" in bom.json)", bad);
 	if (r->bom.attested)
-		log_info("attested: PCR %u extended %llu times in %llu TPM commands, quote in %s",
+		log_info("attested: %llu log records extended into PCR %u (%llu batches, %llu TPM "
+			 "commands) and quoted", (unsigned long long)evlog_records(r->ev),
 			 evlog_pcr(r->ev), (unsigned long long)evlog_batches(r->ev),
-			 (unsigned long long)evlog_tpm_commands(r->ev), r->out);
+			 (unsigned long long)evlog_tpm_commands(r->ev));
 	else
 		log_warn("UNATTESTED bundle (--no-tpm): nothing binds it to a TPM");
 	fprintf(stderr, "aicert-trace: bundle written to %s\n", r->out);
@@ -630,15 +658,12 @@ static int log_run_end(struct run *r, int status, const struct access_stats *as)
 static int write_docs(struct run *r)
 {
 	char path[PATH_MAX + 32];
-	struct imacorr_stats ist = { 0 };
 	int e;
 
-	e = imacorr_run(&r->bom, r->out, NULL, &ist);
+	/* imacorr says what it found; a failure leaves every file "unavailable", not fatal */
+	e = imacorr_run(&r->bom, r->out, NULL, NULL);
 	if (e)
 		log_warn("IMA correlation failed (%s): files marked unavailable", strerror(-e));
-	else if (ist.ima_on)
-		log_info("IMA: %zu entries; %zu files match, %zu mismatch, %zu absent", ist.entries,
-			 ist.matched, ist.mismatched, ist.absent);
 	snprintf(path, sizeof(path), "%s/bom.json", r->out);
 	if (bom_write(&r->bom, path)) {
 		log_err("cannot write %s", path);

@@ -147,9 +147,11 @@ int bom_set_command(struct bom *b, char *const *argv, size_t argc)
 
 /* ---- byte strings in JSON (see bom.h) ---- */
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, surrogates, > U+10FFFF), 0 if
- * invalid. */
-static size_t utf8_seq(const unsigned char *s)
+/*
+ * Length of the valid UTF-8 sequence at s, of which avail bytes may be read (RFC 3629: no
+ * overlongs, surrogates, > U+10FFFF), 0 if invalid.
+ */
+static size_t utf8_seq_n(const unsigned char *s, size_t avail)
 {
 	unsigned char c = s[0];
 	size_t n, i;
@@ -165,6 +167,8 @@ static size_t utf8_seq(const unsigned char *s)
 		n = 4, cp = c & 0x07;
 	else
 		return 0;
+	if (avail < n)
+		return 0;
 	for (i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
@@ -174,6 +178,12 @@ static size_t utf8_seq(const unsigned char *s)
 	    (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
 	return n;
+}
+
+/* The same on a NUL-terminated string (a NUL is never a continuation byte). */
+static size_t utf8_seq(const unsigned char *s)
+{
+	return utf8_seq_n(s, 4);
 }
 
 static int utf8_valid(const char *s)
@@ -579,9 +589,24 @@ int bom_write(const struct bom *b, const char *path)
 
 /* ---- strict reader ---- */
 
+/*
+ * A purpose-built parser, not jansson's DOM: the verifier reads bom.json files of a million
+ * entries, and building then walking a DOM of them took seconds. It fills struct bom as it reads
+ * and accepts exactly the JSON that jansson's json_loadb(JSON_REJECT_DUPLICATES) accepts: RFC 8259
+ * text in UTF-8, an object or array at the root, no "\u0000", surrogates only in pairs, integers
+ * within int64, nesting up to 2048 deep. When the document breaks the schema, the rest of it is
+ * still checked as JSON, so a syntax error anywhere is what gets reported, as when a whole DOM was
+ * parsed before the schema was checked.
+ */
+#define JSON_MAX_DEPTH 2048
+
 struct rctx {
 	char *err;
 	size_t errlen;
+	const char *buf, *p, *end;
+	char *sbuf; /* strings that held escapes, decoded */
+	size_t scap;
+	int syntax; /* err holds a syntax error */
 };
 
 __attribute__((format(printf, 2, 3))) static int bad(struct rctx *c, const char *fmt, ...)
@@ -594,141 +619,570 @@ __attribute__((format(printf, 2, 3))) static int bad(struct rctx *c, const char 
 	return -1;
 }
 
-/* Every key of o must be in keys (NULL-terminated); those before the first "?" entry are required.
- */
-static int check_keys(struct rctx *c, const char *where, json_t *o, const char *const *keys)
+static int syn(struct rctx *c, const char *at, const char *what)
 {
-	const char *k;
-	json_t *v;
-	int optional = 0;
+	const char *line_start = c->buf, *q = c->buf;
+	int line = 1;
 
-	if (!json_is_object(o))
-		return bad(c, "%s: not an object", where);
-	for (size_t i = 0; keys[i]; i++) {
-		if (!strcmp(keys[i], "?")) {
-			optional = 1;
+	while ((q = memchr(q, '\n', at - q))) {
+		line++;
+		line_start = ++q;
+	}
+	c->syntax = 1;
+	return bad(c, "line %d column %zu: %s", line, (size_t)(at - line_start) + 1, what);
+}
+
+static void ws(struct rctx *c)
+{
+	while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\t' || *c->p == '\r'))
+		c->p++;
+}
+
+/* The next byte, or 0 at the end (a NUL in the text is never valid where 0 is checked). */
+static char peek(struct rctx *c)
+{
+	return c->p < c->end ? *c->p : 0;
+}
+
+static int expect(struct rctx *c, char ch, const char *what)
+{
+	ws(c);
+	if (peek(c) != ch)
+		return syn(c, c->p, c->p < c->end ? what : "premature end of input");
+	c->p++;
+	return 0;
+}
+
+static int literal(struct rctx *c, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(c->end - c->p) < n || memcmp(c->p, word, n))
+		return syn(c, c->p, c->p < c->end ? "invalid token" : "premature end of input");
+	c->p += n;
+	return 0;
+}
+
+static int sbuf_put(struct rctx *c, size_t *o, const void *src, size_t n)
+{
+	if (*o + n + 1 > c->scap) {
+		size_t cap = c->scap ? 2 * c->scap : 256;
+		char *nb;
+
+		while (cap < *o + n + 1)
+			cap *= 2;
+		nb = realloc(c->sbuf, cap);
+		if (!nb)
+			return bad(c, "out of memory");
+		c->sbuf = nb;
+		c->scap = cap;
+	}
+	memcpy(c->sbuf + *o, src, n);
+	*o += n;
+	return 0;
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f')
+		return (ch | 0x20) - 'a' + 10;
+	return -1;
+}
+
+static int hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
+{
+	*out = 0;
+	if (end - p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		int v = hexval((char)p[i]);
+
+		if (v < 0)
+			return -1;
+		*out = *out << 4 | (unsigned)v;
+	}
+	return 0;
+}
+
+/* "\uXXXX" (a surrogate pair counts as one) at p, as UTF-8 into u8; its length in *used. */
+static int unicode_escape(struct rctx *c, const unsigned char *p, char u8[4], size_t *n,
+			  size_t *used)
+{
+	const unsigned char *end = (const unsigned char *)c->end;
+	unsigned cp, lo;
+
+	if (hex4(p + 2, end, &cp))
+		return syn(c, (const char *)p, "invalid escape");
+	*used = 6;
+	if (cp == 0)
+		return syn(c, (const char *)p, "\\u0000 is not allowed");
+	if (cp >= 0xdc00 && cp <= 0xdfff)
+		return syn(c, (const char *)p, "invalid Unicode (lone low surrogate)");
+	if (cp >= 0xd800 && cp <= 0xdbff) {
+		if (end - p < 12 || p[6] != '\\' || p[7] != 'u' || hex4(p + 8, end, &lo) ||
+		    lo < 0xdc00 || lo > 0xdfff)
+			return syn(c, (const char *)p, "invalid Unicode (lone high surrogate)");
+		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+		*used = 12;
+	}
+	if (cp < 0x80) {
+		u8[0] = (char)cp, *n = 1;
+	} else if (cp < 0x800) {
+		u8[0] = (char)(0xc0 | cp >> 6), u8[1] = (char)(0x80 | (cp & 0x3f)), *n = 2;
+	} else if (cp < 0x10000) {
+		u8[0] = (char)(0xe0 | cp >> 12), u8[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		u8[2] = (char)(0x80 | (cp & 0x3f)), *n = 3;
+	} else {
+		u8[0] = (char)(0xf0 | cp >> 18), u8[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+		u8[2] = (char)(0x80 | (cp >> 6 & 0x3f)), u8[3] = (char)(0x80 | (cp & 0x3f)), *n = 4;
+	}
+	return 0;
+}
+
+static const char *const short_escapes = "\"\"\\\\//b\bf\fn\nr\rt\t";
+
+/* The string from p (just past the quote) decoded into sbuf; the text holds an escape or UTF-8. */
+static int str_slow(struct rctx *c, const unsigned char *p, const char **s, size_t *len)
+{
+	const unsigned char *end = (const unsigned char *)c->end;
+	size_t o = 0, n = 0, used = 0;
+	char u8[4];
+
+	for (;;) {
+		if (p >= end)
+			return syn(c, c->end, "premature end of input");
+		if (*p == '"')
+			break;
+		if (*p < 0x20)
+			return syn(c, (const char *)p, "control character in string");
+		if (*p == '\\') {
+			const char *e = p + 1 < end && p[1] ? strchr(short_escapes, p[1]) : NULL;
+
+			if (p + 1 < end && p[1] == 'u') {
+				if (unicode_escape(c, p, u8, &n, &used) || sbuf_put(c, &o, u8, n))
+					return -1;
+				p += used;
+				continue;
+			}
+			if (!e || (e - short_escapes) % 2)
+				return syn(c, (const char *)p,
+					   p + 1 < end ? "invalid escape" : "premature end of input");
+			if (sbuf_put(c, &o, e + 1, 1))
+				return -1;
+			p += 2;
 			continue;
 		}
-		if (!optional && !json_object_get(o, keys[i]))
-			return bad(c, "%s: missing \"%s\"", where, keys[i]);
+		n = *p < 0x80 ? 1 : utf8_seq_n(p, end - p);
+		if (!n)
+			return syn(c, (const char *)p, "invalid UTF-8");
+		if (sbuf_put(c, &o, p, n))
+			return -1;
+		p += n;
 	}
-	json_object_foreach(o, k, v)
-	{
-		size_t i;
-
-		for (i = 0; keys[i] && strcmp(keys[i], k); i++)
-			;
-		if (!keys[i] || !strcmp(k, "?"))
-			return bad(c, "%s: unknown key \"%s\"", where, k);
-	}
+	if (sbuf_put(c, &o, "", 0))
+		return -1;
+	c->sbuf[o] = '\0';
+	c->p = (const char *)p + 1;
+	*s = c->sbuf;
+	*len = o;
 	return 0;
 }
 
-/* A string or null into *out (NULL for null). */
-static int get_str(struct rctx *c, const char *where, json_t *o, const char *key, int nullable,
-		   char **out)
+/*
+ * The string at c->p (a quote): *s points into the text or into sbuf, valid until the next string
+ * is read; it holds no NUL.
+ */
+static int str(struct rctx *c, const char **s, size_t *len)
 {
-	json_t *v = json_object_get(o, key);
+	const unsigned char *st = (const unsigned char *)c->p + 1, *p = st;
+	const unsigned char *end = (const unsigned char *)c->end;
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+
+	/* Eight bytes at a time while none is a control, non-ASCII, quote or backslash byte. */
+	while (end - p >= 8) {
+		uint64_t x, q, bs;
+
+		memcpy(&x, p, 8);
+		q = x ^ (ones * '"');
+		bs = x ^ (ones * '\\');
+		/* the usual "has a zero byte" / "has a byte less than n" tests */
+		if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x) & highs)
+			break;
+		p += 8;
+	}
+	while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+		p++;
+	if (p < end && *p == '"') {
+		*s = (const char *)st;
+		*len = p - st;
+		c->p = (const char *)p + 1;
+		return 0;
+	}
+	return str_slow(c, st, s, len);
+}
+
+static int is_digit(const char *p, const char *end)
+{
+	return p < end && *p >= '0' && *p <= '9';
+}
+
+/* A number; *is_int set with *v when it has no fraction or exponent. */
+static int number(struct rctx *c, int *is_int, int64_t *v)
+{
+	const char *p = c->p, *st = p, *end = c->end;
+	uint64_t acc = 0;
+	int neg = 0, big = 0;
+
+	*is_int = 1;
+	if (p < end && *p == '-')
+		neg = 1, p++;
+	if (!is_digit(p, end))
+		return syn(c, st, "invalid token");
+	if (*p == '0' && is_digit(p + 1, end))
+		return syn(c, st, "invalid token");
+	for (; is_digit(p, end); p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		big |= acc > (UINT64_MAX - d) / 10;
+		acc = acc * 10 + d;
+	}
+	if (p < end && *p == '.') {
+		if (!is_digit(++p, end))
+			return syn(c, st, "invalid token");
+		while (is_digit(p, end))
+			p++;
+		*is_int = 0;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (!is_digit(p, end))
+			return syn(c, st, "invalid token");
+		while (is_digit(p, end))
+			p++;
+		*is_int = 0;
+	}
+	if (*is_int && (big || acc > (uint64_t)INT64_MAX + neg))
+		return syn(c, st, neg ? "too big negative integer" : "too big integer");
+	*v = neg ? (acc ? -(int64_t)(acc - 1) - 1 : 0) : (int64_t)acc;
+	c->p = p;
+	return 0;
+}
+
+static int scalar(struct rctx *c)
+{
+	const char *s;
+	size_t n;
+	int64_t v;
+	int i;
+
+	switch (peek(c)) {
+	case '"':
+		return str(c, &s, &n);
+	case 't':
+		return literal(c, "true");
+	case 'f':
+		return literal(c, "false");
+	case 'n':
+		return literal(c, "null");
+	case '-':
+	case '0' ... '9':
+		return number(c, &i, &v);
+	default:
+		return syn(c, c->p, c->p < c->end ? "invalid token" : "premature end of input");
+	}
+}
+
+/* After ',' in an object: a key, then ':'. */
+static int any_key(struct rctx *c)
+{
+	const char *s;
+	size_t n;
+
+	ws(c);
+	if (peek(c) != '"')
+		return syn(c, c->p, c->p < c->end ? "string expected" : "premature end of input");
+	return str(c, &s, &n) || expect(c, ':', "':' expected") ? -1 : 0;
+}
+
+/* The whole text as JSON, without the schema; iterative so depth costs no stack. */
+static int check_syntax(struct rctx *c)
+{
+	char stack[JSON_MAX_DEPTH];
+	int d = 0;
+
+	c->p = c->buf;
+	ws(c);
+	if (peek(c) != '{' && peek(c) != '[')
+		return syn(c, c->p, "'[' or '{' expected");
+	for (;;) {
+		ws(c);
+		if (peek(c) == '{' || peek(c) == '[') {
+			if (d == JSON_MAX_DEPTH)
+				return syn(c, c->p, "maximum parsing depth reached");
+			stack[d++] = *c->p == '{' ? '}' : ']';
+			c->p++;
+			ws(c);
+			if (peek(c) == stack[d - 1]) {
+				c->p++;
+				d--;
+			} else if (stack[d - 1] == '}') {
+				if (any_key(c))
+					return -1;
+				continue;
+			} else {
+				continue;
+			}
+		} else if (scalar(c)) {
+			return -1;
+		}
+		for (;;) {
+			ws(c);
+			if (d == 0)
+				return c->p == c->end ? 0 : syn(c, c->p, "end of file expected");
+			if (peek(c) == stack[d - 1]) {
+				c->p++;
+				d--;
+				continue;
+			}
+			if (peek(c) != ',')
+				return syn(c, c->p,
+					   c->p < c->end ? "',' or closing bracket expected"
+							 : "premature end of input");
+			c->p++;
+			if (stack[d - 1] == '}' && any_key(c))
+				return -1;
+			break;
+		}
+	}
+}
+
+/*
+ * Object members against a key table: 1 with *k the index of the next key (its value is next),
+ * 0 after the closing brace, -1 on error. The caller sets *first and *k = -1 after it read '{'.
+ */
+/* key (NUL-terminated) equals s[0..n) (s holds no NUL) */
+static int same(const char *key, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && key[i] == s[i]; i++)
+		;
+	return i == n && !key[n];
+}
+
+/* "where" for messages: the name itself, or "name[idx]" for an element (idx != NO_IDX). */
+#define NO_IDX ((size_t)-1)
+
+static const char *where_of(char buf[48], const char *name, size_t idx)
+{
+	if (idx == NO_IDX)
+		return name;
+	snprintf(buf, 48, "%s[%zu]", name, idx);
+	return buf;
+}
+
+static int next_key(struct rctx *c, const char *name, size_t idx, const char *const *keys,
+		    unsigned *seen, int *first, int *k)
+{
+	const char *s, *at;
+	char w[48];
+	size_t n;
+	int i;
+
+	ws(c);
+	if (peek(c) == '}') {
+		c->p++;
+		return 0;
+	}
+	if (!*first && peek(c) != ',')
+		return syn(c, c->p, c->p < c->end ? "'}' expected" : "premature end of input");
+	if (!*first) {
+		c->p++;
+		ws(c);
+	}
+	*first = 0;
+	at = c->p;
+	if (peek(c) != '"')
+		return syn(c, c->p, c->p < c->end ? "string expected" : "premature end of input");
+	if (str(c, &s, &n))
+		return -1;
+	/* Writers keep the key order: try the one after the previous key first. */
+	i = *k + 1;
+	if (!keys[i] || !same(keys[i], s, n))
+		for (i = 0; keys[i] && !same(keys[i], s, n); i++)
+			;
+	if (expect(c, ':', "':' expected"))
+		return -1;
+	if (!keys[i])
+		return bad(c, "%s: unknown key \"%.*s\"", where_of(w, name, idx), (int)n, s);
+	if (*seen & 1u << i)
+		return syn(c, at, "duplicate object key");
+	*seen |= 1u << i;
+	ws(c);
+	*k = i;
+	return 1;
+}
+
+static int check_missing(struct rctx *c, const char *name, size_t idx, const char *const *keys,
+			 unsigned seen, unsigned required)
+{
+	char w[48];
+
+	for (int i = 0; keys[i]; i++)
+		if ((required & 1u << i) && !(seen & 1u << i))
+			return bad(c, "%s: missing \"%s\"", where_of(w, name, idx), keys[i]);
+	return 0;
+}
+
+/* Array elements: 1 when one follows (at c->p), 0 after the closing bracket. */
+static int next_elem(struct rctx *c, int *first)
+{
+	ws(c);
+	if (peek(c) == ']') {
+		c->p++;
+		return 0;
+	}
+	if (!*first && peek(c) != ',')
+		return syn(c, c->p, c->p < c->end ? "']' expected" : "premature end of input");
+	if (!*first)
+		c->p++;
+	*first = 0;
+	ws(c);
+	return 1;
+}
+
+/*
+ * Typed values. They return 0, 1 when the value has another type (the caller says which field;
+ * nothing is consumed), or -1 with err set.
+ */
+static int v_str(struct rctx *c, int nullable, char **out)
+{
+	const char *s;
+	size_t n;
 
 	*out = NULL;
-	if (nullable && json_is_null(v))
-		return 0;
-	if (!json_is_string(v))
-		return bad(c, "%s.%s: not a string%s", where, key, nullable ? " or null" : "");
-	*out = strdup(json_string_value(v));
-	return *out ? 0 : bad(c, "out of memory");
-}
-
-static int get_u64(struct rctx *c, const char *where, json_t *o, const char *key, uint64_t *out)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return bad(c, "%s.%s: not a non-negative integer", where, key);
-	*out = (uint64_t)json_integer_value(v);
+	if (nullable && peek(c) == 'n')
+		return literal(c, "null");
+	if (peek(c) != '"')
+		return 1;
+	if (str(c, &s, &n))
+		return -1;
+	*out = malloc(n + 1);
+	if (!*out)
+		return bad(c, "out of memory");
+	memcpy(*out, s, n);
+	(*out)[n] = '\0';
 	return 0;
 }
 
-static int get_int(struct rctx *c, const char *where, json_t *o, const char *key, int min, int *out)
+static int v_int(struct rctx *c, int64_t min, int64_t max, int64_t *out)
 {
-	json_t *v = json_object_get(o, key);
+	int is_int;
 
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > INT32_MAX)
+	if (peek(c) != '-' && !is_digit(c->p, c->end))
+		return 1;
+	if (number(c, &is_int, out))
+		return -1;
+	return !is_int || *out < min || *out > max;
+}
+
+static int v_bool(struct rctx *c, int *out)
+{
+	if (peek(c) == 't' || peek(c) == 'f') {
+		*out = peek(c) == 't';
+		return literal(c, *out ? "true" : "false");
+	}
+	return 1;
+}
+
+/* The message for a value of the wrong type: "<where>.<key>: <what>". */
+static int type_err(struct rctx *c, int r, const char *where, const char *key, const char *what)
+{
+	return r > 0 ? bad(c, "%s.%s: %s", where, key, what) : -1;
+}
+
+static int get_str(struct rctx *c, const char *where, const char *key, int nullable, char **out)
+{
+	int r = v_str(c, nullable, out);
+
+	return r ? type_err(c, r, where, key, nullable ? "not a string or null" : "not a string")
+		 : 0;
+}
+
+static int get_u64(struct rctx *c, const char *where, const char *key, uint64_t *out)
+{
+	int64_t v = 0;
+	int r = v_int(c, 0, INT64_MAX, &v);
+
+	*out = (uint64_t)v;
+	return r ? type_err(c, r, where, key, "not a non-negative integer") : 0;
+}
+
+static int get_int(struct rctx *c, const char *where, const char *key, int min, int *out)
+{
+	int64_t v = 0;
+	int r = v_int(c, min, INT32_MAX, &v);
+
+	if (r > 0)
 		return bad(c, "%s.%s: not an integer in [%d, 2^31)", where, key, min);
-	*out = (int)json_integer_value(v);
-	return 0;
+	*out = (int)v;
+	return r;
 }
 
-static int get_bool(struct rctx *c, const char *where, json_t *o, const char *key, int *out)
+static int get_bool(struct rctx *c, const char *where, const char *key, int *out)
 {
-	json_t *v = json_object_get(o, key);
+	int r = v_bool(c, out);
 
-	if (!json_is_boolean(v))
-		return bad(c, "%s.%s: not a boolean", where, key);
-	*out = json_is_true(v);
-	return 0;
+	return r ? type_err(c, r, where, key, "not a boolean") : 0;
 }
 
-/* The bytes behind a display string and its optional base64 twin (see bom.h). */
-static int decode_bytes(struct rctx *c, const char *where, const char *disp, json_t *b64,
+/*
+ * The bytes behind a display string (malloc'd; taken over, freed on error) and its optional
+ * base64 twin (see bom.h), into *out.
+ */
+static int decode_bytes(struct rctx *c, const char *where, char *disp, const char *b64,
 			char **out)
 {
-	char *bytes, *d;
+	char *bytes = b64 ? b64_decode(b64) : NULL, *d = NULL;
+	int ret = 0;
 
 	*out = NULL;
 	if (!b64) {
-		*out = strdup(disp);
-		return *out ? 0 : bad(c, "out of memory");
-	}
-	if (!json_is_string(b64))
-		return bad(c, "%s_b64: not a string", where);
-	bytes = b64_decode(json_string_value(b64));
-	if (!bytes)
-		return bad(c, "%s_b64: not base64 of a NUL-free string", where);
-	if (utf8_valid(bytes)) {
-		free(bytes);
-		return bad(c, "%s_b64: present although the value is valid UTF-8", where);
-	}
-	d = display_form(bytes);
-	if (!d || strcmp(d, disp)) {
-		free(d);
-		free(bytes);
-		return bad(c, "%s: does not match %s_b64", where, where);
-	}
-	free(d);
-	*out = bytes;
-	return 0;
-}
-
-static int get_bytes(struct rctx *c, const char *where, json_t *o, const char *key, int nullable,
-		     char **out)
-{
-	char k64[64], w[96];
-	json_t *v = json_object_get(o, key);
-
-	snprintf(k64, sizeof(k64), "%s_b64", key);
-	snprintf(w, sizeof(w), "%s.%s", where, key);
-	*out = NULL;
-	if (nullable && json_is_null(v)) {
-		if (json_object_get(o, k64))
-			return bad(c, "%s_b64: present although %s is null", w, key);
+		*out = disp;
 		return 0;
 	}
-	if (!json_is_string(v))
-		return bad(c, "%s: not a string", w);
-	return decode_bytes(c, w, json_string_value(v), json_object_get(o, k64), out);
+	if (!bytes)
+		ret = bad(c, "%s_b64: not base64 of a NUL-free string", where);
+	else if (utf8_valid(bytes))
+		ret = bad(c, "%s_b64: present although the value is valid UTF-8", where);
+	else if (!(d = display_form(bytes)))
+		ret = bad(c, "out of memory");
+	else if (strcmp(d, disp))
+		ret = bad(c, "%s: does not match %s_b64", where, where);
+	free(d);
+	free(disp);
+	if (ret)
+		free(bytes);
+	else
+		*out = bytes;
+	return ret;
 }
 
 static int valid_time(const char *s)
 {
-	int y, mo, d, h, mi, sec, n = 0;
+	static const char form[] = "dddd-dd-ddTdd:dd:dd";
+	int mo, d, h, mi, sec;
 
 	/* RFC 3339 in UTC: YYYY-MM-DDTHH:MM:SS[.frac]Z */
 	if (!s)
 		return 1;
-	if (strlen(s) < 20 ||
-	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
-		return 0;
+	for (size_t i = 0; i < sizeof(form) - 1; i++)
+		if (form[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') : s[i] != form[i])
+			return 0;
+	mo = atoi(s + 5), d = atoi(s + 8), h = atoi(s + 11), mi = atoi(s + 14), sec = atoi(s + 17);
 	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
 		return 0;
 	s += 19;
@@ -741,189 +1195,454 @@ static int valid_time(const char *s)
 	return !strcmp(s, "Z");
 }
 
-/* Bytes of command_b64[i]; command[i] must be their display form. */
-static int command_arg(struct rctx *c, size_t i, const char *disp, json_t *e64, char **out)
-{
-	const char *e = json_string_value(e64);
-	char *bytes = e ? (*e ? b64_decode(e) : strdup("")) : NULL, *d;
+struct strv {
+	char **v;
+	size_t n, cap;
+};
 
-	*out = NULL;
-	if (!bytes)
-		return bad(c, "run.command_b64[%zu]: not base64 of a NUL-free string", i);
-	d = display_form(bytes);
-	if (!d || strcmp(d, disp)) {
-		free(d);
-		free(bytes);
-		return bad(c, "run.command[%zu]: does not match command_b64[%zu]", i, i);
-	}
-	free(d);
-	*out = bytes;
-	return 0;
+static void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
 }
 
-static int read_command(struct rctx *c, json_t *run, struct bom_run *r)
+/* An array of strings ("<where>[i]: <what>" for another type). */
+static int get_strv(struct rctx *c, const char *where, const char *what, struct strv *s)
 {
-	json_t *a = json_object_get(run, "command"), *a64 = json_object_get(run, "command_b64");
-	size_t n = json_array_size(a);
+	int first = 1, r;
 
-	if (!json_is_array(a))
-		return bad(c, "run.command: not an array");
-	if (a64 && (!json_is_array(a64) || json_array_size(a64) != n))
+	if (peek(c) != '[')
+		return bad(c, "%s: not an array", where);
+	c->p++;
+	while ((r = next_elem(c, &first)) > 0) {
+		if (s->n + 1 >= s->cap) {
+			size_t cap = s->cap ? 2 * s->cap : 8;
+			char **nv = realloc(s->v, cap * sizeof(*nv));
+
+			if (!nv)
+				return bad(c, "out of memory");
+			s->v = nv;
+			s->cap = cap;
+		}
+		r = v_str(c, 0, &s->v[s->n]);
+		if (r > 0)
+			return bad(c, "%s[%zu]: %s", where, s->n, what);
+		if (r)
+			return -1;
+		s->n++;
+	}
+	return r;
+}
+
+/* run.command from its display strings and, when any argument is not UTF-8, command_b64. */
+static int command_args(struct rctx *c, struct strv *disp, struct strv *b64, int has_b64,
+			struct bom_run *r)
+{
+	if (has_b64 && b64->n != disp->n)
 		return bad(c, "run.command_b64: not an array as long as run.command");
-	r->command = calloc(n + 1, sizeof(*r->command));
+	r->command = calloc(disp->n + 1, sizeof(*r->command));
 	if (!r->command)
 		return bad(c, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		const char *v = json_string_value(json_array_get(a, i));
+	for (size_t i = 0; i < disp->n; i++) {
+		const char *e = has_b64 ? b64->v[i] : NULL;
+		char *bytes = e ? (*e ? b64_decode(e) : strdup("")) : NULL, *d;
 
-		if (!v)
-			return bad(c, "run.command[%zu]: not a string", i);
-		if (a64 ? command_arg(c, i, v, json_array_get(a64, i), &r->command[i])
-			: !(r->command[i] = strdup(v)))
-			return a64 ? -1 : bad(c, "out of memory");
-		r->argc++;
+		if (!has_b64) {
+			r->command[r->argc++] = disp->v[i];
+			disp->v[i] = NULL;
+			continue;
+		}
+		if (!bytes)
+			return bad(c, "run.command_b64[%zu]: not base64 of a NUL-free string", i);
+		d = display_form(bytes);
+		r->command[r->argc++] = bytes;
+		if (!d || strcmp(d, disp->v[i])) {
+			free(d);
+			return bad(c, "run.command[%zu]: does not match command_b64[%zu]", i, i);
+		}
+		free(d);
 	}
-	if (a64 && !any_invalid(r->command, r->argc))
+	if (has_b64 && !any_invalid(r->command, r->argc))
 		return bad(c, "run.command_b64: present although every argument is UTF-8");
 	return 0;
 }
 
-static int read_run(struct rctx *c, json_t *run, struct bom_run *r)
+enum {
+	RUN_ID,
+	RUN_COMMAND,
+	RUN_CWD,
+	RUN_EXIT_CODE,
+	RUN_SIGNAL,
+	RUN_STARTED,
+	RUN_FINISHED,
+	RUN_BACKEND,
+	RUN_EVENTS_LOST,
+	RUN_PATHS_TRUNCATED,
+	RUN_COMPLETE,
+	RUN_DETACHED,
+	RUN_COMMAND_B64,
+	RUN_CWD_B64,
+};
+
+/* One member of run; the _b64 twins wait in cmd64 and cwd64 for the end of the object. */
+static int run_member(struct rctx *c, int k, struct bom_run *r, struct strv *cmd,
+		      struct strv *cmd64, char **cwd64)
+{
+	int v;
+
+	switch (k) {
+	case RUN_ID:
+		return get_str(c, "run", "id", 1, &r->id);
+	case RUN_COMMAND:
+		return get_strv(c, "run.command", "not a string", cmd);
+	case RUN_COMMAND_B64:
+		if (peek(c) != '[')
+			return bad(c, "run.command_b64: not an array as long as run.command");
+		return get_strv(c, "run.command_b64", "not base64 of a NUL-free string", cmd64);
+	case RUN_CWD:
+		return get_str(c, "run", "cwd", 1, &r->cwd);
+	case RUN_CWD_B64:
+		v = v_str(c, 0, cwd64);
+		return v ? type_err(c, v, "run", "cwd_b64", "not a string") : 0;
+	case RUN_EXIT_CODE:
+		return get_int(c, "run", "exit_code", -1, &r->exit_code);
+	case RUN_SIGNAL:
+		return get_int(c, "run", "signal", 0, &r->signal);
+	case RUN_STARTED:
+		return get_str(c, "run", "started", 1, &r->started);
+	case RUN_FINISHED:
+		return get_str(c, "run", "finished", 1, &r->finished);
+	case RUN_BACKEND:
+		return get_str(c, "run", "backend", 1, &r->backend);
+	case RUN_EVENTS_LOST:
+		return get_u64(c, "run", "events_lost", &r->events_lost);
+	case RUN_PATHS_TRUNCATED:
+		return get_u64(c, "run", "paths_truncated", &r->paths_truncated);
+	case RUN_COMPLETE:
+		return get_bool(c, "run", "complete", &r->complete);
+	default:
+		return get_bool(c, "run", "detached", &r->detached);
+	}
+}
+
+static int read_run(struct rctx *c, struct bom_run *r)
 {
 	static const char *const keys[] = {
 	    "id",	   "command",	      "cwd",	  "exit_code",
 	    "signal",	   "started",	      "finished", "backend",
 	    "events_lost", "paths_truncated", "complete", "detached",
-	    "?",	   "command_b64",     "cwd_b64",  NULL};
+	    "command_b64", "cwd_b64",	      NULL};
+	struct strv cmd = {0}, cmd64 = {0};
+	char *cwd64 = NULL, *disp;
+	unsigned seen = 0;
+	int first = 1, k = -1, ret;
 
-	if (check_keys(c, "run", run, keys) || get_str(c, "run", run, "id", 1, &r->id) ||
-	    read_command(c, run, r) || get_bytes(c, "run", run, "cwd", 1, &r->cwd) ||
-	    get_int(c, "run", run, "exit_code", -1, &r->exit_code) ||
-	    get_int(c, "run", run, "signal", 0, &r->signal) ||
-	    get_str(c, "run", run, "started", 1, &r->started) ||
-	    get_str(c, "run", run, "finished", 1, &r->finished) ||
-	    get_str(c, "run", run, "backend", 1, &r->backend) ||
-	    get_u64(c, "run", run, "events_lost", &r->events_lost) ||
-	    get_u64(c, "run", run, "paths_truncated", &r->paths_truncated) ||
-	    get_bool(c, "run", run, "complete", &r->complete) ||
-	    get_bool(c, "run", run, "detached", &r->detached))
-		return -1;
+	if (peek(c) != '{')
+		return bad(c, "run: not an object");
+	c->p++;
+	while ((ret = next_key(c, "run", NO_IDX, keys, &seen, &first, &k)) > 0)
+		if ((ret = run_member(c, k, r, &cmd, &cmd64, &cwd64)))
+			goto cleanup;
+	if (ret || (ret = check_missing(c, "run", NO_IDX, keys, seen, (1u << RUN_COMMAND_B64) - 1)) ||
+	    (ret = command_args(c, &cmd, &cmd64, !!(seen & 1u << RUN_COMMAND_B64), r)))
+		goto cleanup;
+	if (!r->cwd && cwd64) {
+		ret = bad(c, "run.cwd_b64: present although cwd is null");
+		goto cleanup;
+	}
+	disp = r->cwd;
+	r->cwd = NULL;
+	if (disp && (ret = decode_bytes(c, "run.cwd", disp, cwd64, &r->cwd)))
+		goto cleanup;
 	if (!valid_time(r->started) || !valid_time(r->finished))
-		return bad(c, "run.started/finished: not an RFC 3339 UTC time");
-	return 0;
+		ret = bad(c, "run.started/finished: not an RFC 3339 UTC time");
+cleanup:
+	strv_free(&cmd);
+	strv_free(&cmd64);
+	free(cwd64);
+	return ret;
 }
 
-static int read_host(struct rctx *c, json_t *host, struct bom_host *h)
+static int read_host(struct rctx *c, struct bom_host *h)
 {
 	static const char *const keys[] = {"hostname", "kernel", "boot_id", "tpm", NULL};
+	char **fields[] = {&h->hostname, &h->kernel, &h->boot_id, &h->tpm};
+	unsigned seen = 0;
+	int first = 1, k = -1, ret;
 
-	return check_keys(c, "host", host, keys) ||
-		       get_str(c, "host", host, "hostname", 1, &h->hostname) ||
-		       get_str(c, "host", host, "kernel", 1, &h->kernel) ||
-		       get_str(c, "host", host, "boot_id", 1, &h->boot_id) ||
-		       get_str(c, "host", host, "tpm", 1, &h->tpm)
-		   ? -1
-		   : 0;
+	if (peek(c) != '{')
+		return bad(c, "host: not an object");
+	c->p++;
+	while ((ret = next_key(c, "host", NO_IDX, keys, &seen, &first, &k)) > 0)
+		if (get_str(c, "host", keys[k], 1, fields[k]))
+			return -1;
+	return ret ? ret : check_missing(c, "host", NO_IDX, keys, seen, 15);
 }
 
-static int read_roles(struct rctx *c, const char *where, json_t *a, unsigned *roles)
-{
-	size_t i, r;
+/* ---- files[] (the bulk of the text: no work per file that can be avoided) ---- */
 
-	if (!json_is_array(a))
-		return bad(c, "%s.roles: not an array", where);
-	for (i = 0; i < json_array_size(a); i++) {
-		const char *s = json_string_value(json_array_get(a, i));
-
-		for (r = 0; s && r < sizeof(role_names) / sizeof(role_names[0]); r++)
-			if (!strcmp(s, role_names[r]))
-				break;
-		if (!s || r == sizeof(role_names) / sizeof(role_names[0]))
-			return bad(c,
-				   "%s.roles[%zu]: not one of input, output, executable, library",
-				   where, i);
-		if (*roles & (1u << r))
-			return bad(c, "%s.roles: \"%s\" twice", where, s);
-		*roles |= 1u << r;
-	}
-	return 0;
-}
-
-static int read_file(struct rctx *c, size_t idx, json_t *o, struct bom *b)
-{
-	static const char *const keys[] = {"path", "sha256", "size",	 "roles",  "category",
-					   "ima",  "?",	     "path_b64", "status", NULL};
-	char where[48];
-	struct bom_file *f;
-	json_t *sha = json_object_get(o, "sha256");
-	char *path = NULL;
+struct rfile {
+	char *path, *path64, *status, *category;
+	char sha256[65];
+	uint64_t size;
+	unsigned roles;
 	int ima;
+};
 
-	snprintf(where, sizeof(where), "files[%zu]", idx);
-	if (check_keys(c, where, o, keys) || get_bytes(c, where, o, "path", 0, &path))
-		return -1;
-	if (!*path) {
-		free(path);
-		return bad(c, "%s.path: empty", where);
+static int read_roles(struct rctx *c, size_t idx, unsigned *roles)
+{
+	int first = 1, r;
+	size_t i = 0, k;
+
+	if (peek(c) != '[')
+		return bad(c, "files[%zu].roles: not an array", idx);
+	c->p++;
+	while ((r = next_elem(c, &first)) > 0) {
+		const char *s = "";
+		size_t n = 0;
+		int is_str = peek(c) == '"';
+
+		if (is_str && str(c, &s, &n))
+			return -1;
+		for (k = 0; k < sizeof(role_names) / sizeof(role_names[0]); k++)
+			if (is_str && same(role_names[k], s, n))
+				break;
+		if (k == sizeof(role_names) / sizeof(role_names[0]))
+			return bad(c,
+				   "files[%zu].roles[%zu]: not one of input, output, executable, "
+				   "library",
+				   idx, i);
+		if (*roles & (1u << k))
+			return bad(c, "files[%zu].roles: \"%s\" twice", idx, role_names[k]);
+		*roles |= 1u << k;
+		i++;
 	}
-	if (!json_is_null(sha) && (!json_is_string(sha) || !valid_hex64(json_string_value(sha)) ||
-				   strspn(json_string_value(sha), "0123456789abcdef") != 64)) {
-		free(path);
-		return bad(c, "%s.sha256: not 64 lowercase hex digits or null", where);
+	return r;
+}
+
+/* 64 lowercase hex digits, without a branch per digit (they are random: mispredicted). */
+static int hex64_lower(const char *s)
+{
+	unsigned bad = 0;
+
+	for (int i = 0; i < 64; i++) {
+		unsigned ch = (unsigned char)s[i];
+
+		bad |= (ch - '0' > 9u) & (ch - 'a' > 5u);
 	}
-	f = bom_add_file(b, path, json_is_null(sha) ? NULL : json_string_value(sha));
-	free(path);
-	if (!f)
-		return bad(c, "out of memory");
-	ima = bom_ima_parse(json_string_value(json_object_get(o, "ima")));
-	if (ima < 0)
-		return bad(c, "%s.ima: not one of match, mismatch, absent, unavailable", where);
-	f->ima = (enum bom_ima)ima;
-	if (get_u64(c, where, o, "size", &f->size) ||
-	    read_roles(c, where, json_object_get(o, "roles"), &f->roles) ||
-	    get_str(c, where, o, "category", 1, &f->category))
+	return !bad;
+}
+
+static int read_sha(struct rctx *c, size_t idx, char out[65])
+{
+	const char *s = "";
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (peek(c) == 'n')
+		return literal(c, "null");
+	if (peek(c) == '"' && str(c, &s, &n))
 		return -1;
-	if (json_object_get(o, "status") && get_str(c, where, o, "status", 0, &f->status))
-		return -1;
+	if (n != 64 || !hex64_lower(s))
+		return bad(c, "files[%zu].sha256: not 64 lowercase hex digits or null", idx);
+	memcpy(out, s, 64);
+	out[64] = '\0';
 	return 0;
 }
 
-static int read_doc(struct rctx *c, json_t *root, struct bom *b)
+static int read_ima(struct rctx *c, size_t idx, int *ima)
+{
+	const char *s;
+	size_t n, k = sizeof(ima_names) / sizeof(ima_names[0]);
+
+	if (peek(c) == '"') {
+		if (str(c, &s, &n))
+			return -1;
+		for (k = 0; k < sizeof(ima_names) / sizeof(ima_names[0]); k++)
+			if (same(ima_names[k], s, n))
+				break;
+	}
+	if (k == sizeof(ima_names) / sizeof(ima_names[0]))
+		return bad(c, "files[%zu].ima: not one of match, mismatch, absent, unavailable", idx);
+	*ima = (int)k;
+	return 0;
+}
+
+enum { F_PATH, F_SHA256, F_SIZE, F_ROLES, F_CATEGORY, F_IMA, F_PATH_B64, F_STATUS };
+
+static int file_member(struct rctx *c, size_t idx, int k, struct rfile *f)
+{
+	char where[48];
+	int64_t v = 0;
+	int r;
+
+	switch (k) {
+	case F_SHA256:
+		return read_sha(c, idx, f->sha256);
+	case F_SIZE:
+		r = v_int(c, 0, INT64_MAX, &v);
+		f->size = (uint64_t)v;
+		break;
+	case F_ROLES:
+		return read_roles(c, idx, &f->roles);
+	case F_IMA:
+		return read_ima(c, idx, &f->ima);
+	case F_CATEGORY:
+		r = v_str(c, 1, &f->category);
+		break;
+	case F_PATH:
+		r = v_str(c, 0, &f->path);
+		break;
+	case F_PATH_B64:
+		r = v_str(c, 0, &f->path64);
+		break;
+	default:
+		r = v_str(c, 0, &f->status);
+		break;
+	}
+	if (r <= 0)
+		return r;
+	snprintf(where, sizeof(where), "files[%zu]", idx);
+	return bad(c, "%s.%s: %s", where,
+		   (const char *[]){"path", 0, "size", 0, "category", 0, "path_b64", "status"}[k],
+		   k == F_SIZE	       ? "not a non-negative integer"
+		   : k == F_CATEGORY ? "not a string or null"
+				     : "not a string");
+}
+
+static struct bom_file *new_file(struct bom *b)
+{
+	if (b->nfiles == b->cap) {
+		size_t nc = b->cap ? 2 * b->cap : 64;
+		struct bom_file *nf = realloc(b->files, nc * sizeof(*nf));
+
+		if (!nf)
+			return NULL;
+		b->files = nf;
+		b->cap = nc;
+	}
+	return &b->files[b->nfiles++];
+}
+
+static int read_file(struct rctx *c, size_t idx, struct bom *b)
+{
+	static const char *const keys[] = {"path", "sha256",   "size",	 "roles", "category",
+					   "ima",  "path_b64", "status", NULL};
+	struct rfile f = {.ima = 0};
+	struct bom_file *bf;
+	char where[48] = "";
+	unsigned seen = 0;
+	int first = 1, k = -1, ret;
+
+	if (peek(c) != '{')
+		return bad(c, "files[%zu]: not an object", idx);
+	c->p++;
+	while ((ret = next_key(c, "files", idx, keys, &seen, &first, &k)) > 0)
+		if ((ret = file_member(c, idx, k, &f)))
+			goto cleanup;
+	if (ret || (ret = check_missing(c, "files", idx, keys, seen, (1u << F_PATH_B64) - 1)))
+		goto cleanup;
+	if (f.path64)
+		snprintf(where, sizeof(where), "files[%zu].path", idx);
+	if ((ret = decode_bytes(c, where, f.path, f.path64, &f.path)))
+		goto cleanup;
+	if (!*f.path) {
+		ret = bad(c, "files[%zu].path: empty", idx);
+		goto cleanup;
+	}
+	bf = new_file(b);
+	if (!bf) {
+		ret = bad(c, "out of memory");
+		goto cleanup;
+	}
+	*bf = (struct bom_file){.path = f.path, .size = f.size, .roles = f.roles,
+				.category = f.category, .ima = (enum bom_ima)f.ima,
+				.status = f.status};
+	memcpy(bf->sha256, f.sha256, sizeof(bf->sha256));
+	f.path = f.category = f.status = NULL;
+cleanup:
+	free(f.path);
+	free(f.path64);
+	free(f.category);
+	free(f.status);
+	return ret;
+}
+
+static int read_files(struct rctx *c, struct bom *b)
+{
+	int first = 1, r;
+
+	if (peek(c) != '[')
+		return bad(c, "files: not an array");
+	c->p++;
+	while ((r = next_elem(c, &first)) > 0)
+		if (read_file(c, b->nfiles, b))
+			return -1;
+	return r;
+}
+
+static int read_root(struct rctx *c, struct bom *b)
 {
 	static const char *const keys[] = {"schema", "run", "host", "attested", "files", NULL};
-	const char *schema = json_string_value(json_object_get(root, "schema"));
-	json_t *files = json_object_get(root, "files");
+	unsigned seen = 0;
+	int first = 1, k = -1, r;
+	char *schema;
 
-	if (check_keys(c, "bom", root, keys))
-		return -1;
-	if (!schema || strcmp(schema, BOM_SCHEMA))
-		return bad(c, "schema: not \"%s\"", BOM_SCHEMA);
-	if (read_run(c, json_object_get(root, "run"), &b->run) ||
-	    read_host(c, json_object_get(root, "host"), &b->host) ||
-	    get_bool(c, "bom", root, "attested", &b->attested))
-		return -1;
-	if (!json_is_array(files))
-		return bad(c, "files: not an array");
-	for (size_t i = 0; i < json_array_size(files); i++)
-		if (read_file(c, i, json_array_get(files, i), b))
+	ws(c);
+	if (peek(c) == '[')
+		return bad(c, "bom: not an object");
+	if (peek(c) != '{')
+		return syn(c, c->p, "'[' or '{' expected");
+	c->p++;
+	while ((r = next_key(c, "bom", NO_IDX, keys, &seen, &first, &k)) > 0) {
+		switch (k) {
+		case 0:
+			r = v_str(c, 0, &schema);
+			if (r < 0)
+				return -1;
+			if (r > 0 || strcmp(schema, BOM_SCHEMA))
+				r = bad(c, "schema: not \"%s\"", BOM_SCHEMA);
+			free(schema);
+			break;
+		case 1:
+			r = read_run(c, &b->run);
+			break;
+		case 2:
+			r = read_host(c, &b->host);
+			break;
+		case 3:
+			r = get_bool(c, "bom", "attested", &b->attested);
+			break;
+		default:
+			r = read_files(c, b);
+			break;
+		}
+		if (r)
 			return -1;
-	return 0;
+	}
+	if (r || check_missing(c, "bom", NO_IDX, keys, seen, 31))
+		return -1;
+	ws(c);
+	return c->p == c->end ? 0 : syn(c, c->p, "end of file expected");
 }
 
 int bom_loads(struct bom *b, const char *buf, size_t len, char *err, size_t errlen)
 {
 	char dummy[1];
-	struct rctx c = {err && errlen ? err : dummy, err && errlen ? errlen : sizeof(dummy)};
-	json_error_t je;
-	json_t *root;
+	struct rctx c = {.err = err && errlen ? err : dummy,
+			 .errlen = err && errlen ? errlen : sizeof(dummy),
+			 .buf = buf,
+			 .p = buf,
+			 .end = buf + len};
 	int ret;
 
 	bom_free(b);
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-	if (!root)
-		return bad(&c, "line %d column %d: %s", je.line, je.column, je.text);
-	ret = read_doc(&c, root, b);
-	json_decref(root);
+	ret = read_root(&c, b);
+	/* A document that breaks the schema may also be broken JSON further on: say that. */
+	if (ret && !c.syntax)
+		check_syntax(&c);
+	free(c.sbuf);
 	if (ret)
 		bom_free(b);
 	return ret;
@@ -932,7 +1651,8 @@ int bom_loads(struct bom *b, const char *buf, size_t len, char *err, size_t errl
 int bom_read(struct bom *b, const char *path, char *err, size_t errlen)
 {
 	char dummy[1];
-	struct rctx c = {err && errlen ? err : dummy, err && errlen ? errlen : sizeof(dummy)};
+	struct rctx c = {.err = err && errlen ? err : dummy,
+			 .errlen = err && errlen ? errlen : sizeof(dummy)};
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	char *buf = NULL;

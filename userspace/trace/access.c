@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "access_lsm.skel.h"
@@ -38,7 +39,10 @@ struct access {
 	struct access_lsm_bpf *lsm;
 	struct access_tp_bpf *tp;
 	int stats_fd, scope_fd;
-	volatile __u64 *scope_levels; /* in the mmap'ed .bss of the object */
+	/* in the mmap'ed .bss of the object: see the scope check in bpf/access.bpf.h */
+	volatile __u64 *scope_levels, *scope_fast;
+	volatile __u32 *scope_nfast, *scope_more;
+	int nfast_max;
 	struct ring_buffer *rb;
 	pthread_t thread;
 	int running;
@@ -142,6 +146,16 @@ static const char *fail_msg(int err)
 	return strerror(-err);
 }
 
+/* Both skeletons lay out the scope variables alike (bpf/access.bpf.h). */
+#define bss_bind(a, bss)                                                                         \
+	do {                                                                                     \
+		(a)->scope_levels = &(bss)->scope_levels;                                        \
+		(a)->scope_fast = (bss)->scope_fast;                                             \
+		(a)->scope_nfast = &(bss)->scope_nfast;                                          \
+		(a)->scope_more = &(bss)->scope_more;                                            \
+		(a)->nfast_max = sizeof((bss)->scope_fast) / sizeof((bss)->scope_fast[0]);       \
+	} while (0)
+
 static int open_lsm(struct access *a, const struct access_opts *o)
 {
 	int err;
@@ -157,7 +171,7 @@ static int open_lsm(struct access *a, const struct access_opts *o)
 		return err;
 	a->stats_fd = bpf_map__fd(a->lsm->maps.stats);
 	a->scope_fd = bpf_map__fd(a->lsm->maps.scope);
-	a->scope_levels = &a->lsm->bss->scope_levels;
+	bss_bind(a, a->lsm->bss);
 	a->backend = ACCESS_BACKEND_LSM;
 	return 0;
 }
@@ -204,6 +218,46 @@ static void tp_skip_missing(struct access_tp_bpf *tp)
 	}
 }
 
+/* 1 when the kernel has the bpf_rdonly_cast kfunc (6.2+), which the X_cast programs call. */
+static int has_rdonly_cast(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	int found;
+
+	if (!vmlinux)
+		return 0;
+	found = btf__find_by_name_kind(vmlinux, "bpf_rdonly_cast", BTF_KIND_FUNC) > 0;
+	btf__free(vmlinux);
+	return found;
+}
+
+/* Of each pair X / X_cast (bpf/access_tp.bpf.c), leaves the one this kernel can run. */
+static void tp_pick_variants(struct access_tp_bpf *tp)
+{
+	int cast = has_rdonly_cast();
+	struct bpf_program *prog;
+	char base[128];
+
+	log_debug("bpf_rdonly_cast %savailable: open exits read the file %s", cast ? "" : "not ",
+		  cast ? "with direct loads" : "with probe reads");
+	bpf_object__for_each_program(prog, tp->obj)
+	{
+		const char *name = bpf_program__name(prog);
+		size_t len = strlen(name);
+		struct bpf_program *plain;
+
+		if (len <= 5 || len - 5 >= sizeof(base) || strcmp(name + len - 5, "_cast"))
+			continue;
+		memcpy(base, name, len - 5);
+		base[len - 5] = 0;
+		plain = bpf_object__find_program_by_name(tp->obj, base);
+		if (cast && plain)
+			bpf_program__set_autoload(plain, false);
+		else
+			bpf_program__set_autoload(prog, false);
+	}
+}
+
 static int open_tp(struct access *a, const struct access_opts *o)
 {
 	int err;
@@ -213,6 +267,7 @@ static int open_tp(struct access *a, const struct access_opts *o)
 		return -errno;
 	tracefs_mount();
 	tp_skip_missing(a->tp);
+	tp_pick_variants(a->tp);
 	if ((err = size_maps(a->tp->maps.rb, a->tp->maps.dedup, o)))
 		return err;
 	if ((err = access_tp_bpf__load(a->tp)))
@@ -221,7 +276,7 @@ static int open_tp(struct access *a, const struct access_opts *o)
 		return err;
 	a->stats_fd = bpf_map__fd(a->tp->maps.stats);
 	a->scope_fd = bpf_map__fd(a->tp->maps.scope);
-	a->scope_levels = &a->tp->bss->scope_levels;
+	bss_bind(a, a->tp->bss);
 	a->backend = ACCESS_BACKEND_TRACEPOINT;
 	return 0;
 }
@@ -303,6 +358,35 @@ cleanup:
 	return NULL;
 }
 
+/*
+ * The programs read scope_fast[0 .. scope_nfast) while this runs: an entry is written before it
+ * is counted, and a removed one is replaced by the last, so a present entry never disappears.
+ */
+static void fast_add(struct access *a, __u64 id)
+{
+	__u32 n = *a->scope_nfast;
+
+	if ((int)n < a->nfast_max) {
+		a->scope_fast[n] = id;
+		__atomic_store_n(a->scope_nfast, n + 1, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(a->scope_more, (__u32)a->nscopes > *a->scope_nfast, __ATOMIC_RELEASE);
+}
+
+static void fast_del(struct access *a, __u64 id)
+{
+	__u32 n = *a->scope_nfast;
+
+	for (__u32 i = 0; i < n; i++) {
+		if (a->scope_fast[i] != id)
+			continue;
+		a->scope_fast[i] = a->scope_fast[n - 1];
+		__atomic_store_n(a->scope_nfast, n - 1, __ATOMIC_RELEASE);
+		break;
+	}
+	__atomic_store_n(a->scope_more, (__u32)a->nscopes > *a->scope_nfast, __ATOMIC_RELEASE);
+}
+
 static void levels_update(struct access *a)
 {
 	__u64 mask = 0;
@@ -336,6 +420,7 @@ int access_scope_add(struct access *a, uint64_t cgroup_id)
 		goto cleanup;
 	}
 	a->scopes[a->nscopes++] = (struct scope_ent){.id = id, .level = level};
+	fast_add(a, id);
 	levels_update(a);
 cleanup:
 	pthread_mutex_unlock(&a->lock);
@@ -357,6 +442,7 @@ int access_scope_del(struct access *a, uint64_t cgroup_id)
 		a->scopes[i] = a->scopes[--a->nscopes];
 		break;
 	}
+	fast_del(a, id);
 	levels_update(a);
 	if (bpf_map_delete_elem(a->scope_fd, &id))
 		ret = -errno;

@@ -6,7 +6,9 @@
  * delete them later; the in-kernel de-duplication reports a file again when it changed, so each
  * distinct content gets its own measurement. Outputs are only noted when opened for writing and
  * hashed at run end under their final names: the inode table follows renames, so the usual
- * "write model.pt.tmp, rename to model.pt" pattern is measured as model.pt.
+ * "write model.pt.tmp, rename to model.pt" pattern is measured as model.pt. Rename records name
+ * only the moved inode and its new name, so a renamed directory is remembered and, at run end, an
+ * output missing under its old name is looked for below it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -32,8 +34,8 @@
 
 struct inode_ent {
 	uint64_t dev, ino;
-	char *path;   /* latest name the run used; for outputs, the name renames led to */
-	int written;  /* opened for writing by the run */
+	char *path;  /* latest name the run used; for outputs, the name renames led to */
+	int written; /* opened for writing by the run */
 	int32_t pid, fd;
 	int next; /* hash chain */
 };
@@ -179,6 +181,22 @@ static int meas_add(struct collector *c, const char *path, const struct hash_res
 	return 0;
 }
 
+static const char *hash_why(const struct hash_result *res)
+{
+	switch (res->status) {
+	case HASH_VANISHED:
+		return "it vanished before it could be hashed";
+	case HASH_CHANGED:
+		return "it changed while being hashed";
+	case HASH_REPLACED:
+		return "the name now refers to another file";
+	case HASH_NOT_REGULAR:
+		return "not a regular file";
+	default:
+		return strerror(res->err);
+	}
+}
+
 static void on_hashed(const struct hash_job *job, const struct hash_result *res, void *ctx)
 {
 	struct job_ctx *jc = job->ctx;
@@ -191,12 +209,7 @@ static void on_hashed(const struct hash_job *job, const struct hash_result *res,
 	if (res->status != HASH_OK &&
 	    !(res->status == HASH_VANISHED && (jc->roles & BOM_ROLE_OUTPUT))) {
 		c->st.unhashed++;
-		log_warn("cannot measure %s: %s", jc->path,
-			 res->status == HASH_VANISHED  ? "it vanished before it could be hashed"
-			 : res->status == HASH_CHANGED ? "it changed while being hashed"
-			 : res->status == HASH_REPLACED ? "the name now refers to another file"
-			 : res->status == HASH_NOT_REGULAR ? "not a regular file"
-							   : strerror(res->err));
+		log_warn("cannot measure %s: %s", jc->path, hash_why(res));
 	}
 	if (res->cached)
 		c->st.cache_hits++;
@@ -209,12 +222,16 @@ static void on_hashed(const struct hash_job *job, const struct hash_result *res,
 }
 
 /* Called with c->lock held. */
-static void submit(struct collector *c, const char *path, uint64_t dev, uint64_t ino,
-		   int32_t pid, int32_t fd, unsigned roles)
+static void submit(struct collector *c, const char *path, uint64_t dev, uint64_t ino, int32_t pid,
+		   int32_t fd, unsigned roles)
 {
 	struct job_ctx *jc = calloc(1, sizeof(*jc));
 	struct hash_job job = {
-		.path = path, .expect_dev = dev, .expect_ino = ino, .pid = pid, .fd = fd,
+	    .path = path,
+	    .expect_dev = dev,
+	    .expect_ino = ino,
+	    .pid = pid,
+	    .fd = fd,
 	};
 
 	if (!jc || !(jc->path = strdup(path))) {
@@ -291,14 +308,14 @@ static void strip_deleted(char *path, const struct ac_file *f, uint64_t dev)
 
 static void output_gone(struct collector *c, const char *path)
 {
-	struct hash_result r = { .status = HASH_VANISHED, .err = ENOENT };
+	struct hash_result r = {.status = HASH_VANISHED, .err = ENOENT};
 
 	if (meas_add(c, path, &r, BOM_ROLE_OUTPUT))
 		c->oom = 1;
 }
 
-static void note_write(struct collector *c, const struct ac_file *f, const char *path,
-		       uint64_t dev, uint64_t ino)
+static void note_write(struct collector *c, const struct ac_file *f, const char *path, uint64_t dev,
+		       uint64_t ino)
 {
 	struct inode_ent *e;
 	struct stat st;
@@ -391,7 +408,8 @@ static void note_dir_rename(struct collector *c, const char *path, uint64_t dev,
 	if (c->ndirs == MAX_DIR_RENAMES) {
 		if (!c->dirs_full)
 			log_warn("more than %d directories renamed: outputs moved with later ones "
-				 "may be reported as deleted", MAX_DIR_RENAMES);
+				 "may be reported as deleted",
+				 MAX_DIR_RENAMES);
 		c->dirs_full = 1;
 		return;
 	}
@@ -438,8 +456,8 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 		return;
 	}
 	if (!ino) {
-		/* the tracepoint backend cannot see the inode: the new name tells it, unless the run
-		 * renamed it again meanwhile, which a later rename record then fixes */
+		/* the tracepoint backend cannot see the inode: the new name tells it, unless the
+		 * run renamed it again meanwhile, which a later rename record then fixes */
 		if (lstat(path, &st))
 			return;
 		dev = st.st_dev;
@@ -449,7 +467,8 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 	e = ino_find(c, dev, ino);
 	if (!e) {
 		/* a directory: the outputs below it moved, and no record names them */
-		if ((known || !lstat(path, &st)) && S_ISDIR(st.st_mode) && same_inode(&st, dev, ino))
+		if ((known || !lstat(path, &st)) && S_ISDIR(st.st_mode) &&
+		    same_inode(&st, dev, ino))
 			note_dir_rename(c, path, dev, ino);
 		return;
 	}
@@ -551,7 +570,8 @@ static void wait_idle(struct collector *c, const char *what)
 	while (c->pending) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 2;
-		if (pthread_cond_timedwait(&c->idle, &c->lock, &ts) == ETIMEDOUT && c->opts.progress)
+		if (pthread_cond_timedwait(&c->idle, &c->lock, &ts) == ETIMEDOUT &&
+		    c->opts.progress)
 			log_info("hashing %s: %llu files to go, %.1f MiB hashed so far", what,
 				 (unsigned long long)c->pending,
 				 (double)c->st.bytes_hashed / (1 << 20));
@@ -635,7 +655,8 @@ static void dirs_check(struct collector *c)
 	for (size_t k = 0; k < c->ndirs; k++) {
 		struct dir_rename *d = &c->dirs[k];
 
-		d->live = !lstat(d->path, &st) && S_ISDIR(st.st_mode) && same_inode(&st, d->dev, d->ino);
+		d->live =
+		    !lstat(d->path, &st) && S_ISDIR(st.st_mode) && same_inode(&st, d->dev, d->ino);
 	}
 	c->dir_budget = DIR_LOOKUP_BUDGET;
 }
@@ -662,8 +683,9 @@ static int follow_dirs(struct collector *c, struct inode_ent *e)
 			char *p;
 
 			if (--c->dir_budget == 0) {
-				log_warn("too many outputs missing below renamed directories: the rest "
-					 "are reported as deleted");
+				log_warn(
+				    "too many outputs missing below renamed directories: the rest "
+				    "are reported as deleted");
 				return 0;
 			}
 			if (snprintf(cand, sizeof(cand), "%s%s", d->path, s) < (int)sizeof(cand) &&
@@ -723,6 +745,12 @@ int collector_finish(struct collector *c, struct bom *bom, collector_measure_cb 
 		}
 		if (r == 0) {
 			output_gone(c, e->path);
+			continue;
+		}
+		/* renamed into an excluded place (the bundle directory, /dev/shm...) */
+		if (policy_excluded(c->opts.policy, e->path, 0)) {
+			c->st.excluded++;
+			c->st.outputs--;
 			continue;
 		}
 		/* by name, not by fd: the output is what the name holds when the run is over */

@@ -22,10 +22,11 @@ struct collector_opts {
 
 struct collector_stats {
 	uint64_t records;      /* records received from the ring buffer */
-	uint64_t malformed;    /* records with a bad size or type, dropped */
-	uint64_t excluded;     /* accesses the policy dropped */
+	uint64_t malformed;    /* records with a bad size, type, kind or string, or a relative name
+				* whose task is gone (no cwd to resolve it): dropped */
+	uint64_t excluded;     /* accesses the policy dropped (outputs: also by their final name) */
 	uint64_t inputs;       /* input measurements (read, exec, mmap) */
-	uint64_t outputs;      /* files written */
+	uint64_t outputs;      /* files (inodes) written */
 	uint64_t renames;      /* renames followed */
 	uint64_t processes;    /* execs seen */
 	uint64_t unhashed;     /* files that could not be hashed (vanished, unreadable, changed) */
@@ -43,8 +44,10 @@ struct collector *collector_new(const struct collector_opts *opts);
 void collector_on_record(const void *rec, size_t len, void *ctx);
 /*
  * After the drain has stopped: waits for the inputs' hashes, hashes the outputs under their final
- * names and adds every measurement to bom->files. cb (may be NULL) sees each file added.
- * Returns 0, or -errno when memory ran out.
+ * names (following renames of the files and of directories above them) and adds every
+ * measurement to bom->files. An output the run deleted, or replaced by another of its outputs
+ * (rename over it), gets status "deleted before the run ended" and is not counted as unhashed.
+ * cb (may be NULL) sees each file added. Returns 0, or -errno when memory ran out.
  */
 int collector_finish(struct collector *c, struct bom *bom, collector_measure_cb cb, void *cb_ctx);
 void collector_stats(struct collector *c, struct collector_stats *out);

@@ -31,7 +31,8 @@ struct imacorr_stats {
  * every bom->files[i].ima from the latest IMA record of its path: match (IMA's sha256 equals
  * files[i].sha256), mismatch (logged loudly), absent (no record), unavailable (the file has no
  * sha256, or IMA measured it with another algorithm). When IMA is off, every file is
- * unavailable and nothing is written. st may be NULL.
+ * unavailable and nothing is written. st may be NULL. With an empty BOM it only (re)writes
+ * ima.bin, quietly: aicert-trace does that after the quote, so ima.bin covers the quoted PCR 10.
  * Returns 0, or -errno: -EBADMSG when the list cannot be parsed (files left unavailable, no
  * ima.bin), -EFBIG when it exceeds IMA_MAX_LIST, other -errno when ima.bin cannot be written.
  */
