@@ -468,7 +468,7 @@ static void test_structure(void **state)
 	assert_int_equal(bom_loads(&b, good, sizeof(good), err, sizeof(err)), -1);
 
 	expect_bad("{\"schema\"", "[{\"schema\"", "line"); /* broken JSON beats the schema */
-	expect_bad("\"attested\": true}", "\"attested\": true]", "line");
+	expect_bad("\"match\"}]}", "\"match\"}]]", "line");
 	expect_bad("\"attested\": true", "\"attested\": true,", "line");
 	expect_bad("\"input\"]", "\"input\",]", "line");
 	expect_bad("\"input\"]", "\"input\" \"output\"]", "line");
@@ -504,7 +504,7 @@ static void test_structure(void **state)
 	{
 		char *doc2 = strdup(good);
 
-		strstr(doc2, "true, \"files\"")[0] = '1';
+		memcpy(strstr(doc2, "true, \"files\""), "1   ", 4);
 		doc2[strlen(doc2) - 1] = '\0';
 		assert_int_equal(bom_loads(&b, doc2, strlen(doc2), err, sizeof(err)), -1);
 		assert_non_null(strstr(err, "premature end of input"));
@@ -526,7 +526,6 @@ static void test_structure(void **state)
 	expect_bad("\"files\": [", "\"files\": null, \"x\": [", "files: not an array");
 	expect_bad("\"roles\": [\"input\"]", "\"roles\": \"input\"", "files[0].roles: not an array");
 	expect_bad("[\"input\"]", "[null]", "files[0].roles[0]");
-	expect_bad("\"status\"", "\"x\"", "x");
 	expect_bad("\"ima\": \"match\"", "\"ima\": \"match\", \"status\": null", "files[0].status");
 	expect_bad("\"ima\": \"match\"", "\"ima\": \"match\", \"path_b64\": 1", "files[0].path_b64");
 	expect_bad("\"cwd\": \"/\"", "\"cwd\": null, \"cwd_b64\": \"/w==\"",

@@ -6,6 +6,7 @@
  * The command runs in a cgroup of its own, joined before it executes anything, so every process it
  * starts (threads, children, double-forked daemons) is in scope and nothing outside is.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -54,7 +55,8 @@ struct opts {
 };
 
 static volatile pid_t child_pid;
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t stop_signal; /* a terminating signal (INT, TERM, HUP, QUIT) came */
+static volatile sig_atomic_t finishing;   /* the command is gone: aicert is writing the bundle */
 
 static void usage(FILE *f)
 {
@@ -252,10 +254,21 @@ static int privileged(void)
 	return (data[0].effective >> 21) & 1; /* CAP_SYS_ADMIN: needed for the cgroup as well */
 }
 
-/* Forward signals sent to aicert to the command; a terminal's ^C already reached it. */
+/*
+ * Forward signals sent to aicert to the command; a terminal's ^C already reached it. USR1/USR2
+ * (e.g. checkpoint requests) are only forwarded. A second terminating signal while the bundle
+ * is being written means "stop now": aicert dies of it.
+ */
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-	got_signal = sig;
+	int terminating = sig != SIGUSR1 && sig != SIGUSR2;
+
+	if (terminating && finishing && stop_signal) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	if (terminating)
+		stop_signal = sig;
 	if (child_pid > 0 && si->si_code <= 0)
 		kill(child_pid, sig);
 }
@@ -269,21 +282,31 @@ static void signals_install(void)
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(fwd_signals) / sizeof(fwd_signals[0]); i++)
 		sigaction(fwd_signals[i], &sa, NULL);
+	/* a closed stderr must not kill aicert before the bundle is written */
+	signal(SIGPIPE, SIG_IGN);
 }
 
 static void signals_reset(void)
 {
 	for (size_t i = 0; i < sizeof(fwd_signals) / sizeof(fwd_signals[0]); i++)
 		signal(fwd_signals[i], SIG_DFL);
+	signal(SIGPIPE, SIG_DFL); /* SIG_IGN would survive execve */
 }
+
+/* What the child reports through the pipe when it could not become the command. */
+struct spawn_err {
+	int stage; /* 1: joining the run's cgroup, 2: execve */
+	int err;
+};
 
 /*
  * Forks the command into the run's cgroup. The child joins the cgroup before it executes
  * anything; an exec failure travels back through a close-on-exec pipe. Returns the pid or -1.
  */
-static pid_t spawn(const struct opts *o, const struct run_cgroup *cg, int *exec_errno)
+static pid_t spawn(const struct opts *o, const struct run_cgroup *cg, struct spawn_err *se)
 {
-	int pfd[2], err = 0;
+	struct spawn_err e = { 0 };
+	int pfd[2];
 	pid_t pid;
 	ssize_t n;
 
@@ -301,25 +324,29 @@ static pid_t spawn(const struct opts *o, const struct run_cgroup *cg, int *exec_
 	if (pid == 0) {
 		close(pfd[0]);
 		signals_reset();
-		err = -run_cgroup_join(cg);
-		if (!err) {
+		/* aicert's own descriptors (the TPM's among them) are not the command's business */
+		close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+		e.stage = 1;
+		e.err = -run_cgroup_join(cg);
+		if (!e.err) {
+			e.stage = 2;
 			execvp(o->argv[0], o->argv);
-			err = errno;
+			e.err = errno;
 		}
-		n = write(pfd[1], &err, sizeof(err));
+		n = write(pfd[1], &e, sizeof(e));
 		(void)n;
-		_exit(err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
+		_exit(e.stage == 1 ? EXIT_AICERT
+		      : e.err == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
 	}
 	close(pfd[1]);
 	child_pid = pid;
-	/* a signal that came while aicert was still loading had no child to reach */
-	if (got_signal)
-		kill(pid, got_signal);
+	if (stop_signal) /* it came between the last check and child_pid */
+		kill(pid, stop_signal);
 	do
-		n = read(pfd[0], &err, sizeof(err));
+		n = read(pfd[0], &e, sizeof(e));
 	while (n < 0 && errno == EINTR);
 	close(pfd[0]);
-	*exec_errno = n == sizeof(err) ? err : 0;
+	*se = n == sizeof(e) ? e : (struct spawn_err){ 0 };
 	return pid;
 }
 
@@ -352,7 +379,7 @@ static int wait_rest(const struct opts *o, const struct run_cgroup *cg)
 		if (r < 0 && r != -EINTR)
 			return 0;
 		waited += step;
-		if (got_signal || (limit >= 0 && waited >= limit)) {
+		if (stop_signal || (limit >= 0 && waited >= limit)) {
 			log_warn("stopped waiting for the run's remaining processes: the bundle "
 				 "is marked detached");
 			return 1;
@@ -389,9 +416,24 @@ static int mkdirs(const char *dir, mode_t mode)
 	return mkdir(tmp, mode) && errno != EEXIST ? -1 : 0;
 }
 
+/* 1 when dir has any entry besides . and .., 0 when empty, -1 when unreadable. */
+static int nonempty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int found = 0;
+
+	if (!d)
+		return -1;
+	while (!found && (de = readdir(d)))
+		found = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return found;
+}
+
 static int prepare_out(struct opts *o, const char *run_id, char *dir, size_t len)
 {
-	char def[128];
+	static char def[128];
 	struct stat st;
 	time_t now = time(NULL);
 	struct tm tm;
@@ -400,7 +442,14 @@ static int prepare_out(struct opts *o, const char *run_id, char *dir, size_t len
 		gmtime_r(&now, &tm);
 		strftime(def, sizeof(def), "aicert-%Y%m%d-%H%M%S", &tm);
 		snprintf(def + strlen(def), sizeof(def) - strlen(def), "-%.8s", run_id);
-		o->out = strdup(def);
+		o->out = def;
+	}
+	/* an earlier bundle, or the user's files, must never be mixed into this one: everything
+	 * under the bundle directory is excluded from the trace */
+	if (stat(o->out, &st) == 0 && S_ISDIR(st.st_mode) && nonempty(o->out) != 0) {
+		log_err("the bundle directory %s is not empty; choose a new --out directory",
+			o->out);
+		return -1;
 	}
 	if (mkdirs(o->out, 0755)) {
 		log_err("cannot create the bundle directory %s: %s", o->out, strerror(errno));
@@ -418,18 +467,9 @@ static int prepare_out(struct opts *o, const char *run_id, char *dir, size_t len
 	return 0;
 }
 
-/* A bundle of an earlier run must never be mixed with this one. */
-static int holds_bundle(const char *dir)
-{
-	char path[PATH_MAX + 16];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/bom.json", dir);
-	return stat(path, &st) == 0;
-}
-
 struct run {
 	struct opts o;
+	char *cwd; /* getcwd(NULL, 0): no PATH_MAX limit */
 	char id[37], out[PATH_MAX];
 	struct timespec started, finished;
 	struct policy *policy;
@@ -451,7 +491,6 @@ static int open_log(struct run *r)
 		.batch_hz = (unsigned)r->o.batch_hz, .ak = r->o.ak,
 	};
 	uint8_t pdigest[32];
-	char cwd[PATH_MAX];
 	size_t n = 0;
 
 	if (evlog_open(&eo, &r->ev)) {
@@ -465,7 +504,7 @@ static int open_log(struct run *r)
 	policy_digest(r->policy, pdigest);
 	if (evlog_run_start(r->ev, &(struct evlog_run_info){
 		    .run_id = r->id, .argv = (const char *const *)r->o.argv, .argc = n,
-		    .cwd = getcwd(cwd, sizeof(cwd)) ? cwd : "", .uid = getuid(),
+		    .cwd = r->cwd, .uid = getuid(),
 		    .policy_sha256 = pdigest, .backend = access_backend_name(r->access) })) {
 		log_err("cannot start the run in the event log %s", evlog_path(r->ev));
 		return -1;
@@ -495,16 +534,15 @@ static int setup(struct run *r)
 	}
 	if (prepare_out(&r->o, r->id, r->out, sizeof(r->out)))
 		return -1;
-	if (holds_bundle(r->out)) {
-		log_err("%s already holds a bundle; choose another --out directory", r->out);
+	if (policy_add_exclude(r->policy, r->out)) {
+		log_err("cannot exclude the bundle directory %s from the trace", r->out);
 		return -1;
 	}
-	policy_add_exclude(r->policy, r->out);
 	if (r->o.cache_dir) {
 		r->cache = hashcache_open(r->o.cache_dir, &e);
 		if (!r->cache)
 			log_warn("hash cache %s unusable (%s); hashing without it", r->o.cache_dir,
-				 strerror(-e));
+				 strerror(e < 0 ? -e : e));
 	}
 	r->access = access_open(&(struct access_opts){ .backend = r->o.backend }, &e);
 	if (!r->access)
@@ -535,7 +573,7 @@ static int setup(struct run *r)
 static int fill_bom(struct run *r, int status, int detached, const struct access_stats *as)
 {
 	struct bom *b = &r->bom;
-	char t[64], cwd[PATH_MAX];
+	char t[64];
 	size_t n = 0;
 
 	while (r->o.argv[n])
@@ -548,7 +586,7 @@ static int fill_bom(struct run *r, int status, int detached, const struct access
 	for (size_t i = 0; i < n; i++)
 		if (!(b->run.command[i] = strdup(r->o.argv[i])))
 			return -1;
-	b->run.cwd = strdup(getcwd(cwd, sizeof(cwd)) ? cwd : "");
+	b->run.cwd = strdup(r->cwd);
 	b->run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	b->run.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	time_rfc3339(&r->started, t, sizeof(t));
@@ -560,6 +598,8 @@ static int fill_bom(struct run *r, int status, int detached, const struct access
 	b->run.paths_truncated = as->path_trunc;
 	b->run.detached = detached;
 	b->run.complete = !as->rb_drops && !as->path_trunc && !detached;
+	if (!b->run.cwd || !b->run.started || !b->run.finished || !b->run.backend)
+		return -1;
 	if (host_fill(&b->host))
 		return -1;
 	if (evlog_attested(r->ev)) {
@@ -665,8 +705,9 @@ static int write_docs(struct run *r)
 	if (e)
 		log_warn("IMA correlation failed (%s): files marked unavailable", strerror(-e));
 	snprintf(path, sizeof(path), "%s/bom.json", r->out);
-	if (bom_write(&r->bom, path)) {
-		log_err("cannot write %s", path);
+	e = bom_write(&r->bom, path);
+	if (e) {
+		log_err("cannot write %s: %s", path, strerror(-e));
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/bom.cdx.json", r->out);
@@ -723,7 +764,10 @@ static int seal(struct run *r)
 		goto cleanup;
 	}
 	bom_init(&none);
-	imacorr_run(&none, r->out, NULL, NULL);
+	if (imacorr_run(&none, r->out, NULL, NULL))
+		log_warn("cannot refresh ima.bin after the quote: its replay may stop short of the "
+			 "quoted PCR 10");
+	bom_free(&none);
 	if (manifest_build(r->out, (unsigned)evlog_pcr(r->ev), r->o.nonce_len ? r->o.nonce : NULL, r->o.nonce_len, NULL,
 			   why)) {
 		log_err("cannot write manifest.json: %s", why);
@@ -777,12 +821,14 @@ static void teardown(struct run *r)
 	hashcache_close(r->cache);
 	policy_free(r->policy);
 	bom_free(&r->bom);
+	free(r->cwd);
 }
 
 int main(int argc, char **argv)
 {
 	struct run r = { 0 };
-	int status = 0, exec_errno = 0, detached, strict_fail = 0, rc = EXIT_AICERT;
+	int status = 0, detached, strict_fail = 0, rc = EXIT_AICERT;
+	struct spawn_err se;
 	pid_t pid;
 
 	log_init("aicert-trace", LOG_INFO);
@@ -795,19 +841,36 @@ int main(int argc, char **argv)
 		return EXIT_AICERT;
 	}
 	signals_install();
+	r.cwd = getcwd(NULL, 0);
+	if (!r.cwd) {
+		log_err("cannot determine the current directory: %s", strerror(errno));
+		return EXIT_AICERT;
+	}
 	if (setup(&r))
 		goto out;
+	if (stop_signal) {
+		log_err("interrupted (%s) before the command started; nothing was run",
+			strsignal(stop_signal));
+		rc = 128 + stop_signal;
+		goto out;
+	}
 	clock_gettime(CLOCK_REALTIME, &r.started);
-	pid = spawn(&r.o, &r.cg, &exec_errno);
+	pid = spawn(&r.o, &r.cg, &se);
 	if (pid < 0)
 		goto out;
-	if (exec_errno)
-		log_err("cannot run '%s': %s", r.o.argv[0], strerror(exec_errno));
 	if (wait_child(pid, &status)) {
 		log_err("lost track of the command: %s", strerror(errno));
 		goto out;
 	}
 	child_pid = 0;
+	finishing = 1;
+	if (se.stage == 1) {
+		log_err("cannot move the command into the run's cgroup %s: %s", r.cg.path,
+			strerror(se.err));
+		goto out;
+	}
+	if (se.stage == 2)
+		log_err("cannot run '%s': %s", r.o.argv[0], strerror(se.err));
 	detached = wait_rest(&r.o, &r.cg);
 	if (finish(&r, status, detached, &strict_fail))
 		goto out;

@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "lib/bom.h"
 
 #define BOM_MAX_BYTES (1u << 30)
@@ -310,37 +308,171 @@ char *bom_b64(const char *s)
 
 /* ---- writer ---- */
 
-static json_t *jstr(const char *s)
+/*
+ * The text is written directly rather than through a jansson DOM (seconds for a million files).
+ * It is byte for byte what json_dumps(JSON_INDENT(2) | JSON_PRESERVE_ORDER) wrote, so bundles do
+ * not change: two-space indentation, ": " after keys, "\uXXXX" (upper case) for control
+ * characters, UTF-8 unescaped.
+ */
+struct out {
+	char *s;
+	size_t n, cap;
+	int err; /* errno of the first failure */
+};
+
+static void put(struct out *o, const char *p, size_t n)
 {
-	return s ? json_string(s) : json_null();
+	if (o->err)
+		return;
+	if (o->n + n + 1 > o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 4096;
+		char *ns;
+
+		while (cap < o->n + n + 1)
+			cap *= 2;
+		ns = realloc(o->s, cap);
+		if (!ns) {
+			o->err = ENOMEM;
+			return;
+		}
+		o->s = ns;
+		o->cap = cap;
+	}
+	memcpy(o->s + o->n, p, n);
+	o->n += n;
 }
 
-/* Sets key (and key_b64 when s is not UTF-8). -1 when memory ran out. */
-static int set_bytes(json_t *o, const char *key, const char *s)
+#define PUT(o, lit) put(o, lit, sizeof(lit) - 1)
+
+static void fail_out(struct out *o, int err)
+{
+	if (!o->err)
+		o->err = err;
+}
+
+/* A JSON string of s, which must be valid UTF-8 (EINVAL otherwise, as json_string refused it). */
+static void put_str(struct out *o, const char *s)
+{
+	const char *run = s, *p;
+
+	if (!utf8_valid(s))
+		return fail_out(o, EINVAL);
+	PUT(o, "\"");
+	for (p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		char esc[8];
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		put(o, run, p - run);
+		run = p + 1;
+		switch (ch) {
+		case '"':
+			PUT(o, "\\\"");
+			break;
+		case '\\':
+			PUT(o, "\\\\");
+			break;
+		case '\b':
+			PUT(o, "\\b");
+			break;
+		case '\f':
+			PUT(o, "\\f");
+			break;
+		case '\n':
+			PUT(o, "\\n");
+			break;
+		case '\r':
+			PUT(o, "\\r");
+			break;
+		case '\t':
+			PUT(o, "\\t");
+			break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04X", ch);
+			put(o, esc, 6);
+		}
+	}
+	put(o, run, p - run);
+	PUT(o, "\"");
+}
+
+static void put_nstr(struct out *o, const char *s)
+{
+	if (s)
+		put_str(o, s);
+	else
+		PUT(o, "null");
+}
+
+/* ",\n" (but for the first member), the indentation of depth, and "key": . */
+static void put_key(struct out *o, int depth, const char *key, int first)
+{
+	static const char spaces[] = "                ";
+
+	if (!first)
+		PUT(o, ",");
+	PUT(o, "\n");
+	put(o, spaces, 2 * depth);
+	if (key) {
+		put_str(o, key);
+		PUT(o, ": ");
+	}
+}
+
+static void put_u64(struct out *o, uint64_t v)
+{
+	char d[24], *p = d + sizeof(d);
+
+	if (v > (uint64_t)INT64_MAX) /* jansson integers are int64 */
+		return fail_out(o, EINVAL);
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	put(o, p, d + sizeof(d) - p);
+}
+
+static void put_int(struct out *o, int v)
+{
+	char d[16];
+
+	put(o, d, snprintf(d, sizeof(d), "%d", v));
+}
+
+/* An array of strings at depth (its elements one deeper); [] when empty. */
+static void put_strs(struct out *o, int depth, const char *const *v, size_t n)
+{
+	PUT(o, "[");
+	for (size_t i = 0; i < n; i++) {
+		put_key(o, depth + 1, NULL, i == 0);
+		put_str(o, v[i]);
+	}
+	if (n)
+		put_key(o, depth, NULL, 1);
+	PUT(o, "]");
+}
+
+/* key (and key_b64 when s is not UTF-8; see bom.h). */
+static void put_bytes(struct out *o, int depth, const char *key, const char *s, int first)
 {
 	char k64[64];
 	char *d, *e;
-	int ret;
 
+	put_key(o, depth, key, first);
 	if (!s || utf8_valid(s))
-		return json_object_set_new(o, key, jstr(s));
+		return put_nstr(o, s);
 	d = display_form(s);
 	e = b64_encode((const unsigned char *)s, strlen(s));
-	snprintf(k64, sizeof(k64), "%s_b64", key);
-	ret = d && e && !json_object_set_new(o, key, json_string(d)) &&
-		      !json_object_set_new(o, k64, json_string(e))
-		  ? 0
-		  : -1;
+	if (d && e) {
+		put_str(o, d);
+		snprintf(k64, sizeof(k64), "%s_b64", key);
+		put_key(o, depth, k64, 0);
+		put_str(o, e);
+	} else {
+		fail_out(o, ENOMEM);
+	}
 	free(d);
 	free(e);
-	return ret;
-}
-
-static int set_u64(json_t *o, const char *key, uint64_t v)
-{
-	if (v > (uint64_t)INT64_MAX)
-		return -1;
-	return json_object_set_new(o, key, json_integer((json_int_t)v));
 }
 
 static int any_invalid(char *const *v, size_t n)
@@ -351,104 +483,111 @@ static int any_invalid(char *const *v, size_t n)
 	return 0;
 }
 
-/* With any non-UTF-8 argument, every element is a display form and command_b64 is added. */
-static json_t *command_json(const struct bom_run *r, json_t *run)
+/* With any non-UTF-8 argument, every element is a display form and command_b64 comes first. */
+static void put_command(struct out *o, const struct bom_run *r)
 {
-	int b64 = any_invalid(r->command, r->argc), err = 0;
-	json_t *a = json_array(), *a64 = b64 ? json_array() : NULL;
+	char **d = NULL, **e = NULL;
+	size_t n = r->argc;
 
-	err = !a || (b64 && !a64);
-	for (size_t i = 0; !err && i < r->argc; i++) {
-		char *d = b64 ? display_form(r->command[i]) : NULL;
-		char *e =
-		    b64 ? b64_encode((unsigned char *)r->command[i], strlen(r->command[i])) : NULL;
-
-		err = (b64 && (!d || !e)) ||
-		      json_array_append_new(a, json_string(b64 ? d : r->command[i])) ||
-		      (b64 && json_array_append_new(a64, json_string(e)));
-		free(d);
-		free(e);
+	if (!any_invalid(r->command, n)) {
+		put_key(o, 2, "command", 0);
+		put_strs(o, 2, (const char *const *)r->command, n);
+		return;
 	}
-	if (!err && b64) {
-		err = json_object_set_new(run, "command_b64", a64);
-		a64 = NULL;
+	d = calloc(n + 1, sizeof(*d));
+	e = calloc(n + 1, sizeof(*e));
+	for (size_t i = 0; d && e && i < n; i++) {
+		d[i] = display_form(r->command[i]);
+		e[i] = b64_encode((const unsigned char *)r->command[i], strlen(r->command[i]));
+		if (!d[i] || !e[i])
+			fail_out(o, ENOMEM);
 	}
-	json_decref(a64);
-	if (err) {
-		json_decref(a);
-		return NULL;
+	if (!d || !e)
+		fail_out(o, ENOMEM);
+	if (!o->err) {
+		put_key(o, 2, "command_b64", 0);
+		put_strs(o, 2, (const char *const *)e, n);
+		put_key(o, 2, "command", 0);
+		put_strs(o, 2, (const char *const *)d, n);
 	}
-	return a;
+	for (size_t i = 0; i < n; i++) {
+		free(d ? d[i] : NULL);
+		free(e ? e[i] : NULL);
+	}
+	free(d);
+	free(e);
 }
 
-static json_t *run_json(const struct bom_run *r)
+static void put_run(struct out *o, const struct bom_run *r)
 {
-	json_t *o = json_object(), *cmd;
-	int err = 0;
-
-	if (!o)
-		return NULL;
-	err |= json_object_set_new(o, "id", jstr(r->id));
-	cmd = command_json(r, o);
-	err |= !cmd || json_object_set_new(o, "command", cmd);
-	err |= set_bytes(o, "cwd", r->cwd);
-	err |= json_object_set_new(o, "exit_code", json_integer(r->exit_code));
-	err |= json_object_set_new(o, "signal", json_integer(r->signal));
-	err |= json_object_set_new(o, "started", jstr(r->started));
-	err |= json_object_set_new(o, "finished", jstr(r->finished));
-	err |= json_object_set_new(o, "backend", jstr(r->backend));
-	err |= set_u64(o, "events_lost", r->events_lost);
-	err |= set_u64(o, "paths_truncated", r->paths_truncated);
-	err |= json_object_set_new(o, "complete", json_boolean(r->complete));
-	err |= json_object_set_new(o, "detached", json_boolean(r->detached));
-	if (err) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	PUT(o, "{");
+	put_key(o, 2, "id", 1);
+	put_nstr(o, r->id);
+	put_command(o, r);
+	put_bytes(o, 2, "cwd", r->cwd, 0);
+	put_key(o, 2, "exit_code", 0);
+	put_int(o, r->exit_code);
+	put_key(o, 2, "signal", 0);
+	put_int(o, r->signal);
+	put_key(o, 2, "started", 0);
+	put_nstr(o, r->started);
+	put_key(o, 2, "finished", 0);
+	put_nstr(o, r->finished);
+	put_key(o, 2, "backend", 0);
+	put_nstr(o, r->backend);
+	put_key(o, 2, "events_lost", 0);
+	put_u64(o, r->events_lost);
+	put_key(o, 2, "paths_truncated", 0);
+	put_u64(o, r->paths_truncated);
+	put_key(o, 2, "complete", 0);
+	put(o, r->complete ? "true" : "false", r->complete ? 4 : 5);
+	put_key(o, 2, "detached", 0);
+	put(o, r->detached ? "true" : "false", r->detached ? 4 : 5);
+	put_key(o, 1, NULL, 1);
+	PUT(o, "}");
 }
 
-static json_t *host_json(const struct bom_host *h)
+static void put_host(struct out *o, const struct bom_host *h)
 {
-	json_t *o = json_object();
-
-	if (!o || json_object_set_new(o, "hostname", jstr(h->hostname)) ||
-	    json_object_set_new(o, "kernel", jstr(h->kernel)) ||
-	    json_object_set_new(o, "boot_id", jstr(h->boot_id)) ||
-	    json_object_set_new(o, "tpm", jstr(h->tpm))) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	PUT(o, "{");
+	put_key(o, 2, "hostname", 1);
+	put_nstr(o, h->hostname);
+	put_key(o, 2, "kernel", 0);
+	put_nstr(o, h->kernel);
+	put_key(o, 2, "boot_id", 0);
+	put_nstr(o, h->boot_id);
+	put_key(o, 2, "tpm", 0);
+	put_nstr(o, h->tpm);
+	put_key(o, 1, NULL, 1);
+	PUT(o, "}");
 }
 
-static json_t *file_json(const struct bom_file *f)
+static void put_file(struct out *o, const struct bom_file *f)
 {
-	json_t *o = json_object(), *roles = json_array();
-	int err = !o || !roles;
+	const char *roles[4];
+	size_t nr = 0;
 
-	for (size_t i = 0; !err && i < sizeof(role_names) / sizeof(role_names[0]); i++)
+	for (size_t i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++)
 		if (f->roles & (1u << i))
-			err |= json_array_append_new(roles, json_string(role_names[i]));
-	if (err || !f->path) {
-		json_decref(roles);
-		json_decref(o);
-		return NULL;
+			roles[nr++] = role_names[i];
+	PUT(o, "{");
+	put_bytes(o, 3, "path", f->path, 1);
+	put_key(o, 3, "sha256", 0);
+	put_nstr(o, f->sha256[0] ? f->sha256 : NULL);
+	put_key(o, 3, "size", 0);
+	put_u64(o, f->size);
+	put_key(o, 3, "roles", 0);
+	put_strs(o, 3, roles, nr);
+	put_key(o, 3, "category", 0);
+	put_nstr(o, f->category);
+	put_key(o, 3, "ima", 0);
+	put_str(o, bom_ima_name(f->ima));
+	if (f->status) {
+		put_key(o, 3, "status", 0);
+		put_str(o, f->status);
 	}
-	err |= set_bytes(o, "path", f->path);
-	err |=
-	    json_object_set_new(o, "sha256", f->sha256[0] ? json_string(f->sha256) : json_null());
-	err |= set_u64(o, "size", f->size);
-	err |= json_object_set_new(o, "roles", roles);
-	err |= json_object_set_new(o, "category", jstr(f->category));
-	err |= json_object_set_new(o, "ima", json_string(bom_ima_name(f->ima)));
-	if (f->status)
-		err |= json_object_set_new(o, "status", json_string(f->status));
-	if (err) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	put_key(o, 2, NULL, 1);
+	PUT(o, "}");
 }
 
 static int file_cmp(const void *a, const void *b)
@@ -463,6 +602,7 @@ static int file_cmp(const void *a, const void *b)
 const struct bom_file **bom_sorted_files(const struct bom *b)
 {
 	const struct bom_file **v = calloc(b->nfiles + 1, sizeof(*v));
+	int sorted = 1;
 
 	if (!v)
 		return NULL;
@@ -473,57 +613,46 @@ const struct bom_file **bom_sorted_files(const struct bom *b)
 			errno = EINVAL;
 			return NULL;
 		}
+		/* Files often come in order (a BOM read back, a sorted walk): no sort then. */
+		if (sorted && i > 0 && file_cmp(&v[i - 1], &v[i]) > 0)
+			sorted = 0;
 	}
-	qsort(v, b->nfiles, sizeof(*v), file_cmp);
+	if (!sorted)
+		qsort(v, b->nfiles, sizeof(*v), file_cmp);
 	return v;
-}
-
-static json_t *files_json(const struct bom *b)
-{
-	const struct bom_file **v = bom_sorted_files(b);
-	json_t *a = json_array();
-	int err = !v || !a;
-
-	for (size_t i = 0; !err && i < b->nfiles; i++) {
-		json_t *f = file_json(v[i]);
-
-		err = !f || json_array_append_new(a, f);
-	}
-	free(v);
-	if (err) {
-		json_decref(a);
-		return NULL;
-	}
-	return a;
 }
 
 char *bom_dumps(const struct bom *b)
 {
-	json_t *o = json_object(), *run = run_json(&b->run), *host = host_json(&b->host);
-	json_t *files = files_json(b);
-	char *s = NULL, *t = NULL;
-	int err = !o || !run || !host || !files;
+	const struct bom_file **v = bom_sorted_files(b);
+	struct out o = {.err = v ? 0 : errno};
 
-	if (!err) {
-		err |= json_object_set_new(o, "schema", json_string(BOM_SCHEMA));
-		err |= json_object_set_new(o, "run", run);
-		err |= json_object_set_new(o, "host", host);
-		err |= json_object_set_new(o, "attested", json_boolean(b->attested));
-		err |= json_object_set_new(o, "files", files);
-		run = host = files = NULL;
+	PUT(&o, "{");
+	put_key(&o, 1, "schema", 1);
+	put_str(&o, BOM_SCHEMA);
+	put_key(&o, 1, "run", 0);
+	put_run(&o, &b->run);
+	put_key(&o, 1, "host", 0);
+	put_host(&o, &b->host);
+	put_key(&o, 1, "attested", 0);
+	put(&o, b->attested ? "true" : "false", b->attested ? 4 : 5);
+	put_key(&o, 1, "files", 0);
+	PUT(&o, "[");
+	for (size_t i = 0; v && i < b->nfiles; i++) {
+		put_key(&o, 2, NULL, i == 0);
+		put_file(&o, v[i]);
 	}
-	if (!err)
-		s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (s && asprintf(&t, "%s\n", s) < 0)
-		t = NULL;
-	json_decref(run);
-	json_decref(host);
-	json_decref(files);
-	json_decref(o);
-	free(s);
-	if (!t)
-		errno = err ? EINVAL : ENOMEM;
-	return t;
+	if (b->nfiles)
+		put_key(&o, 1, NULL, 1);
+	PUT(&o, "]\n}\n");
+	free(v);
+	if (o.err) {
+		free(o.s);
+		errno = o.err;
+		return NULL;
+	}
+	o.s[o.n] = '\0';
+	return o.s;
 }
 
 int bom_write_text(const char *path, const char *text)
