@@ -146,12 +146,13 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh
 
+STATIC_BUILD ?= $(BUILD)-static
 static:
-	$(Q)$(MAKE) --no-print-directory BUILD=build-static \
+	$(Q)$(MAKE) --no-print-directory BUILD=$(STATIC_BUILD) \
 		LIBS_TRACE="-Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic $(call pc_libs,tss2-esys tss2-tctildr tss2-rc tss2-mu openssl jansson yaml-0.1) -lpthread" \
-		build-static/aicert-trace
+		$(STATIC_BUILD)/aicert-trace
 
-install: all
+install: $(CMDS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/aicert \
 		$(DESTDIR)/lib/systemd/system
 	install -m 755 $(CMDS) $(DESTDIR)$(PREFIX)/bin/
@@ -163,6 +164,6 @@ format:
 	clang-format -i $(LIB_SRCS) $(TRACE_SRCS) $(CMD_SRCS) $(BPF_SRCS) $(wildcard include/*.h bpf/*.h userspace/*/*.h)
 
 clean:
-	rm -rf $(BUILD) build-static build-asan
+	rm -rf $(BUILD) $(BUILD)-static build-asan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -67,6 +67,31 @@ struct {
 } dedup SEC(".maps");
 
 /*
+ * A per-CPU, direct-mapped cache of dedup entries in front of the LRU hash: a re-open of a file
+ * that was already reported costs an array index and a compare instead of a hash lookup. Only
+ * positive answers come from it (a miss asks the LRU), and an entry is written only by programs
+ * on its own CPU (which run without preemption, as the scratch buffer already requires). A lost
+ * record (ac_dedup_forget) bumps seen_gen, which every entry carries in k._pad: all entries of
+ * all CPUs stop matching, so none keeps an access dropped that was never reported. Sized by
+ * userspace before load (a power of two; seen_mask is its size - 1).
+ */
+struct ac_seen {
+	struct ac_dedup_key k; /* k._pad: seen_gen when written */
+	struct ac_dedup_val v;
+};
+
+__u32 seen_gen = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4096); /* resized by userspace before load */
+	__type(key, __u32);
+	__type(value, struct ac_seen);
+} seen SEC(".maps");
+
+const volatile __u32 seen_mask = 0;
+
+/*
  * Records are far larger than the 512-byte stack, so they are built here. The slack after the
  * union lets the path walk write a whole name at any offset below AC_PATH_MAX without a
  * per-byte bound the verifier could not follow.
@@ -300,6 +325,24 @@ static __always_inline int ac_inode_fill(struct ac_scratch *s, struct ac_file *f
 	return 0;
 }
 
+static __always_inline struct ac_seen *ac_seen_slot(const struct ac_dedup_key *k)
+{
+	/* not dev: on the BTF path it is still a pointer, which the verifier lets no one hash */
+	__u64 h = (k->ino ^ k->scope ^ k->kind) * 0x9e3779b97f4a7c15ull;
+	__u32 slot = (__u32)(h >> 32) & seen_mask;
+
+	return bpf_map_lookup_elem(&seen, &slot);
+}
+
+static __always_inline int ac_seen_same(const struct ac_seen *e, const struct ac_dedup_key *k,
+					const struct ac_dedup_val *v, __u32 gen)
+{
+	return e->k.scope == k->scope && e->k.dev == k->dev && e->k.ino == k->ino &&
+	       e->k.kind == k->kind && e->k._pad == gen && e->v.size == v->size &&
+	       e->v.mtime_ns == v->mtime_ns && e->v.ctime_ns == v->ctime_ns &&
+	       e->v.i_version == v->i_version;
+}
+
 /*
  * 1 when this (scope, inode, kind) was already reported with the same size/mtime/ctime/i_version:
  * the caller drops the access before the expensive path walk. Otherwise records the new value.
@@ -314,18 +357,35 @@ static __always_inline int ac_dedup_seen(__u64 scope_id, const struct ac_file *f
 	    .i_version = f->i_version,
 	};
 	struct ac_dedup_val *old;
+	struct ac_seen *e;
+	__u32 gen;
 
 	if (!f->ino)
 		return 0; /* no identity to de-duplicate on */
+	/* read before the LRU: an entry cached after a forget's bump saw its LRU delete too */
+	gen = seen_gen;
+	ac_barrier_var(gen);
+	e = ac_seen_slot(&k);
+	if (e && ac_seen_same(e, &k, &v, gen)) {
+		ac_stat_inc(AC_STAT_DEDUP_HITS);
+		return 1;
+	}
 	old = bpf_map_lookup_elem(&dedup, &k);
 	if (old && old->size == v.size && old->mtime_ns == v.mtime_ns &&
 	    old->ctime_ns == v.ctime_ns && old->i_version == v.i_version) {
 		ac_stat_inc(AC_STAT_DEDUP_HITS);
-		return 1;
-	}
-	if (bpf_map_update_elem(&dedup, &k, &v, BPF_ANY))
+	} else if (bpf_map_update_elem(&dedup, &k, &v, BPF_ANY)) {
 		ac_stat_inc(AC_STAT_ERRORS);
-	return 0;
+		return 0; /* not recorded: not cached either */
+	} else {
+		old = NULL;
+	}
+	if (e) {
+		e->k = k;
+		e->k._pad = gen;
+		e->v = v;
+	}
+	return old != NULL;
 }
 
 /* A lost record must not stay marked as reported, or the next access would be dropped too. */
@@ -336,6 +396,7 @@ static __always_inline void ac_dedup_forget(__u64 scope_id, const struct ac_scra
 	    .scope = scope_id, .dev = (__u64)s->sb, .ino = f->ino, .kind = f->kind};
 
 	bpf_map_delete_elem(&dedup, &k);
+	__sync_fetch_and_add(&seen_gen, 1);
 }
 
 static __always_inline int ac_submit(void *rec, __u64 size, __u64 max)

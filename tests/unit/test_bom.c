@@ -351,7 +351,8 @@ static void test_escapes(void **state)
 
 	/* \uXXXX, a surrogate pair, every short escape; the bytes are what the path holds. */
 	expect_good("\"path\": \"/f\"",
-		    "\"path\": \"/\\u0066\\u00e9\\u20ac\\ud83d\\ude00 \\\"\\\\\\/\\b\\f\\n\\r\\t\"", &b);
+		    "\"path\": \"/\\u0066\\u00e9\\u20ac\\ud83d\\ude00 \\\"\\\\\\/\\b\\f\\n\\r\\t\"",
+		    &b);
 	assert_string_equal(b.files[0].path,
 			    "/f\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 \"\\/\b\f\n\r\t");
 	bom_free(&b);
@@ -524,10 +525,12 @@ static void test_structure(void **state)
 	expect_bad("\"run\": {", "\"run\": 1, \"x\": {", "run: not an object");
 	expect_bad("\"host\": {", "\"host\": null, \"x\": {", "host: not an object");
 	expect_bad("\"files\": [", "\"files\": null, \"x\": [", "files: not an array");
-	expect_bad("\"roles\": [\"input\"]", "\"roles\": \"input\"", "files[0].roles: not an array");
+	expect_bad("\"roles\": [\"input\"]", "\"roles\": \"input\"",
+		   "files[0].roles: not an array");
 	expect_bad("[\"input\"]", "[null]", "files[0].roles[0]");
 	expect_bad("\"ima\": \"match\"", "\"ima\": \"match\", \"status\": null", "files[0].status");
-	expect_bad("\"ima\": \"match\"", "\"ima\": \"match\", \"path_b64\": 1", "files[0].path_b64");
+	expect_bad("\"ima\": \"match\"", "\"ima\": \"match\", \"path_b64\": 1",
+		   "files[0].path_b64");
 	expect_bad("\"cwd\": \"/\"", "\"cwd\": null, \"cwd_b64\": \"/w==\"",
 		   "present although cwd is null");
 	expect_bad("\"cwd\": \"/\"", "\"cwd\": \"%FF\", \"cwd_b64\": 7", "run.cwd_b64");

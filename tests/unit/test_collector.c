@@ -3,7 +3,8 @@
  * test_collector.c - the collector fed with records as the BPF side builds them (include/access.h),
  * naming real files in a temporary directory so the hash pool really hashes them: roles, renames
  * of files and directories (both backends' record shapes), deleted outputs, policy exclusions,
- * the " (deleted)" suffix, relative names, malformed records and a table of thousands of inodes.
+ * the " (deleted)" suffix, relative names, malformed records, a table of thousands of inodes,
+ * names the kernel cut (AC_F_PATH_TRUNC) and names longer than PATH_MAX.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -671,6 +672,171 @@ static void test_many(void **state)
 	assert_string_equal(find(in_dir(name))->status, "deleted before the run ended");
 }
 
+/* a copy of dir/name the test owns (in_dir's buffers are reused) */
+static char *dup_dir(const char *name)
+{
+	char *p = strdup(in_dir(name));
+
+	assert_non_null(p);
+	return p;
+}
+
+static void inode_of(const char *path, uint64_t *dev, uint64_t *ino)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	*dev = kdev(st.st_dev);
+	*ino = st.st_ino;
+}
+
+/* The record names path's inode (its own name may be another file's). */
+static void rec_inode(struct ac_file *f, const char *path)
+{
+	uint64_t dev, ino;
+
+	inode_of(path, &dev, &ino);
+	f->dev = dev;
+	f->ino = ino;
+}
+
+/* The single entry for path: status "path truncated", with content's digest or none (NULL). */
+static void expect_cut(const char *path, const char *content, unsigned roles)
+{
+	const struct bom_file *f = find(path);
+	char want[65] = "";
+
+	if (!f)
+		fail_msg("no BOM entry for %s", path);
+	assert_int_equal(count_path(path), 1);
+	if (content)
+		sha_hex(content, want);
+	assert_string_equal(f->sha256, want);
+	assert_non_null(f->status);
+	assert_string_equal(f->status, "path truncated");
+	assert_int_equal(f->roles, roles);
+}
+
+/*
+ * AC_F_PATH_TRUNC: the cut name stays in the BOM but is never opened (here each cut name is a
+ * decoy file with other content); the digest is the record's inode's, read through a process
+ * that holds it, else there is none.
+ */
+static void test_path_truncated(void **state)
+{
+	char *real = dup_dir("real.csv"), *cut1 = dup_dir("cut1"), *cut2 = dup_dir("cut2");
+	char *out = dup_dir("out.bin"), *cut3 = dup_dir("cut3"), *o2 = dup_dir("o2.tmp");
+	char *o2fin = dup_dir("o2.final"), *cut4 = dup_dir("cut4"), *o3 = dup_dir("o3.tmp");
+	char *o3fin = dup_dir("o3.bin"), *gone = dup_dir("gone.csv");
+	struct ac_file *rec;
+	uint64_t dev, ino;
+	int held_in, held_out;
+
+	put(real, "rows the run read");
+	put(gone, "rows nobody holds");
+	put(out, "weights");
+	put(o2, "weights 2");
+	put(o3, "weights 3");
+	put(cut1, "decoy 1");
+	put(cut3, "decoy 3");
+	put(cut4, "decoy 4");
+	held_in = open(real, O_RDONLY | O_CLOEXEC);
+	held_out = open(out, O_RDONLY | O_CLOEXEC);
+	assert_true(held_in >= 0 && held_out >= 0);
+
+	/* an input held by the process (the LSM backend's record has no fd) */
+	rec = file_rec(AC_KIND_READ, cut1);
+	rec_inode(rec, real);
+	rec->hdr.flags |= AC_F_PATH_TRUNC;
+	feed(rec);
+	/* an input nobody holds; its cut name names nothing */
+	rec = file_rec(AC_KIND_READ, cut2);
+	rec_inode(rec, gone);
+	rec->hdr.flags |= AC_F_PATH_TRUNC;
+	feed(rec);
+	/* an output still held at run end */
+	rec = file_rec(AC_KIND_WRITE, cut3);
+	rec_inode(rec, out);
+	rec->hdr.flags |= AC_F_PATH_TRUNC;
+	feed(rec);
+	/* an output renamed to a cut name, held by nobody */
+	access_file(AC_KIND_WRITE, o2);
+	inode_of(o2, &dev, &ino);
+	assert_int_equal(rename(o2, o2fin), 0);
+	feed(rename_rec("cut4", dir, dev, ino, AC_F_PATH_REL | AC_F_PATH_TRUNC));
+	/* renamed to a cut name, then to a whole one: measured under the whole one */
+	access_file(AC_KIND_WRITE, o3);
+	inode_of(o3, &dev, &ino);
+	assert_int_equal(rename(o3, o3fin), 0);
+	feed(rename_rec("cut5", dir, dev, ino, AC_F_PATH_REL | AC_F_PATH_TRUNC));
+	feed(rename_rec("o3.bin", dir, dev, ino, AC_F_PATH_REL));
+	/* the tracepoint backend's cut rename (no inode) is not followed: o3.bin stays */
+	feed(rename_rec("cut6", dir, 0, 0, AC_F_PATH_REL | AC_F_PATH_TRUNC));
+
+	finish();
+	close(held_in);
+	close(held_out);
+	assert_int_equal(bom.nfiles, 5);
+	expect_cut(cut1, "rows the run read", BOM_ROLE_INPUT);
+	expect_cut(cut2, NULL, BOM_ROLE_INPUT);
+	expect_cut(cut3, "weights", BOM_ROLE_OUTPUT);
+	expect_cut(cut4, NULL, BOM_ROLE_OUTPUT);
+	expect_hashed(o3fin, "weights 3", BOM_ROLE_OUTPUT);
+	assert_null(find(in_dir("cut5")));
+	assert_null(find(in_dir("cut6")));
+	assert_int_equal(stats().inputs, 2);
+	assert_int_equal(stats().outputs, 3);
+	assert_int_equal(stats().unhashed, 2);
+	assert_int_equal(stats().renames, 3);
+	free(real), free(cut1), free(cut2), free(out), free(cut3), free(o2);
+	free(o2fin), free(cut4), free(o3), free(o3fin), free(gone);
+}
+
+/*
+ * A rename into a deep directory gives a name longer than PATH_MAX (the record's directory fits
+ * AC_PATH_MAX, the last component is added here): it is found and hashed all the same.
+ */
+static void test_long_name(void **state)
+{
+	char comp[201], *dirpath, *tmp = dup_dir("long.tmp");
+	size_t len = strlen(dir), cap = len + 25 * 202;
+	int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC), fd;
+	char name[250];
+	uint64_t dev, ino;
+
+	dirpath = malloc(cap);
+	assert_non_null(dirpath);
+	memcpy(dirpath, dir, len + 1);
+	assert_true(dfd >= 0);
+	/* directories up to just below AC_PATH_MAX, made through dir fds */
+	for (int i = 0; len + 202 < AC_PATH_MAX - 1; i++) {
+		memset(comp, 'a' + i % 26, 200);
+		comp[200] = '\0';
+		assert_int_equal(mkdirat(dfd, comp, 0755), 0);
+		fd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		close(dfd);
+		dfd = fd;
+		len += (size_t)snprintf(dirpath + len, cap - len, "/%s", comp);
+	}
+	memset(name, 'n', 240);
+	name[240] = '\0';
+	assert_true(len + 1 + strlen(name) >= PATH_MAX);
+	put(tmp, "deep output");
+	access_file(AC_KIND_WRITE, tmp);
+	inode_of(tmp, &dev, &ino);
+	assert_int_equal(renameat(AT_FDCWD, tmp, dfd, name), 0);
+	feed(rename_rec(name, dirpath, dev, ino, AC_F_PATH_REL));
+	finish();
+	assert_int_equal(bom.nfiles, 1);
+	len += (size_t)snprintf(dirpath + len, cap - len, "/%s", name);
+	expect_hashed(dirpath, "deep output", BOM_ROLE_OUTPUT);
+	assert_int_equal(stats().unhashed, 0);
+	close(dfd);
+	free(dirpath);
+	free(tmp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -688,6 +854,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_relative, setup, teardown),
 	    cmocka_unit_test(test_dev_from_kernel),
 	    cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_path_truncated, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_name, setup, teardown),
 	};
 
 	log_init("test_collector", LOG_ERROR);

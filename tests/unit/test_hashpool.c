@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * test_hashpool.c - hash_file and the hash pool: digests against known vectors and OpenSSL's
- * one-shot SHA256, every status, the cache, and the pool against serial hashing.
+ * one-shot SHA256, every status, the cache, the pool against serial hashing, names longer than
+ * PATH_MAX and names the kernel cut.
  * read(2) is wrapped (test_hashpool.ldflags) to inject an I/O error and a concurrent write.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -569,6 +571,202 @@ static void test_pool(void **state)
 	hashpool_free(NULL);
 }
 
+/*
+ * Makes depth directories of 200-byte names below base, through dir fds (the whole name is too
+ * long for mkdir(2)), and returns the fd of the deepest one. *path gets base followed by the
+ * components; at level link_at the path names a symlink to that level's directory instead.
+ */
+static int deep_dirs(const char *base, int depth, int link_at, char **path)
+{
+	char comp[201], lname[16];
+	size_t len = strlen(base), cap = len + 1 + (size_t)depth * 202;
+	char *p = malloc(cap);
+	int dfd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	assert_non_null(p);
+	assert_true(dfd >= 0);
+	memcpy(p, base, len + 1);
+	for (int i = 0; i < depth; i++) {
+		int nfd;
+
+		memset(comp, 'a' + i % 26, 200);
+		comp[200] = '\0';
+		assert_int_equal(mkdirat(dfd, comp, 0755), 0);
+		if (i == link_at) {
+			snprintf(lname, sizeof(lname), "link%d", i);
+			assert_int_equal(symlinkat(comp, dfd, lname), 0);
+			/* a doubled slash, as open(2) allows */
+			len += (size_t)snprintf(p + len, cap - len, "//%s", lname);
+		} else {
+			len += (size_t)snprintf(p + len, cap - len, "/%s", comp);
+		}
+		nfd = openat(dfd, comp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		assert_true(nfd >= 0);
+		close(dfd);
+		dfd = nfd;
+	}
+	*path = p;
+	return dfd;
+}
+
+static char *join(const char *a, const char *b)
+{
+	char *p;
+
+	assert_true(asprintf(&p, "%s/%s", a, b) > 0);
+	return p;
+}
+
+/* Names longer than PATH_MAX are opened chunk by chunk, following symlinks as open(2) does. */
+static void test_long_path(void **state)
+{
+	char *base = tpath("deep"), *dirpath, *file, *missing, *through, *huge;
+	struct hash_job j;
+	struct hash_result r;
+	struct stat st, want;
+	uint8_t md[32];
+	int dfd, fd, held;
+
+	assert_int_equal(mkdir(base, 0755), 0);
+	dfd = deep_dirs(base, 30, 12, &dirpath);
+	file = join(dirpath, "weights.bin");
+	assert_true(strlen(file) > PATH_MAX + 1000);
+	fd = openat(dfd, "weights.bin", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "deep weights", 12), 12);
+	close(fd);
+	SHA256((const uint8_t *)"deep weights", 12, md);
+
+	/* open(2) itself refuses the name */
+	assert_int_equal(open(file, O_RDONLY), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+
+	j = job_for(file);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+	assert_memory_equal(r.sha256, md, 32);
+	assert_int_equal(r.size, 12);
+	assert_int_equal(r.via_fd, 0);
+	assert_int_equal(fstatat(dfd, "weights.bin", &want, 0), 0);
+	assert_int_equal(r.ino, want.st_ino);
+	assert_int_equal(hash_stat(file, &st, 0), 0);
+	assert_int_equal(st.st_ino, want.st_ino);
+	assert_int_equal(hash_stat(dirpath, &st, 0), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	/* a trailing slash names the directory, as for stat(2) */
+	through = join(dirpath, "");
+	assert_int_equal(hash_stat(through, &st, 0), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	free(through);
+
+	/* the statuses of a short name */
+	missing = join(dirpath, "nope.bin");
+	j = job_for(missing);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_VANISHED);
+	assert_int_equal(r.err, ENOENT);
+	assert_int_equal(hash_stat(missing, &st, 0), -1);
+	assert_int_equal(errno, ENOENT);
+	through = join(file, "x/y");
+	j = job_for(through);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_UNREADABLE);
+	assert_int_equal(r.err, ENOTDIR);
+	j = job_for(dirpath);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_NOT_REGULAR);
+	/* one component longer than PATH_MAX cannot be split: the error open(2) gives */
+	huge = malloc(PATH_MAX + 100);
+	assert_non_null(huge);
+	memset(huge, 'z', PATH_MAX + 99);
+	huge[0] = '/';
+	huge[PATH_MAX + 99] = '\0';
+	j = job_for(huge);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_UNREADABLE);
+	assert_int_equal(r.err, ENAMETOOLONG);
+	/* the same after a directory that exists */
+	memcpy(huge, tmpdir, strlen(tmpdir));
+	huge[strlen(tmpdir)] = '/';
+	assert_int_equal(hash_stat(huge, &st, 0), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+
+	/* deleted while a process holds it: the /proc fallback still works */
+	held = openat(dfd, "weights.bin", O_RDONLY | O_CLOEXEC);
+	assert_true(held >= 0);
+	assert_int_equal(unlinkat(dfd, "weights.bin", 0), 0);
+	j = job_for(file);
+	j.expect_dev = want.st_dev;
+	j.expect_ino = want.st_ino;
+	j.pid = getpid();
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+	assert_int_equal(r.via_fd, 1);
+	assert_memory_equal(r.sha256, md, 32);
+	close(held);
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_VANISHED);
+
+	close(dfd);
+	free(huge);
+	free(missing);
+	free(through);
+	free(file);
+	free(dirpath);
+	free(base);
+}
+
+/*
+ * A name the kernel cut may name another file: it is never opened. Only the inode the record
+ * gave, held by the process, is hashed.
+ */
+static void test_path_cut(void **state)
+{
+	char *real = tpath("cut-real.bin"), *decoy = tpath("cut-decoy.bin");
+	struct hash_job j;
+	struct hash_result r;
+	struct stat st;
+	uint8_t md[32], zero[32] = {0};
+	int held;
+
+	write_file(real, "what the run read", 17);
+	write_file(decoy, "another file", 12);
+	assert_int_equal(stat(real, &st), 0);
+	SHA256((const uint8_t *)"what the run read", 17, md);
+	held = open(real, O_RDONLY | O_CLOEXEC);
+	assert_true(held >= 0);
+
+	j = job_for(decoy);
+	j.path_cut = 1;
+	j.expect_dev = st.st_dev;
+	j.expect_ino = st.st_ino;
+	j.pid = getpid();
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+	assert_int_equal(r.via_fd, 1);
+	assert_int_equal(r.ino, st.st_ino);
+	assert_memory_equal(r.sha256, md, 32);
+	/* the fd the record named */
+	j.fd = held;
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+	assert_memory_equal(r.sha256, md, 32);
+
+	/* without an expected inode any held file would do: none is taken */
+	j.fd = -1;
+	j.expect_dev = j.expect_ino = 0;
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_NO_NAME);
+	assert_int_equal(r.bytes_hashed, 0);
+	assert_memory_equal(r.sha256, zero, 32);
+	/* no process */
+	j.expect_dev = st.st_dev;
+	j.expect_ino = st.st_ino;
+	j.pid = 0;
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_NO_NAME);
+	/* nobody holds it any more: the decoy the name gives is not hashed instead */
+	close(held);
+	j.pid = getpid();
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_NO_NAME);
+	assert_int_equal(r.bytes_hashed, 0);
+	assert_memory_equal(r.sha256, zero, 32);
+	/* even when the cut name happens to be the file itself */
+	j.path = real;
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_NO_NAME);
+	free(real);
+	free(decoy);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -577,6 +775,7 @@ int main(void)
 	    cmocka_unit_test(test_unreadable),	   cmocka_unit_test(test_not_regular),
 	    cmocka_unit_test(test_changed),	   cmocka_unit_test(test_replaced),
 	    cmocka_unit_test(test_pid_without_fd), cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_long_path),	   cmocka_unit_test(test_path_cut),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

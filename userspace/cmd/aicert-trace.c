@@ -48,6 +48,7 @@ struct opts {
 	enum access_backend backend;
 	int jobs, no_tpm, strict, pcr, verbosity, detach_timeout; /* seconds, -1: none */
 	int allow_resettable, batch_hz;
+	int out_created; /* the bundle directory is ours: removed again when aicert fails early */
 	struct tpm_ak_opts ak;
 	uint8_t nonce[MANIFEST_NONCE_MAX];
 	size_t nonce_len;
@@ -446,10 +447,19 @@ static int prepare_out(struct opts *o, const char *run_id, char *dir, size_t len
 	}
 	/* an earlier bundle, or the user's files, must never be mixed into this one: everything
 	 * under the bundle directory is excluded from the trace */
-	if (stat(o->out, &st) == 0 && S_ISDIR(st.st_mode) && nonempty(o->out) != 0) {
-		log_err("the bundle directory %s is not empty; choose a new --out directory",
-			o->out);
-		return -1;
+	if (stat(o->out, &st) == 0 && S_ISDIR(st.st_mode)) {
+		int ne = nonempty(o->out);
+
+		if (ne < 0)
+			log_err("cannot read the bundle directory %s: %s", o->out,
+				strerror(errno));
+		else if (ne > 0)
+			log_err("the bundle directory %s is not empty; choose a new --out "
+				"directory", o->out);
+		if (ne)
+			return -1;
+	} else {
+		o->out_created = 1;
 	}
 	if (mkdirs(o->out, 0755)) {
 		log_err("cannot create the bundle directory %s: %s", o->out, strerror(errno));
@@ -643,7 +653,7 @@ static void summary(struct run *r, const struct collector_stats *cs, const struc
 			 (unsigned long long)evlog_tpm_commands(r->ev));
 	else
 		log_warn("UNATTESTED bundle (--no-tpm): nothing binds it to a TPM");
-	fprintf(stderr, "aicert-trace: bundle written to %s\n", r->out);
+	log_info("bundle written to %s", r->out);
 }
 
 static enum cel_file_status cel_status(const struct bom_file *f)
@@ -882,5 +892,8 @@ int main(int argc, char **argv)
 	}
 out:
 	teardown(&r);
+	/* nothing ran: leave no empty bundle directory behind (rmdir keeps a non-empty one) */
+	if (!r.started.tv_sec && r.o.out_created && r.out[0])
+		rmdir(r.out);
 	return rc;
 }

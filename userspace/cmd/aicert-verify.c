@@ -28,6 +28,8 @@ static const char usage[] =
     "  --nonce HEX      the challenge given to aicert-trace; the quote must include it\n"
     "  --weights FILE   FILE's sha256 must be an output of the run (repeatable)\n"
     "  --json           print a JSON report instead of lines\n"
+    "  -h, --help       this text\n"
+    "  --version        print the version\n"
     "Without --ak or --ca the AK is not authenticated and verification fails (exit 4);\n"
     "`--ak BUNDLE/ak.pub.pem` self-checks a bundle made on this machine.\n"
     "Exit: 0 verified, 1 usage, 2 manifest, 3 quote, 4 AK trust, 5 event log, 6 IMA,\n"

@@ -36,7 +36,7 @@ struct show_opts {
 
 static const char usage_text[] =
     "usage: aicert show [--json] [--ima] [--all] FILE|BUNDLE\n"
-    "       aicert help | --help | --version\n"
+    "       aicert help | -h | --help | --version\n"
     "\n"
     "Shows an aicert log or bundle for humans; it verifies nothing (use aicert-verify).\n"
     "  FILE an IMA binary list (ima.bin, binary_runtime_measurements): printed exactly as the\n"
@@ -376,7 +376,7 @@ static int show_bundle(const char *dir, const struct show_opts *o)
 	}
 	bom_init(&b);
 	if (bom_read(&b, path, err, sizeof(err))) {
-		log_err("%s: %s", path, err);
+		log_err("%s", err);
 		return EXIT_BAD_INPUT;
 	}
 	printf("bundle      %s\n", dir);
@@ -393,6 +393,7 @@ static int show_bundle(const char *dir, const struct show_opts *o)
 
 static int cmd_show(int argc, char **argv)
 {
+	static char name[] = "aicert show"; /* getopt's messages name argv[0] */
 	static const struct option longopts[] = {
 	    {"json", no_argument, NULL, 'j'},
 	    {"ima", no_argument, NULL, 'i'},
@@ -404,6 +405,7 @@ static int cmd_show(int argc, char **argv)
 	struct stat st;
 	int c;
 
+	argv[0] = name;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -425,7 +427,7 @@ static int cmd_show(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
-		log_err("show needs one FILE or BUNDLE");
+		log_err("one FILE or BUNDLE is needed");
 		usage(stderr);
 		return EXIT_USAGE;
 	}

@@ -189,7 +189,7 @@ static int utf8_valid(const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 
 	while (*p) {
-		size_t n = utf8_seq(p);
+		size_t n = *p < 0x80 ? 1 : utf8_seq(p);
 
 		if (!n)
 			return 0;
@@ -721,9 +721,10 @@ int bom_write(const struct bom *b, const char *path)
 /*
  * A purpose-built parser, not jansson's DOM: the verifier reads bom.json files of a million
  * entries, and building then walking a DOM of them took seconds. It fills struct bom as it reads
- * and accepts exactly the JSON that jansson's json_loadb(JSON_REJECT_DUPLICATES) accepts: RFC 8259
- * text in UTF-8, an object or array at the root, no "\u0000", surrogates only in pairs, integers
- * within int64, nesting up to 2048 deep. When the document breaks the schema, the rest of it is
+ * and accepts the JSON that jansson's json_loadb(JSON_REJECT_DUPLICATES) accepted: RFC 8259 text
+ * in UTF-8, an object or array at the root, no "\u0000", surrogates only in pairs, integers within
+ * int64, nesting up to 2048 deep (a raw NUL byte, which jansson let through in places, is always
+ * an error here). When the document breaks the schema, the rest of it is
  * still checked as JSON, so a syntax error anywhere is what gets reported, as when a whole DOM was
  * parsed before the schema was checked.
  */
@@ -897,7 +898,8 @@ static int str_slow(struct rctx *c, const unsigned char *p, const char **s, size
 			}
 			if (!e || (e - short_escapes) % 2)
 				return syn(c, (const char *)p,
-					   p + 1 < end ? "invalid escape" : "premature end of input");
+					   p + 1 < end ? "invalid escape"
+						       : "premature end of input");
 			if (sbuf_put(c, &o, e + 1, 1))
 				return -1;
 			p += 2;
@@ -937,7 +939,8 @@ static int str(struct rctx *c, const char **s, size_t *len)
 		q = x ^ (ones * '"');
 		bs = x ^ (ones * '\\');
 		/* the usual "has a zero byte" / "has a byte less than n" tests */
-		if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x) & highs)
+		if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x) &
+		    highs)
 			break;
 		p += 8;
 	}
@@ -1272,8 +1275,7 @@ static int get_bool(struct rctx *c, const char *where, const char *key, int *out
  * The bytes behind a display string (malloc'd; taken over, freed on error) and its optional
  * base64 twin (see bom.h), into *out.
  */
-static int decode_bytes(struct rctx *c, const char *where, char *disp, const char *b64,
-			char **out)
+static int decode_bytes(struct rctx *c, const char *where, char *disp, const char *b64, char **out)
 {
 	char *bytes = b64 ? b64_decode(b64) : NULL, *d = NULL;
 	int ret = 0;
@@ -1458,10 +1460,9 @@ static int run_member(struct rctx *c, int k, struct bom_run *r, struct strv *cmd
 static int read_run(struct rctx *c, struct bom_run *r)
 {
 	static const char *const keys[] = {
-	    "id",	   "command",	      "cwd",	  "exit_code",
-	    "signal",	   "started",	      "finished", "backend",
-	    "events_lost", "paths_truncated", "complete", "detached",
-	    "command_b64", "cwd_b64",	      NULL};
+	    "id",	"command",  "cwd",	   "exit_code",	  "signal",
+	    "started",	"finished", "backend",	   "events_lost", "paths_truncated",
+	    "complete", "detached", "command_b64", "cwd_b64",	  NULL};
 	struct strv cmd = {0}, cmd64 = {0};
 	char *cwd64 = NULL, *disp;
 	unsigned seen = 0;
@@ -1473,7 +1474,8 @@ static int read_run(struct rctx *c, struct bom_run *r)
 	while ((ret = next_key(c, "run", NO_IDX, keys, &seen, &first, &k)) > 0)
 		if ((ret = run_member(c, k, r, &cmd, &cmd64, &cwd64)))
 			goto cleanup;
-	if (ret || (ret = check_missing(c, "run", NO_IDX, keys, seen, (1u << RUN_COMMAND_B64) - 1)) ||
+	if (ret ||
+	    (ret = check_missing(c, "run", NO_IDX, keys, seen, (1u << RUN_COMMAND_B64) - 1)) ||
 	    (ret = command_args(c, &cmd, &cmd64, !!(seen & 1u << RUN_COMMAND_B64), r)))
 		goto cleanup;
 	if (!r->cwd && cwd64) {
@@ -1593,7 +1595,8 @@ static int read_ima(struct rctx *c, size_t idx, int *ima)
 				break;
 	}
 	if (k == sizeof(ima_names) / sizeof(ima_names[0]))
-		return bad(c, "files[%zu].ima: not one of match, mismatch, absent, unavailable", idx);
+		return bad(c, "files[%zu].ima: not one of match, mismatch, absent, unavailable",
+			   idx);
 	*ima = (int)k;
 	return 0;
 }
@@ -1635,7 +1638,7 @@ static int file_member(struct rctx *c, size_t idx, int k, struct rfile *f)
 	snprintf(where, sizeof(where), "files[%zu]", idx);
 	return bad(c, "%s.%s: %s", where,
 		   (const char *[]){"path", 0, "size", 0, "category", 0, "path_b64", "status"}[k],
-		   k == F_SIZE	       ? "not a non-negative integer"
+		   k == F_SIZE	     ? "not a non-negative integer"
 		   : k == F_CATEGORY ? "not a string or null"
 				     : "not a string");
 }
@@ -1685,8 +1688,11 @@ static int read_file(struct rctx *c, size_t idx, struct bom *b)
 		ret = bad(c, "out of memory");
 		goto cleanup;
 	}
-	*bf = (struct bom_file){.path = f.path, .size = f.size, .roles = f.roles,
-				.category = f.category, .ima = (enum bom_ima)f.ima,
+	*bf = (struct bom_file){.path = f.path,
+				.size = f.size,
+				.roles = f.roles,
+				.category = f.category,
+				.ima = (enum bom_ima)f.ima,
 				.status = f.status};
 	memcpy(bf->sha256, f.sha256, sizeof(bf->sha256));
 	f.path = f.category = f.status = NULL;

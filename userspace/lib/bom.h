@@ -91,8 +91,10 @@ char *bom_dumps(const struct bom *b);
 /* Files sorted by (path, sha256); pretty JSON; tmp + fsync + rename. 0 or -errno. */
 int bom_write(const struct bom *b, const char *path);
 /*
- * Strict: schema "aicert.bom/v1", every field present with its type, no unknown keys. b must be
- * bom_init'ed (or freed); on error it is left empty and err says what is wrong. 0 or -1.
+ * Strict: RFC 8259 JSON (UTF-8, no duplicate keys, integers within int64), schema "aicert.bom/v1",
+ * every field present with its type, no unknown keys; keys in any order. b must be bom_init'ed (or
+ * freed); on error it is left empty and err says what is wrong ("line L column C: ..." for broken
+ * JSON, which is reported before a schema error). 0 or -1.
  */
 int bom_read(struct bom *b, const char *path, char *err, size_t errlen);
 /* Same from a buffer. */

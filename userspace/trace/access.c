@@ -26,6 +26,8 @@
 
 #define RINGBUF_DEFAULT (64u << 20)
 #define DEDUP_DEFAULT 262144u
+#define SEEN_SLOTS_MAX 4096u	    /* per CPU; see "seen" in bpf/access.bpf.h */
+#define SEEN_BYTES_MAX (32u << 20) /* all CPUs together */
 #define SCOPE_MAX 1024 /* max_entries of the "scope" map */
 #define ROOT_MSG "aicert must run as root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)"
 
@@ -121,10 +123,23 @@ static uint32_t pow2_at_least(uint32_t v, uint32_t min)
 	return p;
 }
 
-static int size_maps(struct bpf_map *rb, struct bpf_map *dedup, const struct access_opts *o)
+/* Slots of the per-CPU dedup cache: a power of two, fewer on machines with many CPUs. */
+static uint32_t seen_slots(void)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t slots = SEEN_SLOTS_MAX;
+
+	while (ncpu > 0 && slots > 256 && slots * 64 * (uint64_t)ncpu > SEEN_BYTES_MAX)
+		slots >>= 1;
+	return (uint32_t)slots;
+}
+
+static int size_maps(struct bpf_map *rb, struct bpf_map *dedup, struct bpf_map *seen,
+		     __u32 *seen_mask, const struct access_opts *o)
 {
 	uint32_t page = (uint32_t)sysconf(_SC_PAGESIZE);
 	uint32_t rb_bytes = o->ringbuf_bytes ? o->ringbuf_bytes : RINGBUF_DEFAULT;
+	uint32_t slots = seen_slots();
 	int err;
 
 	/* the kernel wants a power-of-two multiple of the page size */
@@ -132,6 +147,9 @@ static int size_maps(struct bpf_map *rb, struct bpf_map *dedup, const struct acc
 	if (!err)
 		err = bpf_map__set_max_entries(dedup,
 					       o->dedup_entries ? o->dedup_entries : DEDUP_DEFAULT);
+	if (!err)
+		err = bpf_map__set_max_entries(seen, slots);
+	*seen_mask = slots - 1;
 	if (err)
 		log_err("cannot size the BPF maps: %s", strerror(-err));
 	return err;
@@ -163,7 +181,8 @@ static int open_lsm(struct access *a, const struct access_opts *o)
 	a->lsm = access_lsm_bpf__open();
 	if (!a->lsm)
 		return -errno;
-	if ((err = size_maps(a->lsm->maps.rb, a->lsm->maps.dedup, o)))
+	if ((err = size_maps(a->lsm->maps.rb, a->lsm->maps.dedup, a->lsm->maps.seen,
+			     &a->lsm->rodata->seen_mask, o)))
 		return err;
 	if ((err = access_lsm_bpf__load(a->lsm)))
 		return err;
@@ -268,7 +287,8 @@ static int open_tp(struct access *a, const struct access_opts *o)
 	tracefs_mount();
 	tp_skip_missing(a->tp);
 	tp_pick_variants(a->tp);
-	if ((err = size_maps(a->tp->maps.rb, a->tp->maps.dedup, o)))
+	if ((err = size_maps(a->tp->maps.rb, a->tp->maps.dedup, a->tp->maps.seen,
+			     &a->tp->rodata->seen_mask, o)))
 		return err;
 	if ((err = access_tp_bpf__load(a->tp)))
 		return err;

@@ -11,6 +11,7 @@
  * output missing under its old name is looked for below it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,7 +37,8 @@ struct inode_ent {
 	uint64_t dev, ino;
 	char *path;  /* latest name the run used; for outputs, the name renames led to */
 	int written; /* opened for writing by the run */
-	int32_t pid, fd;
+	int cut;     /* path is a name the kernel cut (AC_F_PATH_TRUNC) */
+	int32_t pid, fd; /* the latest writer, and its fd when the record had one */
 	int next; /* hash chain */
 };
 
@@ -47,6 +49,7 @@ struct meas {
 	int err;
 	uint64_t size;
 	unsigned roles;
+	int cut;
 };
 
 /* The new name of a renamed directory: outputs written below its old name are looked up there. */
@@ -59,6 +62,7 @@ struct dir_rename {
 struct job_ctx {
 	struct collector *c;
 	unsigned roles;
+	int cut;
 	char *path; /* the name for the BOM (the job may hash via /proc/pid/fd) */
 };
 
@@ -155,7 +159,7 @@ static struct inode_ent *ino_get(struct collector *c, uint64_t dev, uint64_t ino
 }
 
 static int meas_add(struct collector *c, const char *path, const struct hash_result *r,
-		    unsigned roles)
+		    unsigned roles, int cut)
 {
 	struct meas *m;
 
@@ -177,6 +181,7 @@ static int meas_add(struct collector *c, const char *path, const struct hash_res
 	m->err = r->err;
 	m->size = r->size;
 	m->roles = roles;
+	m->cut = cut;
 	c->nmeas++;
 	return 0;
 }
@@ -192,6 +197,8 @@ static const char *hash_why(const struct hash_result *res)
 		return "the name now refers to another file";
 	case HASH_NOT_REGULAR:
 		return "not a regular file";
+	case HASH_NO_NAME:
+		return "the kernel cut its name and no process of the run holds it any more";
 	default:
 		return strerror(res->err);
 	}
@@ -203,7 +210,7 @@ static void on_hashed(const struct hash_job *job, const struct hash_result *res,
 	struct collector *c = jc->c;
 
 	pthread_mutex_lock(&c->lock);
-	if (meas_add(c, jc->path, res, jc->roles))
+	if (meas_add(c, jc->path, res, jc->roles, jc->cut))
 		c->oom = 1;
 	/* a temporary output deleted before run end is no failure to measure */
 	if (res->status != HASH_OK &&
@@ -223,7 +230,7 @@ static void on_hashed(const struct hash_job *job, const struct hash_result *res,
 
 /* Called with c->lock held. */
 static void submit(struct collector *c, const char *path, uint64_t dev, uint64_t ino, int32_t pid,
-		   int32_t fd, unsigned roles)
+		   int32_t fd, unsigned roles, int cut)
 {
 	struct job_ctx *jc = calloc(1, sizeof(*jc));
 	struct hash_job job = {
@@ -232,6 +239,7 @@ static void submit(struct collector *c, const char *path, uint64_t dev, uint64_t
 	    .expect_ino = ino,
 	    .pid = pid,
 	    .fd = fd,
+	    .path_cut = cut,
 	};
 
 	if (!jc || !(jc->path = strdup(path))) {
@@ -241,6 +249,7 @@ static void submit(struct collector *c, const char *path, uint64_t dev, uint64_t
 	}
 	jc->c = c;
 	jc->roles = roles;
+	jc->cut = cut;
 	job.ctx = jc;
 	c->pending++;
 	if (hashpool_submit(c->pool, &job)) {
@@ -300,7 +309,7 @@ static void strip_deleted(char *path, const struct ac_file *f, uint64_t dev)
 
 	if (n <= sl || strcmp(path + n - sl, DELETED_SUFFIX))
 		return;
-	if (!(f->hdr.flags & AC_F_UNLINKED) && !stat(path, &st) &&
+	if (!(f->hdr.flags & AC_F_UNLINKED) && !hash_stat(path, &st, 0) &&
 	    (!f->ino || same_inode(&st, dev, f->ino)))
 		return;
 	path[n - sl] = '\0';
@@ -310,19 +319,28 @@ static void output_gone(struct collector *c, const char *path)
 {
 	struct hash_result r = {.status = HASH_VANISHED, .err = ENOENT};
 
-	if (meas_add(c, path, &r, BOM_ROLE_OUTPUT))
+	if (meas_add(c, path, &r, BOM_ROLE_OUTPUT, 0))
 		c->oom = 1;
 }
 
 static void note_write(struct collector *c, const struct ac_file *f, const char *path, uint64_t dev,
-		       uint64_t ino)
+		       uint64_t ino, int cut)
 {
+	struct hash_result none = {.status = HASH_NO_NAME};
 	struct inode_ent *e;
 	struct stat st;
 
 	/* a record without the inode (none today; kept for other backends): the name tells it */
+	if (!ino && cut) {
+		/* nothing identifies the file */
+		c->st.outputs++;
+		c->st.unhashed++;
+		if (meas_add(c, path, &none, BOM_ROLE_OUTPUT, 1))
+			c->oom = 1;
+		return;
+	}
 	if (!ino) {
-		if (stat(path, &st)) {
+		if (hash_stat(path, &st, 0)) {
 			c->st.outputs++;
 			output_gone(c, path);
 			return;
@@ -335,10 +353,10 @@ static void note_write(struct collector *c, const struct ac_file *f, const char 
 		c->oom = 1;
 		return;
 	}
-	if (f->fd >= 0) {
-		e->pid = (int32_t)f->task.tgid;
-		e->fd = f->fd;
-	}
+	/* the only way to a cut name's file at run end, if the writer still holds it */
+	e->pid = (int32_t)f->task.tgid;
+	e->fd = f->fd;
+	e->cut = cut;
 	if (!e->written)
 		c->st.outputs++;
 	e->written = 1;
@@ -359,6 +377,7 @@ static void on_file(struct collector *c, const struct ac_file *f)
 	char path[AC_PATH_MAX + PATH_MAX];
 	unsigned roles = kind_role(f->kind);
 	uint64_t dev = collector_dev_from_kernel(f->dev);
+	int cut = !!(f->hdr.flags & AC_F_PATH_TRUNC);
 
 	if (!roles) {
 		c->st.malformed++;
@@ -370,20 +389,22 @@ static void on_file(struct collector *c, const struct ac_file *f)
 		log_debug("dropped %s of pid %u: cannot make it absolute", f->path, f->task.tgid);
 		return;
 	}
-	strip_deleted(path, f, dev);
+	/* a cut name is not looked up: it may name another file */
+	if (!cut)
+		strip_deleted(path, f, dev);
 	if (policy_excluded(c->opts.policy, path, f->magic)) {
 		c->st.excluded++;
 		return;
 	}
 	if (f->kind == AC_KIND_WRITE) {
-		note_write(c, f, path, dev, f->ino);
+		note_write(c, f, path, dev, f->ino, cut);
 		return;
 	}
 	if (f->kind == AC_KIND_EXEC)
 		c->st.processes++;
 	c->st.inputs++;
 	/* an input is hashed now, by name (or the task's fd); no inode table entry is needed */
-	submit(c, path, f->ino ? dev : 0, f->ino, (int32_t)f->task.tgid, f->fd, roles);
+	submit(c, path, f->ino ? dev : 0, f->ino, (int32_t)f->task.tgid, f->fd, roles, cut);
 }
 
 static void note_dir_rename(struct collector *c, const char *path, uint64_t dev, uint64_t ino)
@@ -439,6 +460,7 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 {
 	char path[AC_PATH_MAX + AC_NAME_MAX + 2];
 	uint64_t dev = collector_dev_from_kernel(r->dev), ino = r->ino;
+	int cut = !!(r->hdr.flags & AC_F_PATH_TRUNC);
 	struct inode_ent *e;
 	struct stat st;
 	int known = 0;
@@ -457,8 +479,9 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 	}
 	if (!ino) {
 		/* the tracepoint backend cannot see the inode: the new name tells it, unless the
-		 * run renamed it again meanwhile, which a later rename record then fixes */
-		if (lstat(path, &st))
+		 * run renamed it again meanwhile, which a later rename record then fixes; a cut
+		 * name tells nothing */
+		if (cut || hash_stat(path, &st, AT_SYMLINK_NOFOLLOW))
 			return;
 		dev = st.st_dev;
 		ino = st.st_ino;
@@ -467,7 +490,8 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 	e = ino_find(c, dev, ino);
 	if (!e) {
 		/* a directory: the outputs below it moved, and no record names them */
-		if ((known || !lstat(path, &st)) && S_ISDIR(st.st_mode) &&
+		if (!cut && (known || !hash_stat(path, &st, AT_SYMLINK_NOFOLLOW)) &&
+		    S_ISDIR(st.st_mode) &&
 		    same_inode(&st, dev, ino))
 			note_dir_rename(c, path, dev, ino);
 		return;
@@ -480,6 +504,7 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 	}
 	free(e->path);
 	e->path = p;
+	e->cut = cut;
 }
 
 /* A NUL within the first n bytes of s: the string the BPF side sent fits what it said. */
@@ -586,6 +611,8 @@ static int meas_cmp(const void *a, const void *b)
 
 	if (r)
 		return r;
+	if (x->cut != y->cut)
+		return x->cut - y->cut;
 	if (x->status != y->status)
 		return (int)x->status - (int)y->status;
 	return memcmp(x->sha256, y->sha256, sizeof(x->sha256));
@@ -593,6 +620,9 @@ static int meas_cmp(const void *a, const void *b)
 
 static const char *status_text(const struct meas *m, char *buf, size_t len)
 {
+	/* with a digest when a process still held the very inode, else none */
+	if (m->cut)
+		return "path truncated";
 	switch (m->status) {
 	case HASH_OK:
 		return NULL;
@@ -607,6 +637,8 @@ static const char *status_text(const struct meas *m, char *buf, size_t len)
 		return "replaced";
 	case HASH_NOT_REGULAR:
 		return "not a regular file";
+	case HASH_NO_NAME:
+		return "path truncated";
 	}
 	return "unknown";
 }
@@ -655,8 +687,8 @@ static void dirs_check(struct collector *c)
 	for (size_t k = 0; k < c->ndirs; k++) {
 		struct dir_rename *d = &c->dirs[k];
 
-		d->live =
-		    !lstat(d->path, &st) && S_ISDIR(st.st_mode) && same_inode(&st, d->dev, d->ino);
+		d->live = !hash_stat(d->path, &st, AT_SYMLINK_NOFOLLOW) && S_ISDIR(st.st_mode) &&
+			  same_inode(&st, d->dev, d->ino);
 	}
 	c->dir_budget = DIR_LOOKUP_BUDGET;
 }
@@ -689,7 +721,7 @@ static int follow_dirs(struct collector *c, struct inode_ent *e)
 				return 0;
 			}
 			if (snprintf(cand, sizeof(cand), "%s%s", d->path, s) < (int)sizeof(cand) &&
-			    !stat(cand, &st) && same_inode(&st, e->dev, e->ino)) {
+			    !hash_stat(cand, &st, 0) && same_inode(&st, e->dev, e->ino)) {
 				p = strdup(cand);
 				if (!p)
 					return -ENOMEM;
@@ -713,7 +745,7 @@ static int locate_output(struct collector *c, struct inode_ent *e)
 {
 	struct inode_ent *other;
 	struct stat st;
-	int found = !stat(e->path, &st), r;
+	int found = !hash_stat(e->path, &st, 0), r;
 
 	if (found && same_inode(&st, e->dev, e->ino))
 		return 1;
@@ -738,7 +770,8 @@ int collector_finish(struct collector *c, struct bom *bom, collector_measure_cb 
 
 		if (!e->written)
 			continue;
-		r = locate_output(c, e);
+		/* a cut name is not looked up (it may name another file), nor renamed dirs below */
+		r = e->cut ? 1 : locate_output(c, e);
 		if (r < 0) {
 			c->oom = 1;
 			break;
@@ -753,8 +786,12 @@ int collector_finish(struct collector *c, struct bom *bom, collector_measure_cb 
 			c->st.outputs--;
 			continue;
 		}
-		/* by name, not by fd: the output is what the name holds when the run is over */
-		submit(c, e->path, e->dev, e->ino, -1, -1, BOM_ROLE_OUTPUT);
+		/* by name, not by fd: the output is what the name holds when the run is over; a
+		 * cut name only through a writer that still holds the file */
+		if (e->cut)
+			submit(c, e->path, e->dev, e->ino, e->pid, e->fd, BOM_ROLE_OUTPUT, 1);
+		else
+			submit(c, e->path, e->dev, e->ino, -1, -1, BOM_ROLE_OUTPUT, 0);
 		nout++;
 	}
 	pthread_mutex_unlock(&c->lock);

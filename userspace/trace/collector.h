@@ -47,6 +47,10 @@ void collector_on_record(const void *rec, size_t len, void *ctx);
  * names (following renames of the files and of directories above them) and adds every
  * measurement to bom->files. An output the run deleted, or replaced by another of its outputs
  * (rename over it), gets status "deleted before the run ended" and is not counted as unhashed.
+ * A file whose latest name the kernel cut (AC_F_PATH_TRUNC) keeps that cut name and gets status
+ * "path truncated": the name is never opened or stat'ed (it may name another file); its sha256
+ * is that of the record's inode when a process of the run still holds it (/proc/<pid>/fd or
+ * map_files, checked by dev/ino), else empty (and counted as unhashed).
  * cb (may be NULL) sees each file added. Returns 0, or -errno when memory ran out.
  */
 int collector_finish(struct collector *c, struct bom *bom, collector_measure_cb cb, void *cb_ctx);

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,14 +84,75 @@ static int same_version(const struct stat *a, const struct stat *b)
 	       ts_ns(&a->st_mtim) == ts_ns(&b->st_mtim) && ts_ns(&a->st_ctim) == ts_ns(&b->st_ctim);
 }
 
-static int open_ro(const char *path)
+static int open_ro(int dfd, const char *name)
 {
 	/* O_NOATIME keeps us from touching the training data's metadata; it needs ownership. */
-	int fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
+	int fd = openat(dfd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC | O_NOATIME);
 
 	if (fd < 0 && errno == EPERM)
-		fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		fd = openat(dfd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	return fd;
+}
+
+/*
+ * open(2) fails with ENAMETOOLONG for a name of PATH_MAX bytes or more, yet the kernel reports
+ * such names (a file renamed into a deep directory). The leading chunks, each below PATH_MAX and
+ * split at '/', are opened as directories and the rest is resolved relative to the last one. The
+ * kernel resolves ".." and symlinks on the real tree, so this finds what one open would: symlinks
+ * are followed, none is refused. Returns AT_FDCWD (short names), a directory fd, or -1 with errno
+ * set; *rest gets the part to resolve relative to it.
+ */
+static int long_dir(const char *path, const char **rest)
+{
+	char chunk[PATH_MAX];
+	const char *p = path;
+	int dfd = AT_FDCWD, e;
+
+	while (strnlen(p, PATH_MAX) == PATH_MAX) {
+		const char *s = memrchr(p, '/', PATH_MAX - 1);
+		size_t n;
+		int nfd;
+
+		if (!s) {
+			errno = ENAMETOOLONG; /* one component is too long: open(2) says the same */
+			goto fail;
+		}
+		/* p starts with '/' only for the first chunk of an absolute name */
+		n = s == p ? 1 : (size_t)(s - p);
+		memcpy(chunk, p, n);
+		chunk[n] = '\0';
+		nfd = openat(dfd, chunk, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (nfd < 0)
+			goto fail;
+		if (dfd >= 0)
+			close(dfd);
+		dfd = nfd;
+		for (p = s + 1; *p == '/'; p++)
+			;
+	}
+	*rest = *p ? p : ".";
+	return dfd;
+fail:
+	e = errno;
+	if (dfd >= 0)
+		close(dfd);
+	errno = e;
+	return -1;
+}
+
+int hash_stat(const char *path, struct stat *st, int flags)
+{
+	const char *rest;
+	int dfd = long_dir(path, &rest), r, e;
+
+	if (dfd == -1)
+		return -1;
+	r = fstatat(dfd, rest, st, flags);
+	e = errno;
+	if (dfd >= 0)
+		close(dfd);
+	errno = e;
+	return r;
 }
 
 /* Reads fd to EOF into a sha256. 0, or -errno. */
@@ -140,32 +202,41 @@ static int unexpected(const struct hash_job *job, const struct stat *st)
  */
 static int open_path(const struct hash_job *job, struct hash_result *out, struct stat *st)
 {
-	int fd;
+	const char *name;
+	int dfd, fd = -1;
 
-	/* Opening a device can have side effects (a tape rewinds): look before opening. */
-	if (stat(job->path, st) == 0 && !S_ISREG(st->st_mode)) {
-		fill_stat(out, st);
-		out->status = unexpected(job, st) ? HASH_REPLACED : HASH_NOT_REGULAR;
-		return -1;
-	}
-	fd = open_ro(job->path);
-	if (fd < 0) {
+	dfd = long_dir(job->path, &name);
+	if (dfd == -1) {
 		out->err = errno;
 		out->status = errno == ENOENT ? HASH_VANISHED : HASH_UNREADABLE;
 		return -1;
 	}
+	/* Opening a device can have side effects (a tape rewinds): look before opening. */
+	if (fstatat(dfd, name, st, 0) == 0 && !S_ISREG(st->st_mode)) {
+		fill_stat(out, st);
+		out->status = unexpected(job, st) ? HASH_REPLACED : HASH_NOT_REGULAR;
+		goto cleanup;
+	}
+	fd = open_ro(dfd, name);
+	if (fd < 0) {
+		out->err = errno;
+		out->status = errno == ENOENT ? HASH_VANISHED : HASH_UNREADABLE;
+		goto cleanup;
+	}
 	if (fstat(fd, st)) {
 		out->err = errno;
 		out->status = HASH_UNREADABLE;
-		close(fd);
-		return -1;
-	}
-	if (unexpected(job, st)) {
+	} else if (unexpected(job, st)) {
 		fill_stat(out, st);
 		out->status = HASH_REPLACED;
-		close(fd);
-		return -1;
+	} else {
+		goto cleanup;
 	}
+	close(fd);
+	fd = -1;
+cleanup:
+	if (dfd >= 0)
+		close(dfd);
 	return fd;
 }
 
@@ -317,7 +388,14 @@ static int hash_file_buf(const struct hash_job *job, struct hashcache *cache, ui
 	int fd;
 
 	memset(out, 0, sizeof(*out));
-	fd = open_path(job, out, &st);
+	if (job->path_cut) {
+		/* only an inode we can identify: with none expected, any file would do */
+		fd = job->expect_dev || job->expect_ino ? open_via_proc(job, out, &st) : -1;
+		if (fd < 0)
+			out->status = HASH_NO_NAME;
+	} else {
+		fd = open_path(job, out, &st);
+	}
 	if (fd < 0 && (out->status == HASH_VANISHED || out->status == HASH_REPLACED)) {
 		int vfd = open_via_proc(job, out, &st);
 

@@ -9,6 +9,7 @@
 #ifndef AICERT_TRACE_HASHPOOL_H
 #define AICERT_TRACE_HASHPOOL_H
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "trace/hashcache.h"
 
@@ -19,6 +20,7 @@ enum hash_status {
 	HASH_CHANGED = 3,     /* size/mtime/ctime differed before and after hashing */
 	HASH_REPLACED = 4,    /* path now names another inode than expected */
 	HASH_NOT_REGULAR = 5, /* a FIFO, device, socket or directory */
+	HASH_NO_NAME = 6,     /* path_cut, and no /proc link of the pid held the expected inode */
 };
 
 struct hash_job {
@@ -32,6 +34,12 @@ struct hash_job {
 	 * kernel names "<path> (deleted)". pid is the opener's tgid; the LSM backend sends fd -1.
 	 */
 	int32_t pid, fd;
+	/*
+	 * The kernel cut the name (AC_F_PATH_TRUNC): it may name another file, so it is never
+	 * opened; only the process's copy through /proc/<pid> (as above) is hashed, and only when it
+	 * is the expected inode. Else HASH_NO_NAME.
+	 */
+	int path_cut;
 	void *ctx;
 };
 
@@ -51,12 +59,20 @@ typedef void (*hash_done_cb)(const struct hash_job *job, const struct hash_resul
 			     void *cb_ctx);
 
 /*
+ * stat/lstat (flags 0 or AT_SYMLINK_NOFOLLOW) of a name that may be longer than PATH_MAX: it is
+ * resolved in chunks below PATH_MAX split at '/' (symlinks followed as open(2) would). 0 or -1
+ * with errno set.
+ */
+int hash_stat(const char *path, struct stat *st, int flags);
+
+/*
  * A file whose mtime or ctime is less than 2 s old is hashed but not inserted into the cache:
  * timestamps are coarse, and a same-size rewrite within one tick would leave the key unchanged.
  *
  * Synchronous: open O_RDONLY|O_NOCTTY|O_NONBLOCK (never block on a FIFO; reject non-regular
- * files), fstat, cache lookup, read in 1 MiB chunks (posix_fadvise SEQUENTIAL) into EVP sha256,
- * fstat again to detect change; insert into the cache on success. cache may be NULL.
+ * files; names longer than PATH_MAX are resolved as by hash_stat), fstat, cache lookup, read in
+ * 1 MiB chunks (posix_fadvise SEQUENTIAL) into EVP sha256, fstat again to detect change; insert
+ * into the cache on success. cache may be NULL.
  * Returns out->status (0 on HASH_OK).
  */
 int hash_file(const struct hash_job *job, struct hashcache *cache, struct hash_result *out);

@@ -316,7 +316,7 @@ int imacorr_run(struct bom *bom, const char *bundle_dir, const char *ima_path,
 	set_all(bom, BOM_IMA_UNAVAILABLE);
 	fd = open_list(ima_path, &used);
 	if (fd < 0) {
-		if (fd == -ENOENT)
+		if (fd == -ENOENT && bom->nfiles)
 			log_info("IMA is off (no %s): files[].ima is \"unavailable\"", used);
 		else
 			log_warn("cannot read the IMA list %s: %s; files[].ima is \"unavailable\"",

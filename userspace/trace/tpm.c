@@ -150,7 +150,7 @@ int tpm_pcr_check(uint32_t pcr, bool allow_resettable)
 	}
 	if ((pcr == 16 || pcr == 23) && !allow_resettable) {
 		log_err("PCR %u is resettable by any process, so its value proves nothing; "
-			"refusing it without the explicit insecure flag",
+			"refusing it without --allow-resettable-pcr",
 			pcr);
 		return -EPERM;
 	}

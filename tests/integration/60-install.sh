@@ -1,0 +1,229 @@
+#!/bin/bash
+# `make install` and `make static`, built from a private copy of the source tree (so nothing here
+# races a build in the checkout): the installed programs and policy are where they belong, the
+# installed aicert-trace traces a command from an unrelated directory, the installed aicert-verify
+# and aicert read its bundle and link no libbpf, libelf or TPM access library (they still run with
+# those hidden, as on an auditor's machine), and build-static/aicert-trace needs no libbpf, libelf
+# or libz (it traces with them hidden, where the dynamic one cannot even start).
+# MAKE_JOBS (default 2) sets make's -j.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+[ "$(id -u)" = 0 ] || { echo "SKIPPED: needs root to load BPF programs and hide libraries"; exit 77; }
+for t in make cc readelf ldd unshare python3 sha256sum; do
+	command -v $t > /dev/null || { echo "SKIPPED: $t not installed"; exit 77; }
+done
+[ -s /etc/hostname ] || { echo "SKIPPED: no /etc/hostname to trace"; exit 77; }
+W=$(mktemp -d /tmp/aicert-install.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+fails=0
+ok() { echo "ok - $1${2:+ ($2)}"; }
+nok() {
+	echo "not ok - $1: $2"
+	fails=$((fails + 1))
+}
+last() { tail -${2:-1} "$1" 2> /dev/null | tr '\n' ' ' | cut -c1-300; }
+
+# The source tree without .git and build outputs (build, build-*, whoever made them).
+S=$W/src D=$W/root
+mkdir -p "$S" "$D" "$W/run"
+for e in $(ls -A); do
+	case $e in .git | build | build-*) ;; *) cp -a "$e" "$S/" ;; esac
+done
+J=-j${MAKE_JOBS:-2}
+# A make run from `make check` must not hand its jobserver or variables to these builds.
+unset MAKEFLAGS MFLAGS MAKELEVEL BUILD DESTDIR PREFIX
+CMDNAMES=$(cd "$S/userspace/cmd" && ls *.c | sed 's/\.c$//')
+
+# bundle_ok NAME BUNDLE STDOUT: the traced `cat /etc/hostname` wrote its output and a bundle
+# whose bom.json lists /etc/hostname with its real sha256, unattested.
+want=$(sha256sum /etc/hostname | cut -d' ' -f1)
+bundle_ok() {
+	local out
+	if ! cmp -s "$3" /etc/hostname; then
+		nok "$1" "the command's output differs from /etc/hostname"
+		return
+	fi
+	if out=$(python3 - "$2" "$want" << 'PY' 2>&1
+import json, os, sys
+b, want = sys.argv[1], sys.argv[2]
+missing = [f for f in ("bom.json", "events.cel", "manifest.json") if not os.path.isfile(f"{b}/{f}")]
+if missing:
+    sys.exit(f"missing {missing}")
+if os.path.exists(f"{b}/quote.msg"):
+    sys.exit("a --no-tpm bundle has a quote.msg")
+bom = json.load(open(f"{b}/bom.json"))
+hits = [f for f in bom["files"] if f["path"] == "/etc/hostname"]
+if not hits:
+    sys.exit(f"/etc/hostname not in bom.json ({len(bom['files'])} files)")
+if hits[0].get("sha256") != want:
+    sys.exit(f"/etc/hostname sha256 {hits[0].get('sha256')} != {want}")
+if "input" not in hits[0].get("roles", []):
+    sys.exit(f"/etc/hostname roles {hits[0].get('roles')}")
+print(f"{len(bom['files'])} files, /etc/hostname sha256 {want[:12]}..")
+PY
+	); then
+		ok "$1" "$out"
+	else
+		nok "$1" "$out"
+	fi
+}
+
+# hidden LIBS -- COMMAND...: run COMMAND in a private mount namespace where each library in LIBS
+# (sonames the loader would find) reads as an empty file, as on a machine that lacks them.
+hidden() {
+	local libs=() l p
+	while [ "$1" != -- ]; do
+		libs+=("$1")
+		shift
+	done
+	shift
+	local script=""
+	for l in "${libs[@]}"; do
+		p=$(ldconfig -p | awk -v l="$l" '$1 == l { print $NF; exit }')
+		[ -n "$p" ] && script+="mount --bind /dev/null $(readlink -f "$p") || exit 99; "
+	done
+	unshare --mount --propagation private sh -c "$script"'exec "$@"' sh "$@"
+}
+
+# ---- 1. make install ----
+t0=$SECONDS
+make -C "$S" $J install DESTDIR="$D" PREFIX=/usr > "$W/install.log" 2>&1
+rc=$?
+if [ $rc = 0 ]; then
+	ok "make install DESTDIR=... PREFIX=/usr" "$((SECONDS - t0)) s"
+else
+	nok "make install DESTDIR=... PREFIX=/usr" "rc=$rc: $(last "$W/install.log" 3)"
+	exit 1
+fi
+for c in $CMDNAMES; do
+	if [ -x "$D/usr/bin/$c" ] && [ -f "$D/usr/bin/$c" ]; then
+		ok "installed /usr/bin/$c"
+	else
+		nok "installed /usr/bin/$c" "not in $D/usr/bin ($(ls "$D/usr/bin" 2> /dev/null | tr '\n' ' '))"
+	fi
+done
+if cmp -s "$D/usr/share/aicert/default.yaml" policy/default.yaml; then
+	ok "installed /usr/share/aicert/default.yaml == policy/default.yaml"
+else
+	nok "installed /usr/share/aicert/default.yaml == policy/default.yaml" "missing or different"
+fi
+if [ -f scripts/aicertd.service ]; then
+	[ -f "$D/lib/systemd/system/aicertd.service" ] && ok "installed aicertd.service" ||
+		nok "installed aicertd.service" "not in $D/lib/systemd/system"
+fi
+stray=$(cd "$D" && find . -type f | grep -vE '^\./(usr/bin|usr/share/aicert|lib/systemd/system)/')
+[ -z "$stray" ] && ok "install writes only under DESTDIR/usr/{bin,share/aicert} and the unit dir" ||
+	nok "install writes only under DESTDIR/usr/{bin,share/aicert} and the unit dir" "$stray"
+
+# The installed tracer, from a directory with no source tree, no policy file, no build output.
+T=$D/usr/bin/aicert-trace
+(cd "$W/run" && "$T" --no-tpm --no-cache --state-dir "$W/state" -o "$W/b1" -- cat /etc/hostname \
+	> "$W/b1.out" 2> "$W/b1.err")
+rc=$?
+if [ $rc = 0 ]; then
+	ok "installed aicert-trace --no-tpm --no-cache -- cat /etc/hostname exits 0"
+	bundle_ok "installed aicert-trace: the bundle lists /etc/hostname" "$W/b1" "$W/b1.out"
+	grep -qi unattested "$W/b1.err" && ok "installed aicert-trace --no-tpm says unattested" ||
+		nok "installed aicert-trace --no-tpm says unattested" "stderr: $(last "$W/b1.err" 3)"
+else
+	nok "installed aicert-trace --no-tpm --no-cache -- cat /etc/hostname exits 0" \
+		"rc=$rc: $(last "$W/b1.err" 3)"
+fi
+
+# The auditor's programs: no libbpf, libelf, libz or TPM access library (tss2-mu only).
+for c in aicert-verify aicert; do
+	f=$D/usr/bin/$c
+	[ -x "$f" ] || continue
+	needed=$(readelf -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+	all=$(ldd "$f" | awk '{ print $1 }' | tr '\n' ' ')
+	bad=$(echo "$needed $all" | tr ' ' '\n' | grep -E '^lib(bpf|elf|z|tss2-(esys|tctildr|sys|rc|tcti[^.]*))\.so' |
+		sort -u | tr '\n' ' ')
+	[ -z "$bad" ] && ok "$c links no libbpf/libelf/libz/TPM access library" "NEEDED: $needed" ||
+		nok "$c links no libbpf/libelf/libz/TPM access library" "it needs $bad"
+done
+HIDE_AUDIT="libbpf.so.1 libelf.so.1 libz.so.1 libtss2-esys.so.0 libtss2-tctildr.so.0 libtss2-sys.so.1
+	libtss2-rc.so.0"
+if [ -f "$W/b1/bom.json" ]; then
+	V=$D/usr/bin/aicert-verify
+	"$V" "$W/b1" > "$W/v1.out" 2>&1
+	rc=$?
+	"$V" "$W/b1" --json > "$W/v1.json" 2> "$W/v1.jerr"
+	rcj=$?
+	# 10: unattested (aicert-verify --help); everything else about the bundle must pass
+	if [ $rc = 10 ] && grep -qi unattested "$W/v1.out" && [ $rcj = 10 ] &&
+		python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$W/v1.json" 2> /dev/null; then
+		ok "installed aicert-verify on the --no-tpm bundle: exit 10 (unattested), --json parses" \
+			"$(grep -i -m1 unattested "$W/v1.out")"
+	else
+		nok "installed aicert-verify on the --no-tpm bundle: exit 10 (unattested), --json parses" \
+			"rc=$rc/$rcj: $(last "$W/v1.out" 3)"
+	fi
+	fl=$(grep -E '^FAIL' "$W/v1.out" | grep -vi unattested)
+	[ -z "$fl" ] && ok "installed aicert-verify: no check but the attestation fails" \
+		"$(grep -c '^PASS' "$W/v1.out") PASS" ||
+		nok "installed aicert-verify: no check but the attestation fails" "$fl"
+	"$D/usr/bin/aicert" show "$W/b1" > "$W/s1.out" 2> "$W/s1.err"
+	rc=$?
+	[ $rc = 0 ] && grep -q /etc/hostname "$W/s1.out" &&
+		ok "installed aicert show on the bundle: exit 0, /etc/hostname shown" ||
+		nok "installed aicert show on the bundle: exit 0, /etc/hostname shown" \
+			"rc=$rc: $(last "$W/s1.err" 2)"
+	# the same answers with the tracing side's libraries gone
+	hidden $HIDE_AUDIT -- "$V" "$W/b1" > "$W/v2.out" 2>&1
+	rc=$?
+	[ $rc = 10 ] && cmp -s "$W/v1.out" "$W/v2.out" &&
+		ok "installed aicert-verify without libbpf/libelf/libz/tss2-esys/tctildr: same result" ||
+		nok "installed aicert-verify without libbpf/libelf/libz/tss2-esys/tctildr: same result" \
+			"rc=$rc: $(last "$W/v2.out" 2)"
+	hidden $HIDE_AUDIT -- "$D/usr/bin/aicert" show "$W/b1" > "$W/s2.out" 2>&1
+	rc=$?
+	[ $rc = 0 ] && cmp -s "$W/s1.out" "$W/s2.out" &&
+		ok "installed aicert show without libbpf/libelf/libz/tss2-esys/tctildr: same output" ||
+		nok "installed aicert show without libbpf/libelf/libz/tss2-esys/tctildr: same output" \
+			"rc=$rc: $(last "$W/s2.out" 2)"
+fi
+
+# ---- 2. make static ----
+t0=$SECONDS
+make -C "$S" $J static > "$W/static.log" 2>&1
+rc=$?
+ST=$S/build-static/aicert-trace
+if [ $rc = 0 ] && [ -x "$ST" ]; then
+	ok "make static builds build-static/aicert-trace" "$((SECONDS - t0)) s"
+else
+	nok "make static builds build-static/aicert-trace" "rc=$rc: $(last "$W/static.log" 3)"
+	exit 1
+fi
+needed=$(readelf -d "$ST" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+bad=$(echo "$needed $(ldd "$ST" | awk '{ print $1 }')" | tr ' ' '\n' | grep -E '^lib(bpf|elf|z)\.' |
+	sort -u | tr '\n' ' ')
+[ -z "$bad" ] && ok "static aicert-trace needs no libbpf/libelf/libz" "NEEDED: $needed" ||
+	nok "static aicert-trace needs no libbpf/libelf/libz" "it needs $bad"
+
+HIDE_BPF="libbpf.so.1 libelf.so.1 libz.so.1"
+# Control: with those hidden the dynamic tracer cannot start, so the hiding is real.
+hidden $HIDE_BPF -- "$T" --version > "$W/ctl.out" 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q 'shared libraries' "$W/ctl.out" &&
+	ok "control: the dynamic aicert-trace does not start without libbpf/libelf/libz" \
+		"$(last "$W/ctl.out" 1)" ||
+	nok "control: the dynamic aicert-trace does not start without libbpf/libelf/libz" \
+		"rc=$rc: $(last "$W/ctl.out" 2)"
+(cd "$W/run" && hidden $HIDE_BPF -- "$ST" --no-tpm --no-cache --state-dir "$W/state2" -o "$W/b2" \
+	-- cat /etc/hostname > "$W/b2.out" 2> "$W/b2.err")
+rc=$?
+if [ $rc = 0 ]; then
+	ok "static aicert-trace without libbpf/libelf/libz: --no-tpm -- cat /etc/hostname exits 0"
+	bundle_ok "static aicert-trace: the bundle lists /etc/hostname" "$W/b2" "$W/b2.out"
+	"$D/usr/bin/aicert-verify" "$W/b2" > "$W/v3.out" 2>&1
+	rc=$?
+	fl=$(grep -E '^FAIL' "$W/v3.out" | grep -vi unattested)
+	[ $rc = 10 ] && [ -z "$fl" ] &&
+		ok "installed aicert-verify on the static tracer's bundle: only unattested (exit 10)" ||
+		nok "installed aicert-verify on the static tracer's bundle: only unattested (exit 10)" \
+			"rc=$rc: ${fl:-$(last "$W/v3.out" 2)}"
+else
+	nok "static aicert-trace without libbpf/libelf/libz: --no-tpm -- cat /etc/hostname exits 0" \
+		"rc=$rc: $(last "$W/b2.err" 3)"
+fi
+[ $fails = 0 ]
