@@ -140,4 +140,16 @@ ev=$(stat_of events)
 check "burst of 3000 files: all delivered, none lost" \
 	[ "$ev" -gt 3000 -a "$(stat_of records)" = "$ev" -a "$(stat_of rb_drops)" = 0 ]
 
+# a one-page ring buffer loses records of a burst; the de-duplication (LRU and per-CPU cache) must
+# forget those files, so that a second, slow pass (nothing lost) reports every file again
+mkdir "$W/few"
+(cd "$W/few" && seq 1 300 | xargs touch)
+"$PROBE" --backend "$BACKEND" --ringbuf 4096 -- /bin/sh -c '
+	for f in "$1"/*; do : < "$f"; done
+	sleep 0.3
+	for f in "$1"/*; do : < "$f"; sleep 0.002; done' sh "$W/few" > "$W/out" 2> "$W/err"
+check "records lost to a full ring buffer: some lost" [ "$(stat_of rb_drops)" -gt 0 ]
+check "records lost to a full ring buffer: reported at the next access" \
+	[ "$(grep -o "path=$W/few/.*" "$W/out" | sort -u | wc -l)" = 300 ]
+
 [ $fails = 0 ]

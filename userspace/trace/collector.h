@@ -14,10 +14,10 @@
 #include "trace/hashcache.h"
 
 struct collector_opts {
-	struct policy *policy;    /* owned by the caller */
-	struct hashcache *cache;  /* may be NULL */
-	int jobs;                 /* hash threads; <= 0: all cores */
-	int progress;             /* print progress lines on stderr during long work */
+	struct policy *policy;	 /* owned by the caller */
+	struct hashcache *cache; /* may be NULL */
+	int jobs;		 /* hash threads; <= 0: all cores */
+	int progress;		 /* print progress lines on stderr during long work */
 };
 
 struct collector_stats {

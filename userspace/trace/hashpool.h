@@ -36,8 +36,8 @@ struct hash_job {
 	int32_t pid, fd;
 	/*
 	 * The kernel cut the name (AC_F_PATH_TRUNC): it may name another file, so it is never
-	 * opened; only the process's copy through /proc/<pid> (as above) is hashed, and only when it
-	 * is the expected inode. Else HASH_NO_NAME.
+	 * opened; only the process's copy through /proc/<pid> (as above) is hashed, and only when
+	 * it is the expected inode. Else HASH_NO_NAME.
 	 */
 	int path_cut;
 	void *ctx;
