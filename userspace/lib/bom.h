@@ -45,7 +45,9 @@ struct bom_file {
 	enum bom_ima ima;
 	/*
 	 * NULL when hashed fine, else "vanished", "unreadable: <why>", "changed while hashing",
-	 * "replaced", "not a regular file".
+	 * "replaced", "not a regular file", "deleted before the run ended" (an output), or
+	 * "path truncated": the kernel cut the name; then sha256 is the digest of the inode the
+	 * record named (hashed through a process that held it) or "" when none did.
 	 */
 	char *status;
 };

@@ -253,7 +253,7 @@ static int correlate(struct bom *bom, const struct ima_list *l, struct imacorr_s
 		char *name;
 
 		f->ima = BOM_IMA_UNAVAILABLE;
-		if (!f->sha256[0] || !f->path)
+		if (!f->sha256[0] || !f->path || f->status) /* a cut name may name another file */
 			continue;
 		name = kernel_name(f->path);
 		if (!name) {
