@@ -53,7 +53,8 @@ static __always_inline int ac_open_exit(long ret, int cast)
 	if (!file)
 		return 0;
 	if (cast)
-		ac_file_emit_btf(scope_id, bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file)),
+		ac_file_emit_btf(scope_id,
+				 bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file)),
 				 AC_KIND_READ, ret);
 	else
 		ac_file_emit(scope_id, file, AC_KIND_READ, ret);
@@ -64,16 +65,16 @@ static __always_inline int ac_open_exit(long ret, int cast)
  * Each open exit comes twice: X_cast for kernels with bpf_rdonly_cast, X for older ones.
  * Userspace loads one of the two (userspace/trace/access.c).
  */
-#define AC_OPEN_EXIT(name)                                                                       \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                               \
-	int ac_exit_##name(struct trace_event_raw_sys_exit *ctx)                                 \
-	{                                                                                        \
-		return ac_open_exit(ctx->ret, 0);                                                \
-	}                                                                                        \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                               \
-	int ac_exit_##name##_cast(struct trace_event_raw_sys_exit *ctx)                          \
-	{                                                                                        \
-		return ac_open_exit(ctx->ret, 1);                                                \
+#define AC_OPEN_EXIT(name)                                                                         \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                                 \
+	int ac_exit_##name(struct trace_event_raw_sys_exit *ctx)                                   \
+	{                                                                                          \
+		return ac_open_exit(ctx->ret, 0);                                                  \
+	}                                                                                          \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                                 \
+	int ac_exit_##name##_cast(struct trace_event_raw_sys_exit *ctx)                            \
+	{                                                                                          \
+		return ac_open_exit(ctx->ret, 1);                                                  \
 	}
 
 AC_OPEN_EXIT(open)

@@ -26,9 +26,9 @@
 
 #define RINGBUF_DEFAULT (64u << 20)
 #define DEDUP_DEFAULT 262144u
-#define SEEN_SLOTS_MAX 4096u	    /* per CPU; see "seen" in bpf/access.bpf.h */
+#define SEEN_SLOTS_MAX 4096u	   /* per CPU; see "seen" in bpf/access.bpf.h */
 #define SEEN_BYTES_MAX (32u << 20) /* all CPUs together */
-#define SCOPE_MAX 1024 /* max_entries of the "scope" map */
+#define SCOPE_MAX 1024		   /* max_entries of the "scope" map */
 #define ROOT_MSG "aicert must run as root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)"
 
 struct scope_ent {
@@ -165,13 +165,13 @@ static const char *fail_msg(int err)
 }
 
 /* Both skeletons lay out the scope variables alike (bpf/access.bpf.h). */
-#define bss_bind(a, bss)                                                                         \
-	do {                                                                                     \
-		(a)->scope_levels = &(bss)->scope_levels;                                        \
-		(a)->scope_fast = (bss)->scope_fast;                                             \
-		(a)->scope_nfast = &(bss)->scope_nfast;                                          \
-		(a)->scope_more = &(bss)->scope_more;                                            \
-		(a)->nfast_max = sizeof((bss)->scope_fast) / sizeof((bss)->scope_fast[0]);       \
+#define bss_bind(a, bss)                                                                           \
+	do {                                                                                       \
+		(a)->scope_levels = &(bss)->scope_levels;                                          \
+		(a)->scope_fast = (bss)->scope_fast;                                               \
+		(a)->scope_nfast = &(bss)->scope_nfast;                                            \
+		(a)->scope_more = &(bss)->scope_more;                                              \
+		(a)->nfast_max = sizeof((bss)->scope_fast) / sizeof((bss)->scope_fast[0]);         \
 	} while (0)
 
 static int open_lsm(struct access *a, const struct access_opts *o)
