@@ -3,12 +3,10 @@
 # record a run produces, scoping to the run's cgroup (daemons in, a concurrent process out) and
 # the in-kernel de-duplication. AICERT_BACKEND=lsm runs the same checks on the LSM backend (in a
 # VM with BPF LSM).
-set -u
-cd "$(dirname "$0")/../.."
-B=${AICERT_BUILD:-$PWD/build}
+. "$(dirname "$0")/../lib/common.sh"
 PROBE=${AICERT_PROBE:-$B/aicert-probe}
-[ "$(id -u)" = 0 ] || { echo "SKIPPED: needs root to load BPF programs"; exit 77; }
-[ -x "$PROBE" ] || { echo "SKIPPED: $PROBE not built"; exit 77; }
+need_root "needs root to load BPF programs"
+[ -x "$PROBE" ] || skip "$PROBE not built"
 
 BACKEND=${AICERT_BACKEND:-tracepoint}
 W=$(mktemp -d "${TMPDIR:-/tmp}/aicert-probe.XXXXXX")
@@ -19,7 +17,6 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
-fails=0
 check() { # name command...
 	local name=$1
 	shift

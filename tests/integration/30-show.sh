@@ -2,16 +2,11 @@
 # `aicert show`: the captured IMA lists print exactly as the kernel's ASCII lists, the CEL
 # fixture prints as valid CEL-JSON, a bundle from a real traced run is summarised (with a quote
 # and a manifest added from fixtures), and anything else is refused with a clear message.
-set -u
-cd "$(dirname "$0")/../.."
-B=${AICERT_BUILD:-$PWD/build}
+. "$(dirname "$0")/../lib/common.sh"
 A=$B/aicert
-[ -x "$A" ] || { echo "SKIPPED: $A not built"; exit 77; }
+need_built aicert
 W=$(mktemp -d /tmp/aicert-show.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-fails=0
-ok() { echo "ok - $*"; }
-nok() { echo "not ok - $*"; fails=$((fails + 1)); }
 
 # --- IMA lists: byte for byte the kernel's ascii_runtime_measurements ---
 n=0

@@ -5,13 +5,11 @@
 # concurrent runs each reveal only their own files; SIGKILL at random points leaves a host log
 # that verifies and is recovered by the next run; TPM errors exit 125 with a clear message.
 # Every run uses a temporary --state-dir and --no-cache.
-set -u
-cd "$(dirname "$0")/../.." || exit 1
-B=${AICERT_BUILD:-$PWD/build}
+. "$(dirname "$0")/../lib/common.sh"
 CR="/usr/bin/python3 tests/lib/celreplay.py"
-[ "$(id -u)" = 0 ] || { echo "SKIPPED: needs root to load BPF programs"; exit 77; }
-[ -x "$B/aicert-trace" ] || { echo "SKIPPED: $B/aicert-trace not built"; exit 77; }
-command -v tpm2_checkquote > /dev/null || { echo "SKIPPED: tpm2-tools not installed"; exit 77; }
+need_root "needs root to load BPF programs"
+need_built aicert-trace
+need_cmd tpm2_checkquote "tpm2-tools not installed"
 
 W=$(mktemp -d /tmp/aicert-tpm.XXXXXX)
 CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
@@ -39,18 +37,8 @@ for r in json.load(sys.stdin)["records"]:
 }
 trap 'reap_cgroups; rm -rf "$W"' EXIT
 
-. tests/lib/swtpm.sh
-swtpm_start
-rc=$?
-[ $rc = 77 ] && exit 77
-[ $rc = 0 ] || { echo "not ok - swtpm starts"; exit 1; }
+need_swtpm
 
-ok() { echo "ok - $1${2:+ ($2)}"; }
-fails=0
-nok() {
-	echo "not ok - $1: $2"
-	fails=$((fails + 1))
-}
 # check NAME command...: ok with the command's last output line, or not ok with it
 check() {
 	local name=$1 out

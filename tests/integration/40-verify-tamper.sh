@@ -10,40 +10,19 @@
 # IMA is off on this host, so the ima.bin cases run on a generated bundle (software AK, a real
 # IMA list from tests/fixtures/ima). The byte surgery is tests/unit/test_verify.c's, built
 # with -DVERIFY_GEN_ONLY.
-set -u
-cd "$(dirname "$0")/../.."
-B=${AICERT_BUILD:-$PWD/build}
+. "$(dirname "$0")/../lib/common.sh"
 V=$B/aicert-verify
-[ "$(id -u)" = 0 ] || { echo "SKIPPED: needs root to trace (BPF)"; exit 77; }
-for f in aicert-trace aicert-verify libaicert.a; do
-	[ -e "$B/$f" ] || { echo "SKIPPED: $B/$f not built"; exit 77; }
-done
-command -v tpm2_quote > /dev/null || { echo "SKIPPED: tpm2-tools not installed"; exit 77; }
-command -v openssl > /dev/null || { echo "SKIPPED: openssl not installed"; exit 77; }
+need_root "needs root to trace (BPF)"
+need_built aicert-trace aicert-verify libaicert.a
+need_cmd tpm2_quote "tpm2-tools not installed"
+need_cmd openssl
 
 W=$(mktemp -d /tmp/aicert-verify-tamper.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-. tests/lib/swtpm.sh
-swtpm_start
-rc=$?
-[ $rc = 77 ] && exit 77
-[ $rc = 0 ] || { echo "not ok - swtpm starts"; exit 1; }
-
-fails=0
-ok() { echo "ok - $1"; }
-nok() {
-	echo "not ok - $1: $2"
-	fails=$((fails + 1))
-}
+need_swtpm
 
 GEN=$W/gen
-# shellcheck disable=SC2046
-if ! ${CC:-cc} -O2 -std=gnu11 -D_GNU_SOURCE -DVERIFY_GEN_ONLY -Iinclude -Iuserspace -o "$GEN" \
-	tests/unit/test_verify.c "$B/libaicert.a" \
-	$(pkg-config --libs openssl jansson yaml-0.1 tss2-mu) -lpthread 2> "$W/cc.err"; then
-	nok "build the bundle tamperer" "$(tail -1 "$W/cc.err")"
-	exit 1
-fi
+build_tamperer "$GEN"
 
 trace() { # OUT [options]
 	local out=$1

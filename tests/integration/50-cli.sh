@@ -5,13 +5,9 @@
 # aicert-verify 1, aicert 2), refused runs that leave the command unrun and an existing bundle
 # untouched, -q, --no-tpm, exit status pass-through and --detach-timeout / --strict.
 # The format checks of `aicert show` are in 30-show.sh; the verifier's checks in 40-verify-tamper.sh.
-set -u
-cd "$(dirname "$0")/../.." || exit 1
-B=${AICERT_BUILD:-$PWD/build}
+. "$(dirname "$0")/../lib/common.sh"
 T=$B/aicert-trace V=$B/aicert-verify A=$B/aicert
-for p in "$T" "$V" "$A"; do
-	[ -x "$p" ] || { echo "SKIPPED: $p not built"; exit 77; }
-done
+need_built aicert-trace aicert-verify aicert
 W=$(mktemp -d /tmp/aicert-cli.XXXXXX)
 cleanup() {
 	local f
@@ -21,9 +17,6 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
-fails=0
-ok() { echo "ok - $*"; }
-nok() { echo "not ok - $*"; fails=$((fails + 1)); }
 # run CMD...: stdout in $W/out, stderr in $W/err, the exit status in $rc
 run() {
 	"$@" > "$W/out" 2> "$W/err" < /dev/null

@@ -14,25 +14,22 @@
 #include <cmocka.h>
 
 #include "lib/bom.h"
+#include "testutil.h"
 
 static char tmpdir[64];
 
 static int setup(void **state)
 {
-	strcpy(tmpdir, "/tmp/aicert-test-bom.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return tu_mkdtemp(tmpdir, "bom");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmrf(tmpdir);
 }
 
-static const char sha_a[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-static const char sha_b[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+static const char sha_a[] = TU_SHA256_ABC;
+static const char sha_b[] = TU_SHA256_EMPTY;
 
 /* Names that are not UTF-8, or hold newlines, spaces, quotes and '%'. */
 static const char weird1[] = "/data/new\nline and space \xff\xfe.csv";

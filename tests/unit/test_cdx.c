@@ -19,22 +19,20 @@
 
 #include "lib/bom.h"
 #include "lib/cdx.h"
+#include "testutil.h"
 
-static const char sha_data[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-static const char sha_model[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-static const char sha_py[] = "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
-static const char sha_so[] = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
-static const char sha_cfg[] = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+static const char sha_data[] = TU_SHA256_ABC;
+static const char sha_model[] = TU_SHA256_EMPTY;
+static const char sha_py[] = TU_SHA256_448BIT;
+static const char sha_so[] = TU_SHA256_MILLION_A;
+static const char sha_cfg[] = TU_SHA256_TEST;
 static const char bad_name[] = "/data/raw \xff\nrows.csv";
 
 static struct bom_file *add(struct bom *b, const char *path, const char *sha, unsigned roles,
 			    const char *cat)
 {
-	struct bom_file *f = bom_add_file(b, path, sha);
+	struct bom_file *f = tu_add_file(b, path, sha, roles, cat);
 
-	assert_non_null(f);
-	f->roles = roles;
-	f->category = cat ? strdup(cat) : NULL;
 	f->size = 100;
 	return f;
 }
@@ -66,16 +64,6 @@ static void fill(struct bom *b, int models)
 	add(b, "/usr/bin/python3.11", sha_so, BOM_ROLE_EXECUTABLE, "interpreter");
 	add(b, "/home/u/proj/conf.yaml", sha_cfg, BOM_ROLE_INPUT, "config");
 	add(b, "/out/train.log", NULL, BOM_ROLE_OUTPUT, "other")->status = strdup("vanished");
-}
-
-static json_t *parse(const char *text)
-{
-	json_error_t e;
-	json_t *j = json_loads(text, 0, &e);
-
-	if (!j)
-		fail_msg("not JSON: %s at %d:%d", e.text, e.line, e.column);
-	return j;
 }
 
 /* The component (or metadata.component) with this name. */
@@ -161,7 +149,7 @@ static void test_document(void **state)
 	fill(&b, 1);
 	text = cdx_dumps(&b);
 	assert_non_null(text);
-	doc = parse(text);
+	doc = tu_json_parse(text);
 	assert_string_equal(json_string_value(json_object_get(doc, "bomFormat")), "CycloneDX");
 	assert_string_equal(json_string_value(json_object_get(doc, "specVersion")), "1.6");
 	assert_string_equal(json_string_value(json_object_get(doc, "serialNumber")),
@@ -256,7 +244,7 @@ static void test_two_models_and_non_uuid(void **state)
 	b.run.id = strdup("not-a-uuid");
 	text = cdx_dumps(&b);
 	assert_non_null(text);
-	doc = parse(text);
+	doc = tu_json_parse(text);
 	/* Two models: neither is promoted to metadata.component. */
 	assert_null(json_object_get(json_object_get(doc, "metadata"), "component"));
 	assert_int_equal(json_array_size(json_object_get(doc, "components")), 8);
@@ -296,7 +284,7 @@ static void test_empty(void **state)
 	bom_init(&b);
 	text = cdx_dumps(&b);
 	assert_non_null(text);
-	doc = parse(text);
+	doc = tu_json_parse(text);
 	assert_int_equal(json_array_size(json_object_get(doc, "components")), 0);
 	wf = json_array_get(
 	    json_object_get(json_array_get(json_object_get(doc, "formulation"), 0), "workflows"),

@@ -14,6 +14,7 @@
 #include <tss2/tss2_tpm2_types.h>
 
 #include "lib/cel.h"
+#include "testutil.h"
 
 #define FIXDIR "tests/fixtures/cel/"
 
@@ -157,35 +158,6 @@ static void test_event_roundtrip(void **state)
 	}
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc(n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, n, f), (size_t)n);
-	buf[n] = 0;
-	fclose(f);
-	*len = n;
-	return buf;
-}
-
-static void spit(const char *path, const void *p, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(p, 1, n, f), n);
-	fclose(f);
-}
-
 /* The encoder's bytes and the CEL-JSON are pinned by fixtures (AICERT_UPDATE_FIXTURES=1 rewrites
  * them after a deliberate format change). */
 static void test_golden(void **state)
@@ -202,14 +174,14 @@ static void test_golden(void **state)
 	assert_non_null(j);
 	js = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (getenv("AICERT_UPDATE_FIXTURES")) {
-		spit(FIXDIR "golden.cel", buf, len);
-		spit(FIXDIR "golden.json", js, strlen(js));
+		tu_write_file(FIXDIR "golden.cel", buf, len);
+		tu_write_file(FIXDIR "golden.json", js, strlen(js));
 	}
-	want = slurp(FIXDIR "golden.cel", &wlen);
+	want = tu_read_file(FIXDIR "golden.cel", &wlen);
 	assert_non_null(want);
 	assert_int_equal(len, wlen);
 	assert_memory_equal(buf, want, len);
-	wjs = (char *)slurp(FIXDIR "golden.json", &wlen);
+	wjs = (char *)tu_read_file(FIXDIR "golden.json", &wlen);
 	assert_non_null(wjs);
 	assert_string_equal(js, wjs);
 	/* decoding the fixture gives the same log back */

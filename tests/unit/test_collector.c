@@ -31,6 +31,7 @@
 #include "lib/log.h"
 #include "lib/policy.h"
 #include "trace/collector.h"
+#include "testutil.h"
 
 #define PROC_MAGIC 0x9fa0
 #define SYSFS_MAGIC 0x62656572
@@ -56,15 +57,12 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	collector_free(coll);
 	policy_free(pol);
 	bom_free(&bom);
 	coll = NULL;
 	pol = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmrf(dir);
 }
 
 /* ---- helpers ---- */
@@ -88,11 +86,7 @@ static const char *in_dir(const char *name)
 
 static void put(const char *path, const char *content)
 {
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_int_equal(fputs(content, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
+	tu_write_file(path, content, strlen(content));
 }
 
 static void sha_hex(const char *content, char out[65])

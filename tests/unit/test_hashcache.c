@@ -17,22 +17,20 @@
 
 #include "lib/log.h"
 #include "trace/hashcache.h"
+#include "testutil.h"
+#include "testutil.h"
 
 static char tmpdir[64];
 
 static int setup(void **state)
 {
-	strcpy(tmpdir, "/tmp/aicert-test-hc.XXXXXX");
 	log_init("test_hashcache", LOG_ERROR);
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return tu_mkdtemp(tmpdir, "hc");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmrf(tmpdir);
 }
 
 static struct hashcache_key key(uint64_t i)
@@ -46,6 +44,33 @@ static void digest(uint64_t i, uint8_t out[32])
 {
 	for (int j = 0; j < 32; j++)
 		out[j] = (uint8_t)(i * 31 + j);
+}
+
+/* Entries key(i) -> digest(i) for i < n. */
+static void insert_keys(struct hashcache *c, uint64_t n)
+{
+	struct hashcache_key k;
+	uint8_t d[32];
+
+	for (uint64_t i = 0; i < n; i++) {
+		k = key(i);
+		digest(i, d);
+		hashcache_insert(c, &k, d);
+	}
+}
+
+/* c holds key(i) -> digest(i) for every i < n. */
+static void assert_keys(struct hashcache *c, uint64_t n)
+{
+	struct hashcache_key k;
+	uint8_t d[32], got[32];
+
+	for (uint64_t i = 0; i < n; i++) {
+		k = key(i);
+		digest(i, d);
+		assert_int_equal(hashcache_lookup(c, &k, got), 1);
+		assert_memory_equal(got, d, 32);
+	}
 }
 
 static char *cache_dir(const char *name)
@@ -104,21 +129,12 @@ static void test_memory_hit_miss(void **state)
 static void test_growth(void **state)
 {
 	struct hashcache *c = hashcache_open(NULL, NULL);
-	uint8_t d[32], got[32];
 	struct hashcache_key k;
+	uint8_t got[32];
 
-	for (uint64_t i = 0; i < 20000; i++) {
-		k = key(i);
-		digest(i, d);
-		hashcache_insert(c, &k, d);
-	}
+	insert_keys(c, 20000);
 	assert_int_equal(hashcache_count(c), 20000);
-	for (uint64_t i = 0; i < 20000; i++) {
-		k = key(i);
-		digest(i, d);
-		assert_int_equal(hashcache_lookup(c, &k, got), 1);
-		assert_memory_equal(got, d, 32);
-	}
+	assert_keys(c, 20000);
 	k = key(20000);
 	assert_int_equal(hashcache_lookup(c, &k, got), 0);
 	hashcache_close(c);
@@ -128,8 +144,6 @@ static void test_persist(void **state)
 {
 	char dir[128], path[256];
 	struct hashcache *c;
-	uint8_t d[32], got[32];
-	struct hashcache_key k;
 	struct stat st;
 	int err = -1;
 
@@ -140,11 +154,7 @@ static void test_persist(void **state)
 	assert_int_equal(err, 0);
 	assert_int_equal(stat(dir, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
-	for (uint64_t i = 0; i < 100; i++) {
-		k = key(i);
-		digest(i, d);
-		hashcache_insert(c, &k, d);
-	}
+	insert_keys(c, 100);
 	assert_int_equal(hashcache_save(c), 0);
 	hashcache_close(c);
 	snprintf(path, sizeof(path), "%s/hashcache.bin", dir);
@@ -155,12 +165,7 @@ static void test_persist(void **state)
 	c = hashcache_open(dir, &err);
 	assert_non_null(c);
 	assert_int_equal(hashcache_count(c), 100);
-	for (uint64_t i = 0; i < 100; i++) {
-		k = key(i);
-		digest(i, d);
-		assert_int_equal(hashcache_lookup(c, &k, got), 1);
-		assert_memory_equal(got, d, 32);
-	}
+	assert_keys(c, 100);
 	hashcache_close(c);
 }
 
@@ -207,21 +212,6 @@ static void write_bytes(const char *path, const void *b, size_t n)
 	close(fd);
 }
 
-static uint8_t *read_bytes(const char *path, size_t *n)
-{
-	struct stat st;
-	uint8_t *b;
-	int fd = open(path, O_RDONLY);
-
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &st), 0);
-	b = malloc(st.st_size);
-	assert_int_equal(read(fd, b, st.st_size), st.st_size);
-	close(fd);
-	*n = st.st_size;
-	return b;
-}
-
 /* A corrupt file is ignored (empty cache), and a save replaces it with a good one. */
 static void check_corrupt(const char *dir, const uint8_t *bytes, size_t n)
 {
@@ -251,19 +241,15 @@ static void test_corrupt(void **state)
 {
 	char *dir = cache_dir("corrupt"), path[256];
 	struct hashcache *c = hashcache_open(dir, NULL);
-	struct hashcache_key k;
-	uint8_t d[32], *good, *bad;
+	uint8_t *good, *bad;
 	size_t n;
 
-	for (uint64_t i = 0; i < 10; i++) {
-		k = key(i);
-		digest(i, d);
-		hashcache_insert(c, &k, d);
-	}
+	insert_keys(c, 10);
 	assert_int_equal(hashcache_save(c), 0);
 	hashcache_close(c);
 	snprintf(path, sizeof(path), "%s/hashcache.bin", dir);
-	good = read_bytes(path, &n);
+	good = tu_read_file(path, &n);
+	assert_non_null(good);
 	bad = malloc(n);
 
 	check_corrupt(dir, (const uint8_t *)"garbage", 7);

@@ -28,6 +28,7 @@
 #include "lib/hex.h"
 #include "lib/log.h"
 #include "trace/hashpool.h"
+#include "testutil.h"
 
 static char tmpdir[64];
 
@@ -58,17 +59,13 @@ ssize_t __wrap_read(int fd, void *buf, size_t n)
 
 static int setup(void **state)
 {
-	strcpy(tmpdir, "/tmp/aicert-test-hp.XXXXXX");
 	log_init("test_hashpool", LOG_ERROR);
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return tu_mkdtemp(tmpdir, "hp");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tu_rmrf(tmpdir);
 }
 
 static char *tpath(const char *name)
@@ -77,15 +74,6 @@ static char *tpath(const char *name)
 
 	assert_true(asprintf(&p, "%s/%s", tmpdir, name) > 0);
 	return p;
-}
-
-static void write_file(const char *path, const void *b, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, b, n), (ssize_t)n);
-	close(fd);
 }
 
 /* Deterministic pseudo-random bytes. */
@@ -131,7 +119,7 @@ static void test_vectors(void **state)
 	char hex[65];
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		write_file(p, v[i].in, strlen(v[i].in));
+		tu_write_file(p, v[i].in, strlen(v[i].in));
 		assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
 		hex_encode(r.sha256, 32, hex);
 		assert_string_equal(hex, v[i].hex);
@@ -157,7 +145,7 @@ static void test_against_openssl(void **state)
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		uint8_t *b = pattern(sizes[i], (uint32_t)i);
 
-		write_file(p, b, sizes[i]);
+		tu_write_file(p, b, sizes[i]);
 		SHA256(b, sizes[i], md);
 		assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
 		assert_memory_equal(r.sha256, md, 32);
@@ -183,7 +171,7 @@ static void test_cache(void **state)
 	struct hashcache_key k;
 	uint8_t got[32];
 
-	write_file(p, b, 100000);
+	tu_write_file(p, b, 100000);
 	/* Just written: hashed, but not cached yet (a same-tick rewrite could hide). */
 	assert_int_equal(hash_file(&j, c, &r1), HASH_OK);
 	assert_int_equal(hashcache_count(c), 0);
@@ -199,7 +187,7 @@ static void test_cache(void **state)
 	assert_memory_equal(r2.sha256, r1.sha256, 32);
 	/* New content: new ctime, so a miss and a different digest. */
 	b[0] ^= 1;
-	write_file(p, b, 100000);
+	tu_write_file(p, b, 100000);
 	assert_int_equal(hash_file(&j, c, &r3), HASH_OK);
 	assert_int_equal(r3.cached, 0);
 	assert_memory_not_equal(r3.sha256, r1.sha256, 32);
@@ -226,7 +214,7 @@ static void test_unreadable(void **state)
 	struct hash_job j = job_for(through);
 	struct hash_result r;
 
-	write_file(f, "x", 1);
+	tu_write_file(f, "x", 1);
 	assert_int_equal(hash_file(&j, NULL, &r), HASH_UNREADABLE);
 	assert_int_equal(r.err, ENOTDIR);
 	assert_int_equal(symlink(loop, loop), 0);
@@ -269,7 +257,7 @@ static void test_changed(void **state)
 	struct hash_result r;
 	uint8_t *b = pattern(200000, 9);
 
-	write_file(p, b, 200000);
+	tu_write_file(p, b, 200000);
 	read_mutate = p; /* a writer appends while we read */
 	assert_int_equal(hash_file(&j, c, &r), HASH_CHANGED);
 	assert_int_equal(r.size, 200001);	 /* the size after */
@@ -291,7 +279,7 @@ static void test_replaced(void **state)
 	uint8_t md[32];
 	int fd;
 
-	write_file(a, "old weights", 11);
+	tu_write_file(a, "old weights", 11);
 	assert_int_equal(stat(a, &st), 0);
 	j.expect_dev = st.st_dev;
 	j.expect_ino = st.st_ino;
@@ -299,7 +287,7 @@ static void test_replaced(void **state)
 	fd = open(a, O_RDONLY);
 	assert_true(fd >= 0);
 
-	write_file(b, "new weights", 11);
+	tu_write_file(b, "new weights", 11);
 	assert_int_equal(rename(b, a), 0);
 	assert_int_equal(hash_file(&j, NULL, &r), HASH_REPLACED);
 	assert_int_not_equal(r.ino, st.st_ino); /* reports the inode now found */
@@ -393,7 +381,7 @@ static void test_pid_without_fd(void **state)
 	uint8_t md[32], mdm[32];
 	uint8_t *lib = pattern(8192, 3);
 
-	write_file(a, "epoch 1", 7);
+	tu_write_file(a, "epoch 1", 7);
 	assert_int_equal(stat(a, &st), 0);
 	SHA256((const uint8_t *)"epoch 1", 7, md);
 	h = hold_open(a, 0);
@@ -402,7 +390,7 @@ static void test_pid_without_fd(void **state)
 	j.pid = h.pid;
 
 	/* Replaced by a rename: the child's fd still reaches the inode it opened. */
-	write_file(b, "epoch 2", 7);
+	tu_write_file(b, "epoch 2", 7);
 	assert_int_equal(rename(b, a), 0);
 	assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
 	assert_int_equal(r.via_fd, 1);
@@ -426,7 +414,7 @@ static void test_pid_without_fd(void **state)
 	assert_int_equal(r.via_fd, 0);
 
 	/* No expected inode: only an unlinked file the kernel still names by this path matches. */
-	write_file(d, "rows", 4);
+	tu_write_file(d, "rows", 4);
 	h = hold_open(d, 0);
 	j = job_for(d);
 	j.pid = h.pid;
@@ -440,7 +428,7 @@ static void test_pid_without_fd(void **state)
 	release_holder(h);
 
 	/* A mapping with its fd closed (a loaded library) is found through map_files. */
-	write_file(m, lib, 8192);
+	tu_write_file(m, lib, 8192);
 	assert_int_equal(stat(m, &st), 0);
 	SHA256(lib, 8192, mdm);
 	h = hold_open(m, 1);
@@ -495,7 +483,7 @@ static char **make_files(uint64_t *total)
 
 		snprintf(name, sizeof(name), "pool-%d", i);
 		paths[i] = tpath(name);
-		write_file(paths[i], b, n);
+		tu_write_file(paths[i], b, n);
 		*total += n;
 		free(b);
 	}
@@ -722,8 +710,8 @@ static void test_path_cut(void **state)
 	uint8_t md[32], zero[32] = {0};
 	int held;
 
-	write_file(real, "what the run read", 17);
-	write_file(decoy, "another file", 12);
+	tu_write_file(real, "what the run read", 17);
+	tu_write_file(decoy, "another file", 12);
 	assert_int_equal(stat(real, &st), 0);
 	SHA256((const uint8_t *)"what the run read", 17, md);
 	held = open(real, O_RDONLY | O_CLOEXEC);

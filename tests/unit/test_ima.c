@@ -18,40 +18,19 @@
 
 #include "lib/hex.h"
 #include "lib/ima.h"
-
-#define FIX "tests/fixtures/ima/"
+#include "testutil.h"
 
 static const char *const fixtures[] = {
     "ima-ng-sha256", "ima-ng-sha1",   "ima-sig-sha256",
     "ima-sha1",	     "custom-sha256", "ima-ng-canonical",
 };
 
-static char *path_of(const char *dir, const char *file)
-{
-	static char buf[512];
-	const char *src = getenv("AICERT_SRC");
-
-	snprintf(buf, sizeof(buf), "%s%s" FIX "%s/%s", src ? src : "", src ? "/" : "", dir, file);
-	return buf;
-}
-
 static uint8_t *slurp(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *b;
-	long n;
+	uint8_t *b = tu_read_file(path, len);
 
-	if (!f)
+	if (!b)
 		fail_msg("cannot open %s (run from the repository root or set AICERT_SRC)", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	b = malloc((size_t)n + 1);
-	assert_non_null(b);
-	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-	b[n] = 0;
-	fclose(f);
-	*len = (size_t)n;
 	return b;
 }
 
@@ -59,7 +38,7 @@ static void load(const char *dir, const char *file, struct ima_list *l)
 {
 	char err[256] = "";
 
-	if (ima_read_file(path_of(dir, file), NULL, l, err, sizeof(err)))
+	if (ima_read_file(tu_fixture("ima", dir, file), NULL, l, err, sizeof(err)))
 		fail_msg("%s/%s: %s", dir, file, err);
 }
 
@@ -80,7 +59,7 @@ static void pcr_of(const char *dir, const char *bank, uint8_t *out, size_t n)
 	size_t len;
 
 	snprintf(file, sizeof(file), "pcr10.%s", bank);
-	hex = (char *)slurp(path_of(dir, file), &len);
+	hex = (char *)slurp(tu_fixture("ima", dir, file), &len);
 	assert_true(len >= 2 * n);
 	hex[2 * n] = '\0'; /* drop the newline */
 	assert_int_equal(hex_decode(hex, out, n), 0);
@@ -108,7 +87,7 @@ static void test_golden_render(void **state)
 			char *out;
 
 			load(fixtures[i], pairs[j][0], &l);
-			ascii = slurp(path_of(fixtures[i], pairs[j][1]), &alen);
+			ascii = slurp(tu_fixture("ima", fixtures[i], pairs[j][1]), &alen);
 			out = render(&l, &rlen);
 			if (rlen != alen || memcmp(out, ascii, alen))
 				fail_msg("%s/%s renders differently from %s", fixtures[i],
@@ -125,8 +104,8 @@ static void test_golden_render(void **state)
 static void assert_lag(const char *dir, const struct ima_list *after, size_t n)
 {
 	size_t alen, flen, got;
-	uint8_t *a = slurp(path_of(dir, "binary_after"), &alen), want[32];
-	uint8_t *f = slurp(path_of(dir, "binary_runtime_measurements"), &flen);
+	uint8_t *a = slurp(tu_fixture("ima", dir, "binary_after"), &alen), want[32];
+	uint8_t *f = slurp(tu_fixture("ima", dir, "binary_runtime_measurements"), &flen);
 	struct ima_list l;
 
 	a = realloc(a, alen + flen);
@@ -257,7 +236,8 @@ static void test_truncation(void **state)
 	for (size_t d = 0; d < 3; d++) {
 		struct ima_list full, l;
 		size_t len, records;
-		uint8_t *buf = slurp(path_of(dirs[d], "binary_runtime_measurements"), &len);
+		uint8_t *buf =
+		    slurp(tu_fixture("ima", dirs[d], "binary_runtime_measurements"), &len);
 
 		assert_int_equal(ima_parse(buf, len, NULL, &full, NULL, 0), 0);
 		for (size_t cut = 0; cut < len; cut++) {
@@ -295,7 +275,8 @@ static void test_huge_lengths(void **state)
 	struct ima_list l;
 	char err[256], want[256];
 	size_t len, off;
-	uint8_t *buf = slurp(path_of("ima-ng-sha256", "binary_runtime_measurements"), &len);
+	uint8_t *buf =
+	    slurp(tu_fixture("ima", "ima-ng-sha256", "binary_runtime_measurements"), &len);
 
 	assert_int_equal(ima_parse(buf, len, NULL, &l, NULL, 0), 0);
 	off = l.entries[2].offset + 4 + 20 + 4 + 6; /* record 3's template data length */
@@ -309,19 +290,19 @@ static void test_huge_lengths(void **state)
 	assert_string_equal(err, want);
 
 	free(buf);
-	buf = slurp(path_of("ima-ng-sha256", "binary_runtime_measurements"), &len);
+	buf = slurp(tu_fixture("ima", "ima-ng-sha256", "binary_runtime_measurements"), &len);
 	put32(buf + 24, 0x7fffffff); /* record 1's template name length */
 	assert_int_equal(ima_parse(buf, len, NULL, &l, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "ima: record 1 at offset 28: template name length 2147483647"));
 
 	free(buf);
-	buf = slurp(path_of("ima-ng-sha256", "binary_runtime_measurements"), &len);
+	buf = slurp(tu_fixture("ima", "ima-ng-sha256", "binary_runtime_measurements"), &len);
 	put32(buf + 4 + 20 + 4 + 6 + 4, 0xfffffff0); /* record 1's first field length */
 	assert_int_equal(ima_parse(buf, len, NULL, &l, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "ima: record 1 at offset 42: field 1 length 4294967280"));
 
 	free(buf);
-	buf = slurp(path_of("ima-sha1", "binary_runtime_measurements"), &len);
+	buf = slurp(tu_fixture("ima", "ima-sha1", "binary_runtime_measurements"), &len);
 	put32(buf + 4 + 20 + 4 + 3 + 20, 4096); /* "ima" template name length */
 	assert_int_equal(ima_parse(buf, len, NULL, &l, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "file name length 4096 exceeds 255"));
@@ -332,7 +313,7 @@ static void test_huge_lengths(void **state)
 static void test_corruption(void **state)
 {
 	size_t len;
-	uint8_t *orig = slurp(path_of("custom-sha256", "binary_after"), &len);
+	uint8_t *orig = slurp(tu_fixture("ima", "custom-sha256", "binary_after"), &len);
 	uint8_t *buf = malloc(len);
 	unsigned seed = 12345, errors = 0;
 	FILE *null = fopen("/dev/null", "w");
@@ -407,7 +388,8 @@ static void test_canonical_and_endian(void **state)
 				      be = {.endian = IMA_ENDIAN_BIG};
 		struct ima_list l, b, a;
 		size_t len, blen, r1, r2, r3;
-		uint8_t *buf = slurp(path_of(dirs[d], "binary_runtime_measurements"), &len);
+		uint8_t *buf =
+		    slurp(tu_fixture("ima", dirs[d], "binary_runtime_measurements"), &len);
 		uint8_t *bebuf = malloc(len);
 		char *s1, *s2, *s3;
 		uint8_t p1[32], p2[32];
@@ -442,7 +424,7 @@ static void test_per_bank_list(void **state)
 {
 	struct ima_list l, s;
 	size_t len, o = 0, n;
-	uint8_t *buf = slurp(path_of("ima-ng-sha256", "binary_after"), &len);
+	uint8_t *buf = slurp(tu_fixture("ima", "ima-ng-sha256", "binary_after"), &len);
 	uint8_t *out = malloc(len + 12 * 1024), want[32];
 	char tmpl[] = "/tmp/aicert-ima-XXXXXX", path[64];
 	FILE *f;
@@ -487,7 +469,7 @@ static void test_tamper(void **state)
 {
 	struct ima_list l;
 	size_t len, n;
-	uint8_t *buf = slurp(path_of("ima-ng-sha1", "binary_after"), &len), want[20];
+	uint8_t *buf = slurp(tu_fixture("ima", "ima-ng-sha1", "binary_after"), &len), want[20];
 	char err[256];
 
 	assert_int_equal(ima_parse(buf, len, NULL, &l, NULL, 0), 0);

@@ -21,67 +21,26 @@
 #include "lib/bom.h"
 #include "lib/log.h"
 #include "trace/imacorr.h"
+#include "testutil.h"
 
-#define FIX "tests/fixtures/ima/"
 #define NAMES "/tmp/aicert-ima-names/"
 
 static const char sha_space[] = "9d39745403e5faf662463b32d613eedf45037d0180983ae8bc87f538cf0c9653";
 static const char sha_newline[] =
     "7ba826f0c347f6adc4686c8d1f61aeb2e2e98322749cd4f82204c926f4022cee";
-static const char sha_other[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+static const char sha_other[] = TU_SHA256_ABC;
 
 static char tmpdir[64];
 
 static int setup(void **state)
 {
 	log_init("test_imacorr", LOG_ERROR);
-	strcpy(tmpdir, "/tmp/aicert-test-imacorr.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return tu_mkdtemp(tmpdir, "imacorr");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *fixture(const char *dir, const char *file)
-{
-	static char buf[512];
-	const char *src = getenv("AICERT_SRC");
-
-	snprintf(buf, sizeof(buf), "%s%s" FIX "%s/%s", src ? src : "", src ? "/" : "", dir, file);
-	return buf;
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *b;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	b = malloc((size_t)n + 1);
-	assert_non_null(b);
-	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
-static void spit(const char *path, const void *p, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(p, 1, n, f), n);
-	assert_int_equal(fclose(f), 0);
+	return tu_rmrf(tmpdir);
 }
 
 static const char *bin_path(void)
@@ -96,7 +55,7 @@ static const char *bin_path(void)
 static void assert_copy(const char *list)
 {
 	size_t a, b;
-	uint8_t *want = slurp(list, &a), *got = slurp(bin_path(), &b);
+	uint8_t *want = tu_read_file(list, &a), *got = tu_read_file(bin_path(), &b);
 	struct stat st;
 
 	assert_non_null(want);
@@ -125,7 +84,7 @@ static void make_bom(struct bom *b)
 
 static void test_real_list_sha256(void **state)
 {
-	const char *list = fixture("ima-ng-sha256", "binary_after");
+	const char *list = tu_fixture("ima", "ima-ng-sha256", "binary_after");
 	struct imacorr_stats st;
 	struct bom b;
 
@@ -161,7 +120,7 @@ static void test_real_lists_other(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *list = fixture(cases[i].dir, "binary_runtime_measurements");
+		const char *list = tu_fixture("ima", cases[i].dir, "binary_runtime_measurements");
 		enum bom_ima other =
 		    cases[i].space == BOM_IMA_MATCH ? BOM_IMA_MISMATCH : BOM_IMA_UNAVAILABLE;
 		struct imacorr_stats st;
@@ -204,13 +163,14 @@ static void test_no_ima(void **state)
 static void test_corrupt_list(void **state)
 {
 	size_t n;
-	uint8_t *buf = slurp(fixture("ima-ng-sha256", "binary_runtime_measurements"), &n);
+	uint8_t *buf =
+	    tu_read_file(tu_fixture("ima", "ima-ng-sha256", "binary_runtime_measurements"), &n);
 	char bad[128];
 	struct bom b;
 
 	assert_non_null(buf);
 	snprintf(bad, sizeof(bad), "%s/truncated", tmpdir);
-	spit(bad, buf, n - 3);
+	tu_write_file(bad, buf, n - 3);
 	unlink(bin_path());
 	make_bom(&b);
 	assert_int_equal(imacorr_run(&b, tmpdir, bad, NULL), -EBADMSG);
@@ -281,7 +241,7 @@ static enum bom_ima one(struct list *l, const char *path, const char *content,
 	enum bom_ima v;
 
 	snprintf(list, sizeof(list), "%s/synthetic", tmpdir);
-	spit(list, l->b, l->n);
+	tu_write_file(list, l->b, l->n);
 	EVP_Digest(content, strlen(content), d, &dl, EVP_sha256(), NULL);
 	for (int i = 0; i < 32; i++)
 		sprintf(hex + 2 * i, "%02x", d[i]);
@@ -342,8 +302,9 @@ static void test_unwritable_bundle(void **state)
 
 	snprintf(dir, sizeof(dir), "%s/no-such-dir", tmpdir);
 	make_bom(&b);
-	assert_int_equal(imacorr_run(&b, dir, fixture("ima-ng-sha256", "binary_after"), NULL),
-			 -ENOENT);
+	assert_int_equal(
+	    imacorr_run(&b, dir, tu_fixture("ima", "ima-ng-sha256", "binary_after"), NULL),
+	    -ENOENT);
 	for (size_t i = 0; i < b.nfiles; i++)
 		assert_int_equal(b.files[i].ima, BOM_IMA_UNAVAILABLE);
 	bom_free(&b);

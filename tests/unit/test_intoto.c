@@ -19,24 +19,14 @@
 
 #include "lib/bom.h"
 #include "lib/intoto.h"
+#include "testutil.h"
 
-static const char sha_data[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-static const char sha_model[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-static const char sha_py[] = "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
-static const char sha_so[] = "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+static const char sha_data[] = TU_SHA256_ABC;
+static const char sha_model[] = TU_SHA256_EMPTY;
+static const char sha_py[] = TU_SHA256_448BIT;
+static const char sha_so[] = TU_SHA256_MILLION_A;
 static const char sha_ev[] = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08";
 static const char bad_name[] = "/data/raw \xff\nrows 100%.csv";
-
-static struct bom_file *add(struct bom *b, const char *path, const char *sha, unsigned roles,
-			    const char *cat)
-{
-	struct bom_file *f = bom_add_file(b, path, sha);
-
-	assert_non_null(f);
-	f->roles = roles;
-	f->category = cat ? strdup(cat) : NULL;
-	return f;
-}
 
 static void fill(struct bom *b)
 {
@@ -54,27 +44,18 @@ static void fill(struct bom *b)
 	b->host.boot_id = strdup("b0e1");
 	b->host.tpm = strdup("TPM 2.0, AK from EK");
 	b->attested = 1;
-	add(b, "/out/model.safetensors", sha_model, BOM_ROLE_OUTPUT, "model");
-	add(b, "/out/metrics.json", sha_data, BOM_ROLE_OUTPUT, "config");
-	add(b, "/out/gone.pt", NULL, BOM_ROLE_OUTPUT, "model")->status = strdup("vanished");
-	add(b, bad_name, sha_data, BOM_ROLE_INPUT, "dataset")->ima = BOM_IMA_MATCH;
-	add(b, "/home/u/proj/train.py", sha_py, BOM_ROLE_INPUT, "code");
-	add(b, "/usr/lib/libtorch.so", sha_so, BOM_ROLE_LIBRARY, "library");
-	add(b, "/usr/bin/python3.11", sha_so, BOM_ROLE_EXECUTABLE, "interpreter");
-	add(b, "/tmp/unreadable", NULL, BOM_ROLE_INPUT, "other")->status =
+	tu_add_file(b, "/out/model.safetensors", sha_model, BOM_ROLE_OUTPUT, "model");
+	tu_add_file(b, "/out/metrics.json", sha_data, BOM_ROLE_OUTPUT, "config");
+	tu_add_file(b, "/out/gone.pt", NULL, BOM_ROLE_OUTPUT, "model")->status = strdup("vanished");
+	tu_add_file(b, bad_name, sha_data, BOM_ROLE_INPUT, "dataset")->ima = BOM_IMA_MATCH;
+	tu_add_file(b, "/home/u/proj/train.py", sha_py, BOM_ROLE_INPUT, "code");
+	tu_add_file(b, "/usr/lib/libtorch.so", sha_so, BOM_ROLE_LIBRARY, "library");
+	tu_add_file(b, "/usr/bin/python3.11", sha_so, BOM_ROLE_EXECUTABLE, "interpreter");
+	tu_add_file(b, "/tmp/unreadable", NULL, BOM_ROLE_INPUT, "other")->status =
 	    strdup("unreadable: Permission denied");
 	/* Read and rewritten: both a dependency and a subject. */
-	add(b, "/home/u/proj/ckpt.pt", sha_model, BOM_ROLE_INPUT | BOM_ROLE_OUTPUT, "model");
-}
-
-static json_t *parse(const char *text)
-{
-	json_error_t e;
-	json_t *j = json_loads(text, 0, &e);
-
-	if (!j)
-		fail_msg("not JSON: %s at %d:%d", e.text, e.line, e.column);
-	return j;
+	tu_add_file(b, "/home/u/proj/ckpt.pt", sha_model, BOM_ROLE_INPUT | BOM_ROLE_OUTPUT,
+		    "model");
 }
 
 static const char *str(json_t *o, const char *key)
@@ -114,7 +95,7 @@ static void test_statement(void **state)
 	fill(&b);
 	text = intoto_dumps(&b, sha_ev);
 	assert_non_null(text);
-	doc = parse(text);
+	doc = tu_json_parse(text);
 	assert_string_equal(str(doc, "_type"), "https://in-toto.io/Statement/v1");
 	assert_string_equal(str(doc, "predicateType"), "https://slsa.dev/provenance/v1");
 
@@ -197,7 +178,7 @@ static void test_write_and_options(void **state)
 	/* No event log digest: no byproducts. */
 	text = intoto_dumps(&b, NULL);
 	assert_non_null(text);
-	doc = parse(text);
+	doc = tu_json_parse(text);
 	rd = json_object_get(json_object_get(doc, "predicate"), "runDetails");
 	assert_null(json_object_get(rd, "byproducts"));
 	json_decref(doc);
@@ -225,7 +206,7 @@ static void test_write_and_options(void **state)
 	bom_init(&b);
 	text = intoto_dumps(&b, NULL);
 	assert_non_null(text);
-	doc = parse(text);
+	doc = tu_json_parse(text);
 	assert_int_equal(json_array_size(json_object_get(doc, "subject")), 0);
 	json_decref(doc);
 	free(text);

@@ -16,6 +16,7 @@
 
 #include "lib/hex.h"
 #include "lib/manifest.h"
+#include "testutil.h"
 
 static const uint8_t nonce[] = {0xa1, 0xb2, 0xc3};
 
@@ -27,13 +28,9 @@ static const uint8_t nonce[] = {0xa1, 0xb2, 0xc3};
 static void put(const char *dir, const char *name, const void *data, size_t len)
 {
 	char p[512];
-	FILE *f;
 
 	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	f = fopen(p, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
+	tu_write_file(p, data, len);
 }
 
 static void put_str(const char *dir, const char *name, const char *s)
@@ -70,11 +67,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[600];
+	int ret = tu_rmrf(*state);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", (char *)*state);
 	free(*state);
-	return system(cmd) == 0 ? 0 : -1;
+	return ret;
 }
 
 static void binding_hex(const struct manifest *m, char out[65])

@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "lib/policy.h"
+#include "testutil.h"
 
 /* The source tree: $AICERT_SRCDIR, else the working directory (tests/run.sh runs from the root). */
 static char srcdir[PATH_MAX];
@@ -46,27 +47,17 @@ static char *src(const char *rel)
 	return p;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *b = calloc(1, 1 << 20);
-
-	assert_non_null(f);
-	*len = fread(b, 1, (1 << 20) - 1, f);
-	fclose(f);
-	return b;
-}
-
 /* The built-in copy must be policy/default.yaml byte for byte (so digests agree too). */
 static void test_default_matches_file(void **state)
 {
 	char err[256] = "";
 	size_t len;
-	char *text = slurp(src("policy/default.yaml"), &len);
+	char *text = (char *)tu_read_file(src("policy/default.yaml"), &len);
 	struct policy *f = policy_load(src("policy/default.yaml"), err, sizeof(err));
 	struct policy *d = policy_default();
 	uint8_t df[32], dd[32], md[32];
 
+	assert_non_null(text);
 	assert_non_null(f);
 	assert_non_null(d);
 	if (strlen(policy_default_text()) != len || memcmp(policy_default_text(), text, len))

@@ -18,6 +18,7 @@
 
 #include "lib/hex.h"
 #include "lib/quote.h"
+#include "testutil.h"
 
 static const char *const cases[] = {"ecc", "ecc-sha384", "rsa", "rsapss"};
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
@@ -42,16 +43,10 @@ static void path(char *out, size_t len, const char *rel)
 
 static uint8_t *slurp(const char *file, size_t *len)
 {
-	FILE *f = fopen(file, "rb");
-	uint8_t *buf = malloc(1 << 16);
-	size_t n;
+	uint8_t *buf = tu_read_file(file, len);
 
-	if (!f)
+	if (!buf)
 		fail_msg("cannot open fixture %s (run from the repository root)", file);
-	assert_non_null(buf);
-	n = fread(buf, 1, 1 << 16, f);
-	fclose(f);
-	*len = n;
 	return buf;
 }
 

@@ -3,12 +3,9 @@
 # --backend lsm, then the tracepoint backend on the same kernel over a subset, and the two
 # compared: the same (path, digest) set, role differences only where they are inherent (see
 # README "Backends").
-set -u
-cd "$(dirname "$0")/../.."
-R=$PWD
-B=${AICERT_BUILD:-$PWD/build}
-[ "$(id -u)" = 0 ] || { echo "SKIPPED: the VM harness needs root"; exit 77; }
-[ -x "$B/aicert-trace" ] || { echo "SKIPPED: $B/aicert-trace not built"; exit 77; }
+. "$(dirname "$0")/../lib/common.sh"
+need_root "the VM harness needs root"
+need_built aicert-trace
 ERR=$(mktemp)
 trap 'rm -f "$ERR"' EXIT
 SUBSET=shell_reads,exec_chain,python_tmp_rename,daemon,threads,links,openat2,names,dedup

@@ -9,12 +9,9 @@
 #          inode IMA measured) -> IMA keeps the old digest, aicert reads the new bytes -> mismatch
 # The files are made on the host before the boot, on the real root filesystem (not a tmpfs,
 # which the tcb policy does not measure).
-set -u
-cd "$(dirname "$0")/../.."
-R=$PWD
-B=${AICERT_BUILD:-$PWD/build}
-[ "$(id -u)" = 0 ] || { echo "SKIPPED: the VM harness needs root"; exit 77; }
-[ -x "$B/aicert-trace" ] || { echo "SKIPPED: $B/aicert-trace not built"; exit 77; }
+. "$(dirname "$0")/../lib/common.sh"
+need_root "the VM harness needs root"
+need_built aicert-trace
 W=$(mktemp -d /var/tmp/aicert-ima.XXXXXX)
 VMPID=
 cleanup() {

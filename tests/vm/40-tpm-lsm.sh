@@ -5,13 +5,10 @@
 # tpm2_pcrread and whose quote tpm2_checkquote accepts; ima.bin is there and bom.json has IMA
 # results. IMA's own checks (PCR 10 replay, correlation) are tests/vm/30-ima-correlate.sh's.
 # /var/lib is read-only in the guest: the host log goes to --state-dir /run/aicert-state.
-set -u
-cd "$(dirname "$0")/../.." || exit 1
-R=$PWD
-B=${AICERT_BUILD:-$PWD/build}
-[ "$(id -u)" = 0 ] || { echo "SKIPPED: the VM harness needs root"; exit 77; }
-[ -x "$B/aicert-trace" ] || { echo "SKIPPED: $B/aicert-trace not built"; exit 77; }
-command -v tpm2_checkquote > /dev/null || { echo "SKIPPED: tpm2-tools not installed"; exit 77; }
+. "$(dirname "$0")/../lib/common.sh"
+need_root "the VM harness needs root"
+need_built aicert-trace
+need_cmd tpm2_checkquote "tpm2-tools not installed"
 W=$(mktemp -d /var/tmp/aicert-tpmvm.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 chmod 755 "$W"

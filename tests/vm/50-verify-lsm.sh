@@ -14,16 +14,11 @@
 # The traced script and data are made on the host under /var/tmp (the real root, shared into the
 # guest), because IMA's tcb policy does not measure tmpfs. The manifest surgery is
 # tests/unit/test_verify.c built with -DVERIFY_GEN_ONLY (as tests/integration/40-verify-tamper.sh).
-set -u
-cd "$(dirname "$0")/../.." || exit 1
-R=$PWD
-B=${AICERT_BUILD:-$PWD/build}
-[ "$(id -u)" = 0 ] || { echo "SKIPPED: the VM harness needs root"; exit 77; }
-for f in aicert-trace aicert-verify libaicert.a; do
-	[ -e "$B/$f" ] || { echo "SKIPPED: $B/$f not built"; exit 77; }
-done
-command -v tpm2_checkquote > /dev/null || { echo "SKIPPED: tpm2-tools not installed"; exit 77; }
-command -v openssl > /dev/null || { echo "SKIPPED: openssl not installed"; exit 77; }
+. "$(dirname "$0")/../lib/common.sh"
+need_root "the VM harness needs root"
+need_built aicert-trace aicert-verify libaicert.a
+need_cmd tpm2_checkquote "tpm2-tools not installed"
+need_cmd openssl
 W=$(mktemp -d /var/tmp/aicert-verify.XXXX)
 trap 'rm -rf "$W"' EXIT
 chmod 755 "$W"
@@ -37,13 +32,7 @@ with open("/run/tmp/out/model.bin.tmp", "wb") as f:
     f.write(hashlib.sha256(data).digest() + data[::-1])
 os.rename("/run/tmp/out/model.bin.tmp", "/run/tmp/out/model.bin")
 PY
-# shellcheck disable=SC2046
-if ! ${CC:-cc} -O2 -std=gnu11 -D_GNU_SOURCE -DVERIFY_GEN_ONLY -Iinclude -Iuserspace \
-	-o "$W/gen" tests/unit/test_verify.c "$B/libaicert.a" \
-	$(pkg-config --libs openssl jansson yaml-0.1 tss2-mu) -lpthread 2> "$W/cc.err"; then
-	echo "not ok - build the bundle tamperer: $(tail -1 "$W/cc.err")"
-	exit 1
-fi
+build_tamperer "$W/gen"
 
 cat > "$W/guest.sh" << 'SH'
 B=$1; W=$2; G=$W/gen; O=/run/tmp; D=$O/b; AKH=0x81010020

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lib/bom.h"
+#include "lib/fileio.h"
 
 #define BOM_MAX_BYTES (1u << 30)
 
@@ -91,21 +92,28 @@ static int valid_hex64(const char *s)
 	return i == 64;
 }
 
+/* Room for one more file: 0, or -1 (ENOMEM). */
+static int grow_files(struct bom *b)
+{
+	size_t nc = b->cap ? 2 * b->cap : 64;
+	struct bom_file *nf;
+
+	if (b->nfiles < b->cap)
+		return 0;
+	nf = realloc(b->files, nc * sizeof(*nf));
+	if (!nf)
+		return -1;
+	b->files = nf;
+	b->cap = nc;
+	return 0;
+}
+
 struct bom_file *bom_add_file(struct bom *b, const char *path, const char *sha256hex)
 {
 	struct bom_file *f;
 
-	if (!path || (sha256hex && !valid_hex64(sha256hex)))
+	if (!path || (sha256hex && !valid_hex64(sha256hex)) || grow_files(b))
 		return NULL;
-	if (b->nfiles == b->cap) {
-		size_t nc = b->cap ? 2 * b->cap : 64;
-		struct bom_file *nf = realloc(b->files, nc * sizeof(*nf));
-
-		if (!nf)
-			return NULL;
-		b->files = nf;
-		b->cap = nc;
-	}
 	f = &b->files[b->nfiles];
 	memset(f, 0, sizeof(*f));
 	f->path = strdup(path);
@@ -353,6 +361,9 @@ static void fail_out(struct out *o, int err)
 /* A JSON string of s, which must be valid UTF-8 (EINVAL otherwise, as json_string refused it). */
 static void put_str(struct out *o, const char *s)
 {
+	/* RFC 8259's two-character escapes; other control characters get \u00XX */
+	static const char short_esc[] = {['"'] = '"',  ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+					 ['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't'};
 	const char *run = s, *p;
 
 	if (!utf8_valid(s))
@@ -366,32 +377,10 @@ static void put_str(struct out *o, const char *s)
 			continue;
 		put(o, run, p - run);
 		run = p + 1;
-		switch (ch) {
-		case '"':
-			PUT(o, "\\\"");
-			break;
-		case '\\':
-			PUT(o, "\\\\");
-			break;
-		case '\b':
-			PUT(o, "\\b");
-			break;
-		case '\f':
-			PUT(o, "\\f");
-			break;
-		case '\n':
-			PUT(o, "\\n");
-			break;
-		case '\r':
-			PUT(o, "\\r");
-			break;
-		case '\t':
-			PUT(o, "\\t");
-			break;
-		default:
-			snprintf(esc, sizeof(esc), "\\u%04X", ch);
-			put(o, esc, 6);
-		}
+		if (ch < sizeof(short_esc) && short_esc[ch])
+			put(o, esc, snprintf(esc, sizeof(esc), "\\%c", short_esc[ch]));
+		else
+			put(o, esc, snprintf(esc, sizeof(esc), "\\u%04X", ch));
 	}
 	put(o, run, p - run);
 	PUT(o, "\"");
@@ -437,6 +426,31 @@ static void put_int(struct out *o, int v)
 	char d[16];
 
 	put(o, d, snprintf(d, sizeof(d), "%d", v));
+}
+
+/* A member of an object at depth (see put_key) with its value. */
+static void put_nstr_at(struct out *o, int depth, const char *key, const char *s, int first)
+{
+	put_key(o, depth, key, first);
+	put_nstr(o, s);
+}
+
+static void put_u64_at(struct out *o, int depth, const char *key, uint64_t v, int first)
+{
+	put_key(o, depth, key, first);
+	put_u64(o, v);
+}
+
+static void put_int_at(struct out *o, int depth, const char *key, int v, int first)
+{
+	put_key(o, depth, key, first);
+	put_int(o, v);
+}
+
+static void put_bool_at(struct out *o, int depth, const char *key, int v, int first)
+{
+	put_key(o, depth, key, first);
+	put(o, v ? "true" : "false", v ? 4 : 5);
 }
 
 /* An array of strings at depth (its elements one deeper); [] when empty. */
@@ -521,28 +535,18 @@ static void put_command(struct out *o, const struct bom_run *r)
 static void put_run(struct out *o, const struct bom_run *r)
 {
 	PUT(o, "{");
-	put_key(o, 2, "id", 1);
-	put_nstr(o, r->id);
+	put_nstr_at(o, 2, "id", r->id, 1);
 	put_command(o, r);
 	put_bytes(o, 2, "cwd", r->cwd, 0);
-	put_key(o, 2, "exit_code", 0);
-	put_int(o, r->exit_code);
-	put_key(o, 2, "signal", 0);
-	put_int(o, r->signal);
-	put_key(o, 2, "started", 0);
-	put_nstr(o, r->started);
-	put_key(o, 2, "finished", 0);
-	put_nstr(o, r->finished);
-	put_key(o, 2, "backend", 0);
-	put_nstr(o, r->backend);
-	put_key(o, 2, "events_lost", 0);
-	put_u64(o, r->events_lost);
-	put_key(o, 2, "paths_truncated", 0);
-	put_u64(o, r->paths_truncated);
-	put_key(o, 2, "complete", 0);
-	put(o, r->complete ? "true" : "false", r->complete ? 4 : 5);
-	put_key(o, 2, "detached", 0);
-	put(o, r->detached ? "true" : "false", r->detached ? 4 : 5);
+	put_int_at(o, 2, "exit_code", r->exit_code, 0);
+	put_int_at(o, 2, "signal", r->signal, 0);
+	put_nstr_at(o, 2, "started", r->started, 0);
+	put_nstr_at(o, 2, "finished", r->finished, 0);
+	put_nstr_at(o, 2, "backend", r->backend, 0);
+	put_u64_at(o, 2, "events_lost", r->events_lost, 0);
+	put_u64_at(o, 2, "paths_truncated", r->paths_truncated, 0);
+	put_bool_at(o, 2, "complete", r->complete, 0);
+	put_bool_at(o, 2, "detached", r->detached, 0);
 	put_key(o, 1, NULL, 1);
 	PUT(o, "}");
 }
@@ -550,14 +554,10 @@ static void put_run(struct out *o, const struct bom_run *r)
 static void put_host(struct out *o, const struct bom_host *h)
 {
 	PUT(o, "{");
-	put_key(o, 2, "hostname", 1);
-	put_nstr(o, h->hostname);
-	put_key(o, 2, "kernel", 0);
-	put_nstr(o, h->kernel);
-	put_key(o, 2, "boot_id", 0);
-	put_nstr(o, h->boot_id);
-	put_key(o, 2, "tpm", 0);
-	put_nstr(o, h->tpm);
+	put_nstr_at(o, 2, "hostname", h->hostname, 1);
+	put_nstr_at(o, 2, "kernel", h->kernel, 0);
+	put_nstr_at(o, 2, "boot_id", h->boot_id, 0);
+	put_nstr_at(o, 2, "tpm", h->tpm, 0);
 	put_key(o, 1, NULL, 1);
 	PUT(o, "}");
 }
@@ -572,14 +572,11 @@ static void put_file(struct out *o, const struct bom_file *f)
 			roles[nr++] = role_names[i];
 	PUT(o, "{");
 	put_bytes(o, 3, "path", f->path, 1);
-	put_key(o, 3, "sha256", 0);
-	put_nstr(o, f->sha256[0] ? f->sha256 : NULL);
-	put_key(o, 3, "size", 0);
-	put_u64(o, f->size);
+	put_nstr_at(o, 3, "sha256", f->sha256[0] ? f->sha256 : NULL, 0);
+	put_u64_at(o, 3, "size", f->size, 0);
 	put_key(o, 3, "roles", 0);
 	put_strs(o, 3, roles, nr);
-	put_key(o, 3, "category", 0);
-	put_nstr(o, f->category);
+	put_nstr_at(o, 3, "category", f->category, 0);
 	put_key(o, 3, "ima", 0);
 	put_str(o, bom_ima_name(f->ima));
 	if (f->status) {
@@ -657,56 +654,11 @@ char *bom_dumps(const struct bom *b)
 
 int bom_write_text(const char *path, const char *text)
 {
-	char *tmp = NULL, *dir = NULL, *slash;
-	size_t len = strlen(text), off = 0;
-	int fd = -1, dfd, ret = 0;
-
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = -errno;
-		goto cleanup;
-	}
-	while (off < len && !ret) {
-		ssize_t w = write(fd, text + off, len - off);
-
-		if (w < 0 && errno != EINTR)
-			ret = -errno;
-		else if (w > 0)
-			off += w;
-	}
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (close(fd) && !ret)
-		ret = -errno;
-	fd = -1;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		goto cleanup;
-	}
-	dir = strdup(path);
-	slash = dir ? strrchr(dir, '/') : NULL;
-	if (slash)
-		slash[slash == dir ? 1 : 0] = '\0';
-	dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	free(tmp);
-	return ret;
+	return fileio_write_atomic(path, text, strlen(text), 0644, 0);
 }
 
-int bom_write(const struct bom *b, const char *path)
+int bom_write_dumped(const char *path, char *text)
 {
-	char *text = bom_dumps(b);
 	int ret;
 
 	if (!text)
@@ -714,6 +666,11 @@ int bom_write(const struct bom *b, const char *path)
 	ret = bom_write_text(path, text);
 	free(text);
 	return ret;
+}
+
+int bom_write(const struct bom *b, const char *path)
+{
+	return bom_write_dumped(path, bom_dumps(b));
 }
 
 /* ---- strict reader ---- */
@@ -1645,16 +1602,7 @@ static int file_member(struct rctx *c, size_t idx, int k, struct rfile *f)
 
 static struct bom_file *new_file(struct bom *b)
 {
-	if (b->nfiles == b->cap) {
-		size_t nc = b->cap ? 2 * b->cap : 64;
-		struct bom_file *nf = realloc(b->files, nc * sizeof(*nf));
-
-		if (!nf)
-			return NULL;
-		b->files = nf;
-		b->cap = nc;
-	}
-	return &b->files[b->nfiles++];
+	return grow_files(b) ? NULL : &b->files[b->nfiles++];
 }
 
 static int read_file(struct rctx *c, size_t idx, struct bom *b)
@@ -1790,9 +1738,9 @@ int bom_read(struct bom *b, const char *path, char *err, size_t errlen)
 			 .errlen = err && errlen ? errlen : sizeof(dummy)};
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	char *buf = NULL;
-	size_t off = 0;
-	int ret = -1;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret = -1, rc;
 
 	bom_free(b);
 	if (fd < 0)
@@ -1806,23 +1754,13 @@ int bom_read(struct bom *b, const char *path, char *err, size_t errlen)
 		    !S_ISREG(st.st_mode) ? "not a regular file" : "larger than 1 GiB");
 		goto cleanup;
 	}
-	buf = malloc(st.st_size + 1);
-	if (!buf) {
-		bad(&c, "cannot read %s: out of memory", path);
+	rc = fileio_read_fd(fd, BOM_MAX_BYTES, &buf, &len);
+	if (rc) {
+		bad(&c, "cannot read %s: %s", path,
+		    rc == -EFBIG ? "larger than 1 GiB" : strerror(-rc));
 		goto cleanup;
 	}
-	while (off < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + off, st.st_size - off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			bad(&c, "cannot read %s: %s", path, r ? strerror(errno) : "short read");
-			goto cleanup;
-		}
-		off += r;
-	}
-	ret = bom_loads(b, buf, off, c.err, c.errlen);
+	ret = bom_loads(b, (char *)buf, len, c.err, c.errlen);
 	if (ret && c.err != dummy) {
 		/* Prefix the file name so the message stands alone. */
 		char *m = strdup(c.err);

@@ -123,6 +123,9 @@ char *bom_b64(const char *s);
 const struct bom_file **bom_sorted_files(const struct bom *b);
 /* Writes text to path: tmp + fsync + rename + fsync of the directory. 0 or -errno. */
 int bom_write_text(const char *path, const char *text);
+/* bom_write_text of text made by a *_dumps function, then frees it; NULL text gives -errno (the
+ * dumps function's error). */
+int bom_write_dumped(const char *path, char *text);
 /* Frees everything b holds and re-initialises it. NULL ok. */
 void bom_free(struct bom *b);
 

@@ -19,21 +19,12 @@
 #include <openssl/sha.h>
 
 #include "lib/bom.h"
+#include "lib/bomjson.h"
 #include "lib/cdx.h"
 
 #ifndef AICERT_VERSION
 #define AICERT_VERSION "0"
 #endif
-
-/* A JSON string for any bytes: json_string() refuses invalid UTF-8. NULL s gives NULL. */
-static json_t *jdisp(const char *s)
-{
-	char *d = s ? bom_display_name(s) : NULL;
-	json_t *j = d ? json_string(d) : NULL;
-
-	free(d);
-	return j;
-}
 
 static int add_prop(json_t *props, const char *name, json_t *value)
 {
@@ -50,7 +41,7 @@ static int add_prop(json_t *props, const char *name, json_t *value)
 
 static int add_prop_str(json_t *props, const char *name, const char *value)
 {
-	return value ? add_prop(props, name, jdisp(value)) : 0;
+	return value ? add_prop(props, name, bomjson_name(value)) : 0;
 }
 
 static int add_prop_num(json_t *props, const char *name, int64_t v)
@@ -205,7 +196,7 @@ static json_t *data_entry(const struct bom_file *f, const char *type)
 	json_t *a = json_array(), *d = json_object();
 
 	if (!a || !d || json_object_set_new(d, "type", json_string(type)) ||
-	    json_object_set_new(d, "name", jdisp(f->path)) || json_array_append(a, d)) {
+	    json_object_set_new(d, "name", bomjson_name(f->path)) || json_array_append(a, d)) {
 		json_decref(a);
 		a = NULL;
 	}
@@ -221,7 +212,7 @@ static json_t *component(const struct bom_file *f, const char *ref)
 
 	err |= json_object_set_new(c, "type", json_string(type));
 	err |= json_object_set_new(c, "bom-ref", json_string(ref));
-	err |= json_object_set_new(c, "name", jdisp(f->path));
+	err |= json_object_set_new(c, "name", bomjson_name(f->path));
 	if (f->sha256[0]) {
 		json_t *h = json_pack("[{s:s,s:s}]", "alg", "SHA-256", "content", f->sha256);
 
@@ -344,13 +335,13 @@ static json_t *workflow(const struct bom *b, const struct bom_file **files, char
 			err |= json_array_append_new(out, ref_item(refs[i], 1));
 	}
 	err |= json_object_set_new(w, "bom-ref", json_string("run"));
-	err |= json_object_set_new(w, "uid", jdisp(r->id ? r->id : "unknown"));
+	err |= json_object_set_new(w, "uid", bomjson_name(r->id ? r->id : "unknown"));
 	err |= json_object_set_new(w, "name", json_string("aicert-trace run"));
 	err |= json_object_set_new(w, "taskTypes", json_pack("[s]", "build"));
 	if (r->started)
-		err |= json_object_set_new(w, "timeStart", jdisp(r->started));
+		err |= json_object_set_new(w, "timeStart", bomjson_name(r->started));
 	if (r->finished)
-		err |= json_object_set_new(w, "timeEnd", jdisp(r->finished));
+		err |= json_object_set_new(w, "timeEnd", bomjson_name(r->finished));
 	err |= json_object_set_new(w, "steps", steps);
 	err |= set_nonempty(w, "inputs", in);
 	err |= set_nonempty(w, "outputs", out);
@@ -369,9 +360,9 @@ static json_t *timestamp(const struct bom_run *r)
 	struct tm tm;
 
 	if (r->finished)
-		return jdisp(r->finished);
+		return bomjson_name(r->finished);
 	if (r->started)
-		return jdisp(r->started);
+		return bomjson_name(r->started);
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -449,19 +440,13 @@ char *cdx_dumps(const struct bom *b)
 	const struct bom_file **files = bom_sorted_files(b);
 	char(*refs)[32] = NULL;
 	json_t *doc = NULL;
-	char *s = NULL, *t = NULL;
+	char *t = NULL;
 
 	if (!files)
 		return NULL; /* errno from bom_sorted_files */
 	refs = calloc(b->nfiles + 1, sizeof(*refs));
 	doc = refs ? document(b, files, refs) : NULL;
-	s = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	if (s && asprintf(&t, "%s\n", s) < 0)
-		t = NULL;
-	if (!t)
-		errno = ENOMEM;
-	json_decref(doc);
-	free(s);
+	t = bomjson_dumps(doc);
 	free(refs);
 	free(files);
 	return t;
@@ -469,12 +454,5 @@ char *cdx_dumps(const struct bom *b)
 
 int cdx_write(const struct bom *b, const char *path)
 {
-	char *text = cdx_dumps(b);
-	int ret;
-
-	if (!text)
-		return -errno;
-	ret = bom_write_text(path, text);
-	free(text);
-	return ret;
+	return bom_write_dumped(path, cdx_dumps(b));
 }

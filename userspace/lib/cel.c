@@ -98,7 +98,7 @@ const char *cel_alg_name(uint16_t alg)
 	return NULL;
 }
 
-static const EVP_MD *alg_md(uint16_t alg)
+const EVP_MD *cel_alg_md(uint16_t alg)
 {
 	switch (alg) {
 	case TPM2_ALG_SHA1:
@@ -433,7 +433,7 @@ void cel_log_free(struct cel_log *log)
 int cel_content_digest(uint16_t alg, uint8_t content_type, const uint8_t *content, size_t len,
 		       struct cel_digest *out)
 {
-	const EVP_MD *md = alg_md(alg);
+	const EVP_MD *md = cel_alg_md(alg);
 	uint8_t hdr[TLV_HDR] = {content_type, len >> 24, len >> 16, len >> 8, len};
 	EVP_MD_CTX *ctx;
 	unsigned int n = 0;
@@ -515,7 +515,7 @@ int cel_record_redact(struct cel_record *r)
 
 int cel_extend(uint16_t alg, uint8_t *value, const uint8_t *digest)
 {
-	const EVP_MD *md = alg_md(alg);
+	const EVP_MD *md = cel_alg_md(alg);
 	size_t n = cel_alg_size(alg);
 	EVP_MD_CTX *ctx;
 	int ok;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #define CEL_ERR_MAX 256
 
@@ -128,6 +129,8 @@ struct cel_event {
 size_t cel_alg_size(uint16_t alg);
 /* "sha1", "sha256", "sha384", "sha512", "sm3_256", or NULL. */
 const char *cel_alg_name(uint16_t alg);
+/* The OpenSSL digest of a TPM hash algorithm (SM3 when the provider has it), or NULL. */
+const EVP_MD *cel_alg_md(uint16_t alg);
 
 /* TLV encoding of one record appended to *buf (realloc'ed; *len grows). */
 int cel_record_encode(const struct cel_record *r, uint8_t **buf, size_t *len);

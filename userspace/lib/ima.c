@@ -8,6 +8,7 @@
  * is little-endian with ima_canonical_fmt or on any little-endian host.
  */
 #include "lib/ima.h"
+#include "lib/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -548,51 +549,22 @@ static const char *algo_from_path(const char *path)
 	return base + sizeof(prefix) - 1;
 }
 
-/* securityfs reports st_size 0, so read to EOF with a growing buffer. */
+/* securityfs reports st_size 0, so fileio reads to EOF. */
 static int slurp(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
-	size_t cap = 1 << 16, n = 0;
-	uint8_t *b = malloc(cap);
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 
-	if (fd < 0 || !b) {
-		seterr(err, errlen, "ima: cannot open %s: %s", path,
-		       strerror(fd < 0 ? errno : ENOMEM));
-		goto cleanup;
+	if (fd < 0) {
+		seterr(err, errlen, "ima: cannot open %s: %s", path, strerror(errno));
+		return -1;
 	}
-	for (;;) {
-		ssize_t r;
-
-		if (n == cap) {
-			uint8_t *nb = cap > IMA_MAX_LIST ? NULL : realloc(b, cap * 2);
-
-			if (!nb) {
-				seterr(err, errlen, "ima: %s exceeds %u bytes", path, IMA_MAX_LIST);
-				goto cleanup;
-			}
-			b = nb;
-			cap *= 2;
-		}
-		r = read(fd, b + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			seterr(err, errlen, "ima: cannot read %s: %s", path, strerror(errno));
-			goto cleanup;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	*buf = b;
-	*len = n;
-	b = NULL;
-	rc = 0;
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	free(b);
-	return rc;
+	ret = fileio_read_fd(fd, IMA_MAX_LIST, buf, len);
+	close(fd);
+	if (ret == -EFBIG)
+		seterr(err, errlen, "ima: %s exceeds %u bytes", path, IMA_MAX_LIST);
+	else if (ret)
+		seterr(err, errlen, "ima: cannot read %s: %s", path, strerror(-ret));
+	return ret ? -1 : 0;
 }
 
 int ima_read_file(const char *path, const struct ima_parse_opts *o, struct ima_list *out, char *err,

@@ -14,26 +14,17 @@
 #include <jansson.h>
 
 #include "lib/bom.h"
+#include "lib/bomjson.h"
 #include "lib/intoto.h"
 
 #ifndef AICERT_VERSION
 #define AICERT_VERSION "0"
 #endif
 
-/* A JSON string for any bytes (display form); json_string() refuses invalid UTF-8. */
-static json_t *jdisp(const char *s)
-{
-	char *d = s ? bom_display_name(s) : NULL;
-	json_t *j = d ? json_string(d) : NULL;
-
-	free(d);
-	return j;
-}
-
 /* json null for a NULL string. */
 static json_t *jdisp_null(const char *s)
 {
-	return s ? jdisp(s) : json_null();
+	return s ? bomjson_name(s) : json_null();
 }
 
 /* "file://" and every byte but RFC 3986 unreserved characters and '/' as %XX: exact for any
@@ -78,8 +69,9 @@ static json_t *subjects(const struct bom *b, const struct bom_file **files)
 
 		if (!(f->roles & BOM_ROLE_OUTPUT) || !f->sha256[0])
 			continue;
-		err |= json_array_append_new(
-		    a, json_pack("{s:o,s:o}", "name", jdisp(f->path), "digest", digest(f->sha256)));
+		err |=
+		    json_array_append_new(a, json_pack("{s:o,s:o}", "name", bomjson_name(f->path),
+						       "digest", digest(f->sha256)));
 	}
 	if (err) {
 		json_decref(a);
@@ -100,7 +92,7 @@ static json_t *annotations(const struct bom_file *f)
 	err |= json_object_set_new(o, "category", jdisp_null(f->category));
 	err |= json_object_set_new(o, "ima", json_string(bom_ima_name(f->ima)));
 	if (f->status)
-		err |= json_object_set_new(o, "status", jdisp(f->status));
+		err |= json_object_set_new(o, "status", bomjson_name(f->status));
 	if (err) {
 		json_decref(o);
 		return NULL;
@@ -114,7 +106,7 @@ static json_t *dependency(const struct bom_file *f)
 	int err = !d;
 
 	err |= json_object_set_new(d, "uri", file_uri(f->path));
-	err |= json_object_set_new(d, "name", jdisp(f->path));
+	err |= json_object_set_new(d, "name", bomjson_name(f->path));
 	if (f->sha256[0])
 		err |= json_object_set_new(d, "digest", digest(f->sha256));
 	err |= json_object_set_new(d, "annotations", annotations(f));
@@ -147,7 +139,7 @@ static json_t *command(const struct bom_run *r)
 	int err = !a;
 
 	for (size_t i = 0; !err && i < r->argc; i++)
-		err |= json_array_append_new(a, jdisp(r->command[i]));
+		err |= json_array_append_new(a, bomjson_name(r->command[i]));
 	if (err) {
 		json_decref(a);
 		return NULL;
@@ -179,11 +171,11 @@ static json_t *run_details(const struct bom *b, const char *events_hex)
 					     INTOTO_BUILDER_ID_PREFIX AICERT_VERSION, "version",
 					     "aicert", AICERT_VERSION));
 	if (r->id)
-		err |= json_object_set_new(meta, "invocationId", jdisp(r->id));
+		err |= json_object_set_new(meta, "invocationId", bomjson_name(r->id));
 	if (r->started)
-		err |= json_object_set_new(meta, "startedOn", jdisp(r->started));
+		err |= json_object_set_new(meta, "startedOn", bomjson_name(r->started));
 	if (r->finished)
-		err |= json_object_set_new(meta, "finishedOn", jdisp(r->finished));
+		err |= json_object_set_new(meta, "finishedOn", bomjson_name(r->finished));
 	err |= json_object_set_new(d, "metadata", meta);
 	if (events_hex)
 		err |= json_object_set_new(
@@ -212,7 +204,7 @@ char *intoto_dumps(const struct bom *b, const char *events_sha256_hex)
 	const struct bom_file **files = NULL;
 	char ev[65] = "";
 	json_t *doc = NULL;
-	char *s = NULL, *t = NULL;
+	char *t = NULL;
 
 	if (events_sha256_hex) {
 		if (!valid_hex64(events_sha256_hex)) {
@@ -230,25 +222,12 @@ char *intoto_dumps(const struct bom *b, const char *events_sha256_hex)
 			subjects(b, files), "predicateType", INTOTO_PREDICATE_TYPE, "predicate",
 			"buildDefinition", build_definition(b, files), "runDetails",
 			run_details(b, events_sha256_hex ? ev : NULL));
-	s = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	if (s && asprintf(&t, "%s\n", s) < 0)
-		t = NULL;
-	if (!t)
-		errno = ENOMEM;
-	json_decref(doc);
-	free(s);
+	t = bomjson_dumps(doc);
 	free(files);
 	return t;
 }
 
 int intoto_write(const struct bom *b, const char *path, const char *events_sha256_hex)
 {
-	char *text = intoto_dumps(b, events_sha256_hex);
-	int ret;
-
-	if (!text)
-		return -errno;
-	ret = bom_write_text(path, text);
-	free(text);
-	return ret;
+	return bom_write_dumped(path, intoto_dumps(b, events_sha256_hex));
 }

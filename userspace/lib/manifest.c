@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "lib/fileio.h"
 #include "lib/hex.h"
 
 #define MANIFEST_TMP "manifest.json.tmp"
@@ -319,21 +320,6 @@ cleanup:
 	return nl;
 }
 
-static int write_all(int fd, const char *s, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, s, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int manifest_write(const char *dir, const struct manifest *m, char why[MANIFEST_WHY_MAX])
 {
 	char *text = manifest_dump(m);
@@ -347,7 +333,7 @@ int manifest_write(const char *dir, const struct manifest *m, char why[MANIFEST_
 		goto cleanup;
 	}
 	fd = openat(dfd, MANIFEST_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || write_all(fd, text, strlen(text)) || fsync(fd)) {
+	if (fd < 0 || fileio_write_all(fd, text, strlen(text)) || fsync(fd)) {
 		fail(why, "cannot write %s/%s: %s", dir, MANIFEST_TMP, strerror(errno));
 		goto cleanup;
 	}
@@ -559,34 +545,24 @@ cleanup:
 
 int manifest_read(const char *path, struct manifest **out, char why[MANIFEST_WHY_MAX])
 {
-	char *buf = NULL, inner[MANIFEST_WHY_MAX];
+	char inner[MANIFEST_WHY_MAX];
+	uint8_t *buf = NULL;
 	size_t n = 0;
-	int ret = -1;
-	FILE *f;
+	int fd, ret;
 
 	*out = NULL;
-	f = fopen(path, "rb");
-	if (!f)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return fail(why, "cannot open %s: %s", path, strerror(errno));
-	buf = malloc(MANIFEST_TEXT_MAX + 1);
-	if (!buf) {
-		fail(why, "cannot read %s: out of memory", path);
-		goto cleanup;
-	}
-	n = fread(buf, 1, MANIFEST_TEXT_MAX + 1, f);
-	if (ferror(f) || n > MANIFEST_TEXT_MAX) {
-		fail(why, "cannot read %s: %s", path,
-		     ferror(f) ? strerror(errno) : "larger than 16 MiB");
-		goto cleanup;
-	}
-	if (manifest_parse(buf, n, out, inner)) {
+	ret = fileio_read_fd(fd, MANIFEST_TEXT_MAX, &buf, &n);
+	close(fd);
+	if (ret)
+		return fail(why, "cannot read %s: %s", path,
+			    ret == -EFBIG ? "larger than 16 MiB" : strerror(-ret));
+	ret = manifest_parse((char *)buf, n, out, inner) ? -1 : 0;
+	if (ret)
 		fail(why, "%s: %s", path, inner);
-		goto cleanup;
-	}
-	ret = 0;
-cleanup:
 	free(buf);
-	fclose(f);
 	return ret;
 }
 

@@ -8,15 +8,18 @@
  * default_yaml[] below is generated: edit policy/default.yaml, then run scripts/gen-policy-c.py.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <yaml.h>
 
+#include "lib/fileio.h"
 #include "lib/policy.h"
 
 struct strv {
@@ -762,46 +765,28 @@ struct policy *policy_parse(const char *buf, size_t len, const char *name, char 
 
 struct policy *policy_load(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	struct policy *p = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+	struct policy *p;
+	uint8_t *buf;
+	size_t len;
 
-	if (!f) {
+	if (fd < 0) {
 		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	for (;;) {
-		size_t r;
-
-		if (len == cap) {
-			char *nb;
-
-			cap = cap ? 2 * cap : 16384;
-			if (cap > (16u << 20)) {
-				snprintf(err, errlen, "%s: larger than 16 MiB", path);
-				goto cleanup;
-			}
-			nb = realloc(buf, cap);
-			if (!nb) {
-				snprintf(err, errlen, "%s: out of memory", path);
-				goto cleanup;
-			}
-			buf = nb;
-		}
-		r = fread(buf + len, 1, cap - len, f);
-		len += r;
-		if (r == 0)
-			break;
+	ret = fileio_read_fd(fd, 16u << 20, &buf, &len);
+	close(fd);
+	if (ret == -EFBIG || ret == -ENOMEM) {
+		snprintf(err, errlen, "%s: %s", path,
+			 ret == -EFBIG ? "larger than 16 MiB" : "out of memory");
+		return NULL;
 	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		goto cleanup;
+	if (ret) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(-ret));
+		return NULL;
 	}
-	p = policy_parse(buf, len, path, err, errlen);
-cleanup:
+	p = policy_parse((char *)buf, len, path, err, errlen);
 	free(buf);
-	fclose(f);
 	return p;
 }
 

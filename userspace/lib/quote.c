@@ -3,11 +3,13 @@
 #include "lib/quote.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -19,6 +21,8 @@
 #include <openssl/x509_vfy.h>
 #include <tss2/tss2_mu.h>
 
+#include "lib/cel.h"
+#include "lib/fileio.h"
 #include "lib/hex.h"
 
 /* quote.msg is a few hundred bytes; anything this large is not one. */
@@ -51,50 +55,23 @@ static const char *ssl_err(void)
 
 static enum quote_status read_file(const char *path, uint8_t **out, size_t *len, char *why)
 {
-	enum quote_status st = QUOTE_OK;
-	uint8_t *buf = NULL;
-	size_t n = 0;
-	FILE *f;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 
-	f = fopen(path, "rb");
-	if (!f)
+	if (fd < 0)
 		return fail(why, QUOTE_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-	buf = malloc(QUOTE_FILE_MAX + 1);
-	if (!buf) {
-		st = fail(why, QUOTE_ERR_IO, "cannot read %s: out of memory", path);
-		goto cleanup;
-	}
-	n = fread(buf, 1, QUOTE_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		st = fail(why, QUOTE_ERR_IO, "cannot read %s: %s", path, strerror(errno));
-		goto cleanup;
-	}
-	if (n > QUOTE_FILE_MAX) {
-		st = fail(why, QUOTE_ERR_DECODE, "%s: larger than %d bytes", path, QUOTE_FILE_MAX);
-		goto cleanup;
-	}
-	*out = buf;
-	*len = n;
-	buf = NULL;
-cleanup:
-	free(buf);
-	fclose(f);
-	return st;
+	ret = fileio_read_fd(fd, QUOTE_FILE_MAX, out, len);
+	close(fd);
+	if (ret == -EFBIG)
+		return fail(why, QUOTE_ERR_DECODE, "%s: larger than %d bytes", path,
+			    QUOTE_FILE_MAX);
+	if (ret)
+		return fail(why, QUOTE_ERR_IO, "cannot read %s: %s", path, strerror(-ret));
+	return QUOTE_OK;
 }
 
 static const char *alg_name(TPM2_ALG_ID alg)
 {
 	switch (alg) {
-	case TPM2_ALG_SHA1:
-		return "sha1";
-	case TPM2_ALG_SHA256:
-		return "sha256";
-	case TPM2_ALG_SHA384:
-		return "sha384";
-	case TPM2_ALG_SHA512:
-		return "sha512";
-	case TPM2_ALG_SM3_256:
-		return "sm3_256";
 	case TPM2_ALG_ECDSA:
 		return "ecdsa";
 	case TPM2_ALG_RSASSA:
@@ -102,42 +79,14 @@ static const char *alg_name(TPM2_ALG_ID alg)
 	case TPM2_ALG_RSAPSS:
 		return "rsapss";
 	default:
-		return NULL;
+		return cel_alg_name(alg);
 	}
 }
 
-static size_t hash_size(TPM2_ALG_ID alg)
-{
-	switch (alg) {
-	case TPM2_ALG_SHA1:
-		return TPM2_SHA1_DIGEST_SIZE;
-	case TPM2_ALG_SHA256:
-		return TPM2_SHA256_DIGEST_SIZE;
-	case TPM2_ALG_SHA384:
-		return TPM2_SHA384_DIGEST_SIZE;
-	case TPM2_ALG_SHA512:
-		return TPM2_SHA512_DIGEST_SIZE;
-	case TPM2_ALG_SM3_256:
-		return TPM2_SM3_256_DIGEST_SIZE;
-	default:
-		return 0;
-	}
-}
-
+/* Quotes are checked over SHA-1 and SHA-2 digests only: SM3 stays unsupported here. */
 static const EVP_MD *hash_md(TPM2_ALG_ID alg)
 {
-	switch (alg) {
-	case TPM2_ALG_SHA1:
-		return EVP_sha1();
-	case TPM2_ALG_SHA256:
-		return EVP_sha256();
-	case TPM2_ALG_SHA384:
-		return EVP_sha384();
-	case TPM2_ALG_SHA512:
-		return EVP_sha512();
-	default:
-		return NULL;
-	}
+	return alg == TPM2_ALG_SM3_256 ? NULL : cel_alg_md(alg);
 }
 
 /* name: what the caller calls the input ("quote message" or a path), for the reason. */
@@ -394,7 +343,7 @@ size_t quote_selection_values_len(const TPML_PCR_SELECTION *sel)
 	size_t total = 0;
 
 	for (uint32_t i = 0; i < sel->count && i < TPM2_NUM_PCR_BANKS; i++) {
-		size_t hs = hash_size(sel->pcrSelections[i].hash);
+		size_t hs = cel_alg_size(sel->pcrSelections[i].hash);
 
 		if (!hs)
 			return 0;

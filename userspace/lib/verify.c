@@ -18,6 +18,7 @@
 
 #include "lib/bom.h"
 #include "lib/cel.h"
+#include "lib/fileio.h"
 #include "lib/hex.h"
 #include "lib/ima.h"
 #include "lib/manifest.h"
@@ -145,59 +146,11 @@ static bool exists(const struct ctx *c, const char *name)
 	return lstat(p, &st) == 0;
 }
 
-static int read_all(const char *path, uint8_t **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	size_t cap = 0, n = 0;
-	struct stat st;
-	int ret = 0;
-
-	if (!f)
-		return -errno;
-	/* sized from fstat, plus one byte to see EOF without a realloc */
-	if (!fstat(fileno(f), &st) && st.st_size > 0)
-		cap = (size_t)st.st_size + 1;
-	if (cap && !(buf = malloc(cap))) {
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	for (;;) {
-		if (n == cap) {
-			uint8_t *p;
-
-			cap = cap ? cap * 2 : 1 << 16;
-			if (!(p = realloc(buf, cap))) {
-				ret = -ENOMEM;
-				goto cleanup;
-			}
-			buf = p;
-		}
-		size_t got = fread(buf + n, 1, cap - n, f);
-
-		n += got;
-		if (got == 0) {
-			if (ferror(f))
-				ret = -EIO;
-			break;
-		}
-	}
-cleanup:
-	fclose(f);
-	if (ret) {
-		free(buf);
-		return ret;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
 static int sha256_file(const char *path, uint8_t out[32])
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int ret = read_all(path, &buf, &len);
+	int ret = fileio_read(path, SIZE_MAX, &buf, &len);
 
 	if (!ret && EVP_Digest(buf, len, out, NULL, EVP_sha256(), NULL) != 1)
 		ret = -EIO;
@@ -573,7 +526,7 @@ static void check_log(struct ctx *c)
 		return;
 	}
 	bpath(c, "events.cel", p, sizeof(p));
-	if ((ret = read_all(p, &buf, &len))) {
+	if ((ret = fileio_read(p, SIZE_MAX, &buf, &len))) {
 		fail(c, VERIFY_EVENTLOG, "cannot read %s: %s", p, strerror(-ret));
 		return;
 	}

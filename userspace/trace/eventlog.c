@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "trace/eventlog.h"
 
@@ -223,17 +224,11 @@ cleanup:
 
 static int write_all(struct evlog *ev, const uint8_t *p, size_t n)
 {
-	while (n) {
-		ssize_t w = write(ev->fd, p, n);
+	int ret = fileio_write_all(ev->fd, p, n);
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			log_err("cannot write %s: %s", ev->path, strerror(w < 0 ? errno : EIO));
-			return w < 0 ? -errno : -EIO;
-		}
-		p += w;
-		n -= w;
+	if (ret) {
+		log_err("cannot write %s: %s", ev->path, strerror(-ret));
+		return ret;
 	}
 	if (fsync(ev->fd)) {
 		log_err("cannot fsync %s: %s", ev->path, strerror(errno));
@@ -852,22 +847,13 @@ static int redact_others(struct cel_log *log, const char *run_id)
 
 static int write_out(const char *path, const uint8_t *p, size_t n)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ret = 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ret;
 
 	if (fd < 0) {
 		log_err("cannot create %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	while (n && !ret) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			ret = w < 0 ? -errno : -EIO;
-		else
-			p += w, n -= w;
-	}
+	ret = fileio_write_all(fd, p, n);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)

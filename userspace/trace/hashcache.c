@@ -22,6 +22,7 @@
 
 #include <openssl/evp.h>
 
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "trace/hashcache.h"
 
@@ -147,50 +148,6 @@ static char *join(const char *dir, const char *name)
 	return s;
 }
 
-/* Reads the whole file; -ENOENT when absent. */
-static int slurp(const char *path, uint8_t **buf, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	uint8_t *b = NULL;
-	size_t off = 0;
-	int ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		goto cleanup;
-	}
-	if (st.st_size > (off_t)(HC_HDR + HC_MAX_ENTRIES * HC_REC + 32)) {
-		ret = -EFBIG;
-		goto cleanup;
-	}
-	b = malloc(st.st_size ? st.st_size : 1);
-	if (!b) {
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	while (off < (size_t)st.st_size) {
-		ssize_t r = read(fd, b + off, st.st_size - off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			ret = r < 0 ? -errno : -EIO;
-			goto cleanup;
-		}
-		off += r;
-	}
-	*buf = b;
-	*len = off;
-	b = NULL;
-cleanup:
-	free(b);
-	close(fd);
-	return ret;
-}
-
 static const char *parse_file(const uint8_t *b, size_t len, uint64_t *count)
 {
 	uint8_t md[32];
@@ -241,7 +198,7 @@ static int load_file(struct hashcache *c, int keep_old)
 
 	if (!path)
 		return -ENOMEM;
-	ret = slurp(path, &b, &len);
+	ret = fileio_read(path, HC_HDR + HC_MAX_ENTRIES * HC_REC + 32, &b, &len);
 	if (ret == -ENOENT) {
 		ret = 0;
 		goto cleanup;
@@ -388,58 +345,11 @@ static uint8_t *serialise(struct hashcache *c, size_t *len)
 	return b;
 }
 
-static int write_all(int fd, const uint8_t *b, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, b, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		b += w;
-		len -= w;
-	}
-	return 0;
-}
-
 static int write_atomic(const char *dir, const uint8_t *b, size_t len)
 {
-	char *path = join(dir, HC_FILE), *tmp = NULL;
-	int fd = -1, dfd = -1, ret = 0;
+	char *path = join(dir, HC_FILE);
+	int ret = path ? fileio_write_atomic(path, b, len, 0600, 0) : -ENOMEM;
 
-	if (!path || asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-		tmp = NULL;
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		goto cleanup;
-	}
-	ret = write_all(fd, b, len);
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (close(fd) && !ret)
-		ret = -errno;
-	fd = -1;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		goto cleanup;
-	}
-	/* The rename itself must survive a crash too. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		fsync(dfd);
-cleanup:
-	if (dfd >= 0)
-		close(dfd);
-	if (fd >= 0)
-		close(fd);
-	free(tmp);
 	free(path);
 	return ret;
 }

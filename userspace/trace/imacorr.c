@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/fileio.h"
 #include "lib/hex.h"
 #include "lib/ima.h"
 #include "lib/log.h"
@@ -31,50 +32,6 @@ static void set_all(struct bom *bom, enum bom_ima v)
 		bom->files[i].ima = v;
 }
 
-/* securityfs files report size 0, so read to EOF; the list only grows while we read. */
-static int slurp(int fd, uint8_t **out, size_t *len)
-{
-	size_t cap = 1 << 16, n = 0;
-	uint8_t *buf = malloc(cap), *nb;
-	ssize_t r;
-
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (n == cap) {
-			if (cap > IMA_MAX_LIST) {
-				free(buf);
-				return -EFBIG;
-			}
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			r = -errno;
-			free(buf);
-			return (int)r;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n > IMA_MAX_LIST) {
-		free(buf);
-		return -EFBIG;
-	}
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
 /* Opens the list; -ENOENT/-EACCES etc. mean "IMA is not available here". */
 static int open_list(const char *ima_path, const char **used)
 {
@@ -89,67 +46,17 @@ static int open_list(const char *ima_path, const char **used)
 	return fd < 0 ? -errno : fd;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 static int write_bin(const char *dir, const uint8_t *buf, size_t len)
 {
-	char *path = NULL, *tmp = NULL;
-	int fd = -1, dfd, ret = 0;
+	char *path = NULL;
+	int ret;
 
-	if (asprintf(&path, "%s/%s", dir, IMACORR_BUNDLE_NAME) < 0) {
-		path = NULL;
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-		tmp = NULL;
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		ret = -errno;
-		log_err("cannot create %s: %s", tmp, strerror(errno));
-		goto cleanup;
-	}
+	if (asprintf(&path, "%s/%s", dir, IMACORR_BUNDLE_NAME) < 0)
+		return -ENOMEM;
 	/* 0644 whatever the umask: verifiers read the bundle as other users. */
-	if (fchmod(fd, 0644) || (ret = write_all(fd, buf, len)) || fsync(fd)) {
-		ret = ret ? ret : -errno;
-		log_err("cannot write %s: %s", tmp, strerror(-ret));
-		goto cleanup;
-	}
-	ret = close(fd) ? -errno : 0;
-	fd = -1;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret) {
+	ret = fileio_write_atomic(path, buf, len, 0644, FILEIO_EXACT_MODE);
+	if (ret)
 		log_err("cannot write %s: %s", path, strerror(-ret));
-		goto cleanup;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	if (ret && tmp)
-		unlink(tmp);
-	free(tmp);
 	free(path);
 	return ret;
 }
@@ -324,7 +231,8 @@ int imacorr_run(struct bom *bom, const char *bundle_dir, const char *ima_path,
 		st->unavailable = bom->nfiles;
 		return 0;
 	}
-	ret = slurp(fd, &buf, &len);
+	/* securityfs files report size 0; the list only grows while we read */
+	ret = fileio_read_fd(fd, IMA_MAX_LIST, &buf, &len);
 	close(fd);
 	if (ret) {
 		log_err("cannot read the IMA list %s: %s", used, strerror(-ret));

@@ -1,0 +1,258 @@
+#!/bin/bash
+# Red-team of aicert-verify: forgeries a demanding auditor would call lies, each made on real
+# bundles from aicert-trace on a swtpm (two runs sharing one host log, so the second bundle
+# carries the first run's records redacted) and, where the attacker needs it, "resealed" with
+# the real AK (tpm2_quote with the AK at 0x81010020, manifest rewritten): the threat is a host
+# that holds the AK but cannot rewrite the PCR's history. Every attack must be REJECTED.
+# tests/integration/40-verify-tamper.sh holds the basic tampering cases; these are the ones that
+# play with the CEL encoding, redaction, splicing of runs, manifest names and ima.bin.
+. "$(dirname "$0")/../lib/common.sh"
+V=$B/aicert-verify
+need_root "needs root to trace (BPF)"
+need_built aicert-trace aicert-verify libaicert.a
+need_cmd tpm2_quote "tpm2-tools not installed"
+need_cmd python3
+
+W=$(mktemp -d /tmp/aicert-redteam.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+need_swtpm
+
+GEN=$W/gen
+# shellcheck disable=SC2046
+if ! ${CC:-cc} -O2 -std=gnu11 -D_GNU_SOURCE -DVERIFY_GEN_ONLY -Iinclude -Iuserspace -o "$GEN" \
+	tests/unit/test_verify.c "$B/libaicert.a" \
+	$(pkg-config --libs openssl jansson yaml-0.1 tss2-mu) -lpthread 2> "$W/cc.err"; then
+	nok "build the bundle tamperer" "$(tail -1 "$W/cc.err")"
+	exit 1
+fi
+
+# CEL surgery (docs/cel.md): records are [recnum, pcr, digests, content] TLV lists
+cat > "$W/cel.py" << 'PY'
+import hashlib, json, sys
+
+def tlvs(b):
+    o, out = 0, []
+    while o < len(b):
+        n = int.from_bytes(b[o + 1:o + 5], "big")
+        out.append((b[o], b[o + 5:o + 5 + n]))
+        o += 5 + n
+    return out
+
+def tlv(t, v):
+    return bytes([t]) + len(v).to_bytes(4, "big") + v
+
+def read(p):
+    f = tlvs(open(p, "rb").read())
+    return [list(f[i:i + 4]) for i in range(0, len(f), 4)]
+
+def write(p, recs):
+    open(p, "wb").write(b"".join(tlv(t, v) for r in recs for (t, v) in r))
+
+def fields(r):
+    return tlvs(r[3][1]) if r[3][0] == 0xE1 else []
+
+def kind(r):
+    return next((v[0] for t, v in fields(r) if t == 1), None)
+
+def run_id(r):
+    return next((v.decode() for t, v in fields(r) if t == 2), None)
+
+ALGS = {0x04: hashlib.sha1, 0x0B: hashlib.sha256, 0x0C: hashlib.sha384, 0x0D: hashlib.sha512}
+
+def set_content(r, ftlvs):
+    """r's content replaced by these aicert fields, digests recomputed for every bank"""
+    ct = (0xE1, b"".join(tlv(t, v) for t, v in ftlvs))
+    r[3] = ct
+    r[2] = (3, b"".join(tlv(a, ALGS[a](tlv(*ct)).digest()) for a, _ in tlvs(r[2][1])))
+
+def redact(r):
+    r[3] = (0xE2, b"redacted")
+
+BASELINE, RUN_START, BATCH, LOSS, RUN_END = 1, 2, 3, 4, 5
+PY
+cel() { # BUNDLE PYTHON-CODE: L = the bundle's records, written back after the code
+	python3 - "$1/events.cel" "$W" "$2" << 'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+from cel import *
+p = sys.argv[1]
+L = read(p)
+exec(sys.argv[3])
+write(p, L)
+PY
+}
+bomedit() { # BUNDLE PYTHON-CODE: b = bom.json as a dict
+	python3 - "$1/bom.json" "$2" << 'PY'
+import json, sys
+p = sys.argv[1]
+b = json.load(open(p))
+exec(sys.argv[2])
+open(p, "w").write(json.dumps(b, indent=2) + "\n")
+PY
+}
+
+trace() { # NAME SHELL-COMMAND [aicert-trace options]
+	local name=$1 cmd=$2
+	shift 2
+	"$B/aicert-trace" --tcti "$AICERT_TCTI" --no-cache --backend tracepoint \
+		--state-dir "$W/state" -o "$W/$name" "$@" -- sh -c "$cmd" > "$W/trace-$name.log" 2>&1
+}
+echo "training data" > "$W/input.txt"
+echo "other data" > "$W/secret.txt"
+trace run1 "cat '$W/secret.txt' > /dev/null; echo y > '$W/out-run1.bin'"
+trace run2 "cat '$W/input.txt' > /dev/null; echo x > '$W/out-run2.bin'"
+for r in run1 run2; do
+	[ -f "$W/$r/quote.msg" ] || { nok "aicert-trace makes an attested bundle ($r)" \
+		"$(tail -1 "$W/trace-$r.log")"; exit 1; }
+done
+GOOD=$W/run2
+AK=$GOOD/ak.pub.pem
+AKH=0x81010020 # aicert's AK (userspace/trace/tpm.h TPM_AK_HANDLE_DEFAULT)
+SEL=sha256:10,15
+grep -q 'selection sha256:15 ' < <("$V" "$GOOD" --ak "$AK") && SEL=sha256:15
+
+# reject NAME BUNDLE [verify options]: the forgery must not verify
+reject() {
+	local name=$1 dir=$2 rc out
+	shift 2
+	out=$("$V" "$dir" --ak "$AK" "$@" 2>&1)
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		nok "$name" "ACCEPTED (exit 0)"
+	else
+		ok "$name" "exit $rc: $(grep -m1 '^FAIL' <<< "$out" | cut -c1-100)"
+	fi
+}
+copy() { rm -rf "$W/t" && cp -a "${1:-$GOOD}" "$W/t"; }
+reseal() { # DIR: quote the new binding with the AK, rewrite the manifest
+	local q
+	q=$("$GEN" --binding "$1") &&
+		tpm2_quote -c "$AKH" -l "$SEL" -q "$q" -g sha256 -m "$1/quote.msg" \
+			-s "$1/quote.sig" > /dev/null 2>> "$W/tpm.err" &&
+		"$GEN" --manifest "$1"
+}
+# attack NAME PYTHON-FOR-THE-LOG: the log edited, the bundle resealed, must be rejected
+attack_log() {
+	copy
+	cel "$W/t" "$2" || { nok "$1" "the CEL edit failed"; return; }
+	reseal "$W/t" || { nok "$1" "reseal: $(tail -1 "$W/tpm.err")"; return; }
+	reject "$1" "$W/t"
+}
+
+out=$("$V" "$GOOD" --ak "$AK" 2>&1)
+[ $? = 0 ] || { nok "the untouched bundle verifies" "$(grep -m1 FAIL <<< "$out")"; exit 1; }
+ok "the untouched bundle verifies ($SEL)"
+
+# --- the run's own records ---
+attack_log "a claimed input: a batch record the run never wrote, inserted before run_end" '
+i = max(k for k, r in enumerate(L) if kind(r) == RUN_END)
+fake = [list(L[i])][0][:]
+set_content(fake, [(1, bytes([BATCH])), (2, run_id(L[i]).encode()),
+    (30, tlv(1, b"/data/poisoned.csv") + tlv(2, bytes(32)) + tlv(3, bytes(8)) +
+         tlv(4, (1).to_bytes(4, "big")) + tlv(5, bytes(4)))])
+L.insert(i, fake)
+for k, r in enumerate(L): r[0] = (0, (int.from_bytes(L[0][0][1], "big") + k).to_bytes(8, "big"))'
+attack_log "a hidden input: the run's batch record replaced by the redaction marker" '
+redact(next(r for r in L if kind(r) == BATCH and run_id(r)))'
+attack_log "a hidden input: the batch record dropped and run_end's totals rewritten" '
+i = next(k for k, r in enumerate(L) if kind(r) == BATCH and run_id(r) == run_id(L[-1]))
+end = max(k for k, r in enumerate(L) if kind(r) == RUN_END)
+f = [(t, v) for t, v in fields(L[end]) if t not in (52, 54)]
+set_content(L[end], f + [(52, bytes(8)), (54, bytes(8))])
+del L[i]
+for k, r in enumerate(L): r[0] = (0, (int.from_bytes(L[0][0][1], "big") + k).to_bytes(8, "big"))'
+attack_log "an output digest changed in run_end (digests recomputed)" '
+end = max(k for k, r in enumerate(L) if kind(r) == RUN_END)
+f = [(t, (tlv(1, tlvs(v)[0][1]) + tlv(2, bytes(32))) if t == 51 else v) for t, v in fields(L[end])]
+set_content(L[end], f)'
+attack_log "the exit status changed in run_end (digests recomputed)" '
+end = max(k for k, r in enumerate(L) if kind(r) == RUN_END)
+set_content(L[end], [(t, (1).to_bytes(4, "big") if t == 50 else v) for t, v in fields(L[end])])'
+attack_log "the command changed in run_start (digests recomputed)" '
+s = next(k for k, r in enumerate(L) if kind(r) == RUN_START)
+set_content(L[s], [(t, b"true" if t == 20 else v) for t, v in fields(L[s])])'
+attack_log "run_start replaced by the redaction marker" '
+redact(next(r for r in L if kind(r) == RUN_START))'
+attack_log "run_end replaced by the redaction marker" '
+redact(next(r for r in reversed(L) if kind(r) == RUN_END))'
+
+# --- another run's records ---
+R1=$W/run1/events.cel
+attack_log "another run's records unredacted next to this run's" "
+O = read('$R1')
+for k, r in enumerate(O):
+    if k < len(L) and L[k][3][0] == 0xE2 and r[3][0] == 0xE1: L[k] = r"
+attack_log "another run presented as this run: its records unredacted, this run's redacted" "
+O = read('$R1')
+me = run_id(L[-1])
+for k, r in enumerate(L):
+    if run_id(r) == me: redact(r)
+for k, r in enumerate(O):
+    if k < len(L) and L[k][3][0] == 0xE2 and r[3][0] == 0xE1: L[k] = r"
+attack_log "a spliced run: the other run's run_start in place of this run's" "
+O = read('$R1')
+s = next(k for k, r in enumerate(L) if kind(r) == RUN_START)
+o = next(r for r in O if kind(r) == RUN_START)
+set_content(L[s], [(t, run_id(L[-1]).encode() if t == 2 else v) for t, v in fields(o)])"
+attack_log "records of the two runs re-ordered (recnums kept in sequence)" '
+a = next(k for k, r in enumerate(L) if r[3][0] == 0xE2)
+b = next(k for k, r in enumerate(L) if kind(r) == RUN_START)
+L[a][1:], L[b][1:] = L[b][1:], L[a][1:]'
+attack_log "a redacted record's digests replaced by a record of this run's (duplicated batch)" '
+a = next(k for k, r in enumerate(L) if r[3][0] == 0xE2)
+b = next(r for r in L if kind(r) == BATCH and run_id(r))
+L[a][2:] = b[2:]'
+
+# --- CEL encoding leniency ---
+attack_log "a redacted record moved to PCR 16 with a 1-byte pcr TLV" '
+next(r for r in L if r[3][0] == 0xE2)[1] = (1, bytes([16]))'
+attack_log "a redacted record turned into an nv_index record" '
+r = next(r for r in L if r[3][0] == 0xE2); r[1] = (2, r[1][1])'
+attack_log "this run's batch with an extra bank holding a wrong digest" '
+r = next(r for r in L if kind(r) == BATCH)
+r[2] = (3, r[2][1] + tlv(0x12, bytes(32)))'
+attack_log "this run's batch with a second, wrong sha256 digest" '
+r = next(r for r in L if kind(r) == BATCH)
+r[2] = (3, r[2][1] + tlv(0x0B, bytes(32)))'
+attack_log "a redacted record given an unknown content type" '
+next(r for r in L if r[3][0] == 0xE2)[3] = (0x50, b"redacted")'
+attack_log "a redacted record with a different marker" '
+next(r for r in L if r[3][0] == 0xE2)[3] = (0xE2, b"REDACTED")'
+attack_log "a redacted record turned into an empty aicert record" '
+next(r for r in L if r[3][0] == 0xE2)[3] = (0xE1, b"")'
+attack_log "a second baseline in place of a redacted record" '
+a = next(k for k, r in enumerate(L) if r[3][0] == 0xE2); L[a] = [L[a][0]] + L[0][1:]'
+attack_log "the log cut at this run's run_start, with a new baseline" '
+s = next(k for k, r in enumerate(L) if kind(r) == RUN_START)
+b = L[0]; del L[:s]; L.insert(0, b)
+for k, r in enumerate(L): r[0] = (0, k.to_bytes(8, "big"))'
+attack_log "a duplicated field (two exit_status) in run_end" '
+end = max(k for k, r in enumerate(L) if kind(r) == RUN_END)
+set_content(L[end], fields(L[end]) + [(50, (1).to_bytes(4, "big"))])'
+attack_log "a trailing partial record after run_end" '
+L.append([(0, bytes(8))])'
+
+# --- manifest and bundle files ---
+copy
+cp "$W/run1/events.cel" "$W/t/events.cel"
+"$GEN" --manifest "$W/t"
+reject "another run's events.cel, manifest rewritten, not re-quoted" "$W/t"
+copy
+cp "$W/run1/events.cel" "$W/t/events.cel"
+cp "$W/run1/bom.json" "$W/t/bom.json"
+reseal "$W/t" && reject "another run's events.cel and bom.json re-quoted now (the PCR moved on)" "$W/t"
+copy
+mv "$W/t/events.cel" "$W/t/ima.bin"
+reseal "$W/t" && reject "events.cel renamed to ima.bin (an unbound name)" "$W/t"
+copy
+mkdir "$W/t/sub" && echo x > "$W/t/sub/f"
+reject "a subdirectory added" "$W/t"
+copy
+ln -s bom.json "$W/t/extra.json"
+reject "a symbolic link added" "$W/t"
+copy
+cp "$W/t/bom.json" "$W/t/bom.json.orig"
+"$GEN" --manifest "$W/t"
+reject "an extra file added, manifest rewritten, not re-quoted" "$W/t"
+
+[ "$fails" = 0 ]
