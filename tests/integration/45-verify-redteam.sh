@@ -111,14 +111,15 @@ AKH=0x81010020 # aicert's AK (userspace/trace/tpm.h TPM_AK_HANDLE_DEFAULT)
 SEL=sha256:10,15
 grep -q 'selection sha256:15 ' < <("$V" "$GOOD" --ak "$AK") && SEL=sha256:15
 
-# reject NAME BUNDLE [verify options]: the forgery must not verify
+# reject NAME BUNDLE [AK]: the forgery must fail a check (not a usage or internal error)
 reject() {
 	local name=$1 dir=$2 rc out
-	shift 2
-	out=$("$V" "$dir" --ak "$AK" "$@" 2>&1)
+	out=$("$V" "$dir" --ak "${3:-$AK}" 2>&1)
 	rc=$?
 	if [ "$rc" = 0 ]; then
 		nok "$name" "ACCEPTED (exit 0)"
+	elif [ "$rc" = 1 ] || [ "$rc" = 11 ] || ! grep -q '^FAIL' <<< "$out"; then
+		nok "$name" "exit $rc without a failed check: $(tail -1 <<< "$out")"
 	else
 		ok "$name" "exit $rc: $(grep -m1 '^FAIL' <<< "$out" | cut -c1-100)"
 	fi
@@ -254,5 +255,75 @@ copy
 cp "$W/t/bom.json" "$W/t/bom.json.orig"
 "$GEN" --manifest "$W/t"
 reject "an extra file added, manifest rewritten, not re-quoted" "$W/t"
+
+# --- bom.json fields the log holds (resealed) ---
+attack_bom() { # NAME PYTHON-FOR-bom.json (b)
+	copy
+	bomedit "$W/t" "$2" || { nok "$1" "the bom.json edit failed"; return; }
+	reseal "$W/t" || { nok "$1" "reseal: $(tail -1 "$W/tpm.err")"; return; }
+	reject "$1" "$W/t"
+}
+attack_bom "bom.json: the host's boot id from another boot" 'b["host"]["boot_id"] = "00000000-0000-4000-8000-000000000000"'
+attack_bom "bom.json: the boot id removed" 'del b["host"]["boot_id"]'
+attack_bom "bom.json: said unattested" 'b["attested"] = False'
+attack_bom "bom.json: killed by a signal, but the log has exit 0" 'b["run"]["exit_code"] = -1; b["run"]["signal"] = 9'
+attack_bom "bom.json: the other run's input swapped in (path kept)" "
+for f in b['files']:
+    if f['path'].endswith('input.txt'): f['sha256'] = '$(sha256sum "$W/secret.txt" | cut -c1-64)'"
+attack_bom "bom.json: an input demoted to a library" "
+for f in b['files']:
+    if f['path'].endswith('input.txt'): f['roles'] = ['library']"
+attack_bom "bom.json: the input's sha256 dropped (as if unhashable)" "
+for f in b['files']:
+    if f['path'].endswith('input.txt'): del f['sha256']; f['status'] = 'vanished'"
+attack_bom "bom.json: an unknown field" 'b["run"]["approved_by"] = "qa"'
+
+# --- ima.bin (not bound; PCR 10 authenticates it): a generated bundle, software AK ---
+cat > "$W/ima.py" << 'PY'
+import hashlib, sys
+def parse(b):
+    o, out = 0, []
+    while o < len(b):
+        nl = int.from_bytes(b[o + 24:o + 28], "little")
+        e = [int.from_bytes(b[o:o + 4], "little"), b[o + 4:o + 24], b[o + 28:o + 28 + nl]]
+        o += 28 + nl
+        dl = int.from_bytes(b[o:o + 4], "little")
+        out.append(e + [b[o + 4:o + 4 + dl]])
+        o += 4 + dl
+    return out
+def enc(L):
+    return b"".join(p.to_bytes(4, "little") + d + len(n).to_bytes(4, "little") + n +
+                    len(x).to_bytes(4, "little") + x for p, d, n, x in L)
+def ng(path, digest):
+    h = b"sha256:\0" + digest
+    x = len(h).to_bytes(4, "little") + h + (len(path) + 1).to_bytes(4, "little") + path + b"\0"
+    return x, hashlib.sha1(x).digest()
+p = sys.argv[1]
+L = parse(open(p, "rb").read())
+exec(sys.argv[2])
+open(p, "wb").write(enc(L))
+PY
+G=$W/g
+if "$GEN" "$G" 20 10 --ima tests/fixtures/ima/ima-ng-sha256 > /dev/null 2>&1 &&
+	"$V" "$G" --ak "$G/ak.pub.pem" > /dev/null 2>&1; then
+	attack_ima() { # NAME PYTHON-FOR-ima.bin (L: [pcr, template digest, name, data])
+		rm -rf "$W/t" && cp -a "$G" "$W/t"
+		python3 - "$W/t/ima.bin" "$2" < "$W/ima.py" || { nok "$1" "the edit failed"; return; }
+		"$GEN" --manifest "$W/t" # ima.bin is not in the binding: no AK needed
+		reject "$1" "$W/t" "$G/ak.pub.pem"
+	}
+	attack_ima "ima.bin: a covered entry's file name changed (template digest recomputed)" '
+x, d = ng(b"/models/approved.bin", bytes(32)); L[3][3] = x; L[3][1] = d'
+	attack_ima "ima.bin: a covered entry turned into a violation" 'L[3][1] = bytes(20)'
+	attack_ima "ima.bin: a covered entry removed" 'del L[3]'
+	attack_ima "ima.bin: two covered entries swapped" 'L[3], L[4] = L[4], L[3]'
+	attack_ima "ima.bin: the last covered entry replaced" '
+x, d = ng(b"/models/approved.bin", bytes(32)); L[-1] = [10, d, b"ima-ng", x]'
+	attack_ima "ima.bin: a template digest that does not match its data" '
+L.append([10, bytes(19) + b"\1", L[1][2], L[1][3]])'
+	attack_ima "ima.bin: a truncated list" 'L[-1][3] = L[-1][3][:-3]'
+else
+	nok "generate a bundle with ima.bin" "gen or verify failed"
+fi
 
 [ "$fails" = 0 ]

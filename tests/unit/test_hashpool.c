@@ -36,6 +36,7 @@ static char tmpdir[64];
 ssize_t __real_read(int fd, void *buf, size_t n);
 static int read_fail_errno;	/* next read fails with this */
 static const char *read_mutate; /* before the next read, append a byte to this file */
+static const char *read_unlink; /* before the next read, unlink this file */
 
 ssize_t __wrap_read(int fd, void *buf, size_t n)
 {
@@ -43,6 +44,11 @@ ssize_t __wrap_read(int fd, void *buf, size_t n)
 		errno = read_fail_errno;
 		read_fail_errno = 0;
 		return -1;
+	}
+	if (read_unlink) {
+		if (unlink(read_unlink))
+			abort();
+		read_unlink = NULL;
 	}
 	if (read_mutate) {
 		int w = open(read_mutate, O_WRONLY | O_APPEND);
@@ -266,6 +272,25 @@ static void test_changed(void **state)
 	assert_int_equal(r.size, 200001);
 	assert_int_equal(hashcache_count(c), 0); /* too recent to cache */
 	hashcache_close(c);
+	free(b);
+	free(p);
+}
+
+/* A run that deletes a file it has just opened changes its ctime and link count, not its
+ * content: the digest stands. */
+static void test_unlinked_while_hashing(void **state)
+{
+	char *p = tpath("scratch.bin");
+	struct hash_job j = job_for(p);
+	struct hash_result r;
+	uint8_t *b = pattern(300000, 4), md[32];
+
+	tu_write_file(p, b, 300000);
+	read_unlink = p;
+	assert_int_equal(hash_file(&j, NULL, &r), HASH_OK);
+	SHA256(b, 300000, md);
+	assert_memory_equal(r.sha256, md, 32);
+	assert_int_equal(r.size, 300000);
 	free(b);
 	free(p);
 }
@@ -761,7 +786,7 @@ int main(void)
 	    cmocka_unit_test(test_vectors),	   cmocka_unit_test(test_against_openssl),
 	    cmocka_unit_test(test_cache),	   cmocka_unit_test(test_vanished),
 	    cmocka_unit_test(test_unreadable),	   cmocka_unit_test(test_not_regular),
-	    cmocka_unit_test(test_changed),	   cmocka_unit_test(test_replaced),
+	    cmocka_unit_test(test_changed),	   cmocka_unit_test(test_unlinked_while_hashing),	   cmocka_unit_test(test_replaced),
 	    cmocka_unit_test(test_pid_without_fd), cmocka_unit_test(test_pool),
 	    cmocka_unit_test(test_long_path),	   cmocka_unit_test(test_path_cut),
 	};

@@ -84,6 +84,19 @@ static int same_version(const struct stat *a, const struct stat *b)
 	       ts_ns(&a->st_mtim) == ts_ns(&b->st_mtim) && ts_ns(&a->st_ctim) == ts_ns(&b->st_ctim);
 }
 
+/*
+ * While hashing: unlinking (or linking) the file changes only its ctime and link count, not its
+ * content, and a run that deletes a file it just opened is common; any write changes mtime and
+ * any utimensat() that puts mtime back changes ctime without touching the link count.
+ */
+static int same_content(const struct stat *a, const struct stat *b)
+{
+	if (same_version(a, b))
+		return 1;
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       ts_ns(&a->st_mtim) == ts_ns(&b->st_mtim) && a->st_nlink != b->st_nlink;
+}
+
 static int open_ro(int dfd, const char *name)
 {
 	/* O_NOATIME keeps us from touching the training data's metadata; it needs ownership. */
@@ -371,7 +384,7 @@ static void hash_open_fd(int fd, const struct stat *st, struct hashcache *cache,
 		out->status = HASH_UNREADABLE;
 		return;
 	}
-	if (!same_version(st, &after) || out->bytes_hashed != (uint64_t)st->st_size) {
+	if (!same_content(st, &after) || out->bytes_hashed != (uint64_t)st->st_size) {
 		fill_stat(out, &after);
 		out->status = HASH_CHANGED;
 		return;
