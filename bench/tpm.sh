@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 				return 1;
 		}
 		snprintf(out, sizeof(out), "%s/events.cel", dir);
-		if (evlog_run_end(ev, 0, NULL, 0) || evlog_export(ev, NULL, out) ||
+		if (evlog_run_end(ev, &(struct evlog_run_end){0}) || evlog_export(ev, NULL, out) ||
 		    evlog_quote(ev, sha, 32, dir))
 			return 1;
 		printf("%ld %llu %llu %.3f\n", n, (unsigned long long)evlog_tpm_commands(ev),

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The TPM binding through the real aicert-trace on a swtpm (tests/lib/swtpm.sh), every bundle
 # checked with tests/lib/celreplay.py (an independent reader of events.cel) and tpm2-tools:
-# replay == tpm2_pcrread, tpm2_checkquote accepts, bom.json == the run's batch records; two
+# replay == tpm2_pcrread, tpm2_checkquote accepts, bom.json == the run's batch, run_end and
+# baseline records (a run killed by a signal, a detached run); two
 # concurrent runs each reveal only their own files; SIGKILL at random points leaves a host log
 # that verifies and is recovered by the next run; TPM errors exit 125 with a clear message.
 # Every run uses a temporary --state-dir and --no-cache.
@@ -67,7 +68,19 @@ bundle_checks() { # NAME BUNDLE [pcr]
 	check "$1: events.cel replays to tpm2_pcrread (every bank)" $CR tpm "$2/events.cel" --pcr "$pcr"
 	check "$1: tpm2_checkquote" checkquote "$2"
 	check "$1: quote binds the bundle and the replayed PCR" $CR quote "$2" --pcr10 tpm
-	check "$1: every hashed bom.json file is in the run's batch records" $CR bom "$2"
+	check "$1: bom.json == the run's batch, run_end and baseline records" $CR bom "$2"
+}
+
+# run_end_is BUNDLE PYTHON-DICT: the bundle's run_end record holds these values
+run_end_is() {
+	$CR dump "$1/events.cel" | /usr/bin/python3 -c 'import json, sys
+want = eval(sys.argv[1])
+end = [r["content"] for r in json.load(sys.stdin)["records"]
+       if isinstance(r["content"], dict) and r["content"].get("kind") == "run_end"][-1]
+got = {k: end.get(k) for k in want}
+if got != want:
+    sys.exit(f"run_end has {got}, not {want}")
+print(f"run_end has {got}")' "$2"
 }
 
 # SECTIONS="1 3" runs only those (while working on one); default all
@@ -85,6 +98,29 @@ if [ $rc = 0 ] && [ -f "$W/b1/manifest.json" ]; then
 	bundle_checks "one run" "$W/b1"
 else
 	nok "traced run exits 0 with a bundle" "rc=$rc: $(tail -1 "$W/b1.err")"
+fi
+
+# the log itself says how the command ended (not only bom.json): signal, exit status, detached
+trace "$W/s1" "$W/b1k" -- sh -c "cat $W/in/data1 > /dev/null; kill -TERM \$\$" 2> "$W/b1k.err"
+rc=$?
+if [ $rc = 143 ] && [ -f "$W/b1k/manifest.json" ]; then
+	ok "a command killed by SIGTERM: exit 143 with a bundle"
+	bundle_checks "SIGTERM" "$W/b1k"
+	check "SIGTERM: run_end says signal 15, exit status 143" \
+		run_end_is "$W/b1k" '{"signal": 15, "exit_status": 143, "detached": False}'
+else
+	nok "a command killed by SIGTERM: exit 143 with a bundle" "rc=$rc: $(tail -1 "$W/b1k.err")"
+fi
+trace "$W/s1" "$W/b1d" --detach-timeout 1 -- sh -c "(sleep 3; cat $W/in/data2 > /dev/null) & exit 0" \
+	> /dev/null 2> "$W/b1d.err"
+rc=$?
+if [ $rc = 0 ] && [ -f "$W/b1d/manifest.json" ]; then
+	ok "a command that leaves a process behind: exit 0 with a bundle"
+	bundle_checks "detached" "$W/b1d"
+	check "detached: run_end says detached, exit status 0" \
+		run_end_is "$W/b1d" '{"signal": 0, "exit_status": 0, "detached": True}'
+else
+	nok "a command that leaves a process behind: exit 0 with a bundle" "rc=$rc: $(tail -1 "$W/b1d.err")"
 fi
 
 fi
@@ -116,7 +152,7 @@ for r in A B; do
 		"$W/b2$o/bom.json" 2> /dev/null)
 	check "concurrent run $r: tpm2_checkquote" checkquote "$W/b2$r"
 	check "concurrent run $r: events.cel replays to the quoted PCR" $CR quote "$W/b2$r" --pcr10 tpm
-	check "concurrent run $r: its bom.json files are in its batch records, other runs redacted" \
+	check "concurrent run $r: bom.json == its batch, run_end and baseline records, other runs redacted" \
 		$CR bom "$W/b2$r"
 	check "concurrent run $r: run $o's paths and id are not in its events.cel" \
 		$CR absent "$W/b2$r/events.cel" "run$o-secret" "run$o-out" ${oid:-no-id}

@@ -5,7 +5,9 @@
 # the real AK (tpm2_quote with the AK at 0x81010020, manifest rewritten): the threat is a host
 # that holds the AK but cannot rewrite the PCR's history. Every attack must be REJECTED.
 # tests/integration/40-verify-tamper.sh holds the basic tampering cases; these are the ones that
-# play with the CEL encoding, redaction, splicing of runs, manifest names and ima.bin.
+# play with the CEL encoding, redaction, splicing of runs, manifest names, ima.bin, a resettable
+# PCR, ak.cert.pem, and every bom.json fact the log holds (command, cwd, backend, times, host,
+# exit status and signal, detached, truncated paths, file size, status and ima).
 . "$(dirname "$0")/../lib/common.sh"
 V=$B/aicert-verify
 need_root "needs root to trace (BPF)"
@@ -147,7 +149,7 @@ ok "the untouched bundle verifies ($SEL)"
 # --- the run's own records ---
 attack_log "a claimed input: a batch record the run never wrote, inserted before run_end" '
 i = max(k for k, r in enumerate(L) if kind(r) == RUN_END)
-fake = [list(L[i])][0][:]
+fake = list(L[i])
 set_content(fake, [(1, bytes([BATCH])), (2, run_id(L[i]).encode()),
     (30, tlv(1, b"/data/poisoned.csv") + tlv(2, bytes(32)) + tlv(3, bytes(8)) +
          tlv(4, (1).to_bytes(4, "big")) + tlv(5, bytes(4)))])
@@ -275,8 +277,102 @@ for f in b['files']:
     if f['path'].endswith('input.txt'): f['roles'] = ['library']"
 attack_bom "bom.json: the input's sha256 dropped (as if unhashable)" "
 for f in b['files']:
-    if f['path'].endswith('input.txt'): del f['sha256']; f['status'] = 'vanished'"
+    if f['path'].endswith('input.txt'): f['sha256'] = None; f['status'] = 'vanished'"
 attack_bom "bom.json: an unknown field" 'b["run"]["approved_by"] = "qa"'
+
+# --- facts the log now holds (run_end: signal, detached, paths_truncated, output sizes;
+# --- baseline: hostname, kernel; file size and status) and the rest of bom.json's run ---
+attack_bom "bom.json: another command" 'b["run"]["command"] = ["python3", "train.py", "--data", "clean.csv"]'
+attack_bom "bom.json: another working directory" 'b["run"]["cwd"] = "/home/alice/clean"'
+attack_bom "bom.json: another backend" 'b["run"]["backend"] = "lsm" if b["run"]["backend"] != "lsm" else "tracepoint"'
+attack_bom "bom.json: started and finished moved to another day" 'b["run"]["started"] = "2020-01-01T00:00:00.000Z"; b["run"]["finished"] = "2020-01-01T01:00:00.000Z"'
+attack_bom "bom.json: another host name" 'b["host"]["hostname"] = "trusted-builder-01"'
+attack_bom "bom.json: another kernel" 'b["host"]["kernel"] = "6.1.0-hardened"'
+attack_bom "bom.json: paths said truncated, the run said incomplete" 'b["run"]["paths_truncated"] = 1; b["run"]["complete"] = False'
+attack_bom "bom.json: said detached, incomplete (the log says not detached)" 'b["run"]["detached"] = True; b["run"]["complete"] = False'
+attack_bom "bom.json: an input's size changed" "
+for f in b['files']:
+    if f['path'].endswith('input.txt'): f['size'] = 999999999"
+attack_bom "bom.json: an output's size changed" "
+for f in b['files']:
+    if f['path'].endswith('out-run2.bin'): f['size'] += 1"
+attack_bom "bom.json: an input said vanished (digest kept)" "
+for f in b['files']:
+    if f['path'].endswith('input.txt'): f['status'] = 'vanished'"
+attack_bom "bom.json: an input said path truncated (digest kept)" "
+for f in b['files']:
+    if f['path'].endswith('input.txt'): f['status'] = 'path truncated'"
+attack_bom "bom.json: a file said to match the IMA log, without ima.bin" "
+for f in b['files']:
+    if f['path'].endswith('input.txt'): f['ima'] = 'match'"
+
+# a command that exits 137 is no SIGKILL; a detached run is not complete (each attacked while
+# its run is the host log's last, so the reseal's PCR is its replay)
+trace run3 "cat '$W/input.txt' > /dev/null; exit 137"
+if [ -f "$W/run3/quote.msg" ]; then
+	GOOD=$W/run3 attack_bom "bom.json: exit 137 presented as killed by SIGKILL" \
+		'b["run"]["exit_code"] = -1; b["run"]["signal"] = 9'
+else
+	nok "aicert-trace makes an attested bundle (exit 137)" "$(tail -1 "$W/trace-run3.log")"
+fi
+trace run4 "(sleep 3; cat '$W/input.txt' > /dev/null) & exit 0" --detach-timeout 1
+if [ -f "$W/run4/quote.msg" ] && grep -q '"detached": true' "$W/run4/bom.json"; then
+	GOOD=$W/run4 attack_bom "bom.json: a detached run presented as complete" \
+		'b["run"]["detached"] = False; b["run"]["complete"] = True'
+else
+	nok "aicert-trace makes an attested detached bundle" "$(tail -1 "$W/trace-run4.log")"
+fi
+
+# a resettable PCR: reset 16, extend a rewritten history of the run (an input's digest
+# changed) onto it, quote it with the real AK
+copy
+if tpm2_pcrreset 16 2>> "$W/tpm.err" && python3 - "$W/t" "$W" << 'PY'
+import json, subprocess, sys
+sys.path.insert(0, sys.argv[2])
+from cel import *
+d = sys.argv[1]
+L = read(d + "/events.cel")
+evil = bytes.fromhex("ee" * 32)
+names = {4: "sha1", 0xB: "sha256", 0xC: "sha384", 0xD: "sha512"}
+for r in L:
+    r[1] = (1, (16).to_bytes(4, "big"))
+    if kind(r) == BASELINE:
+        set_content(r, [(t, v[:2] + bytes(len(v) - 2)) if t == 11 else (t, v) for t, v in fields(r)])
+    if kind(r) == BATCH:
+        f = []
+        for t, v in fields(r):
+            if t == 30 and tlvs(v)[0][1].endswith(b"input.txt"):
+                v = b"".join(tlv(a, evil if a == 2 else b) for a, b in tlvs(v))
+            f.append((t, v))
+        set_content(r, f)
+for r in L:
+    spec = "16:" + ",".join(names[a] + "=" + v.hex() for a, v in tlvs(r[2][1]) if a in names)
+    subprocess.run(["tpm2_pcrextend", spec], check=True)
+write(d + "/events.cel", L)
+b = json.load(open(d + "/bom.json"))
+for f in b["files"]:
+    if f["path"].endswith("input.txt"): f["sha256"] = "ee" * 32
+open(d + "/bom.json", "w").write(json.dumps(b, indent=2) + "\n")
+PY
+then
+	"$GEN" --manifest-pcr "$W/t" 16 && SEL=${SEL/15/16} reseal "$W/t" &&
+		reject "a resettable PCR (16) reset and re-extended with a rewritten run" "$W/t"
+else
+	nok "a resettable PCR (16) reset and re-extended with a rewritten run" "the setup failed"
+fi
+
+# ak.cert.pem (unbound) of another key, next to the real AK
+copy
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/other.key" \
+	-subj /CN=other -days 1 -out "$W/t/ak.cert.pem" 2> /dev/null
+"$GEN" --manifest "$W/t"
+reject "ak.cert.pem of another key, with --ak the real AK" "$W/t"
+
+# IMA: an IMA-off bundle given an ima.bin
+copy
+cp tests/fixtures/ima/ima-ng-sha256/binary_runtime_measurements "$W/t/ima.bin"
+"$GEN" --manifest "$W/t"
+reject "ima.bin added to a bundle whose PCR 10 is zero (IMA off)" "$W/t"
 
 # --- ima.bin (not bound; PCR 10 authenticates it): a generated bundle, software AK ---
 cat > "$W/ima.py" << 'PY'
@@ -322,6 +418,12 @@ x, d = ng(b"/models/approved.bin", bytes(32)); L[-1] = [10, d, b"ima-ng", x]'
 	attack_ima "ima.bin: a template digest that does not match its data" '
 L.append([10, bytes(19) + b"\1", L[1][2], L[1][3]])'
 	attack_ima "ima.bin: a truncated list" 'L[-1][3] = L[-1][3][:-3]'
+	attack_ima "ima.bin: an entry for PCR 11 inserted in the covered prefix" '
+x, d = ng(b"/models/approved.bin", bytes(32)); L.insert(3, [11, d, b"ima-ng", x])'
+	rm -rf "$W/t" && cp -a "$G" "$W/t"
+	bomedit "$W/t" 'b["files"][0]["ima"] = "match"'
+	"$GEN" --reseal "$W/t" "$G.key.pem" > /dev/null
+	reject "bom.json: a file said to match ima.bin, which has no entry for it" "$W/t" "$G/ak.pub.pem"
 else
 	nok "generate a bundle with ima.bin" "gen or verify failed"
 fi

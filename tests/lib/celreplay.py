@@ -12,8 +12,11 @@ against this reading of the documented format.
       --host: a host log may have a torn tail and one last record not yet extended (a writer
       died between fsync and extend); says which, and --state writes it as JSON.
   celreplay.py bom BUNDLE
-      every bom.json file with a sha256 appears in this run's batch records with that digest;
-      every unredacted record's digests match its content; no other run's record is unredacted
+      every bom.json file is one batch file record of this run with the same sha256 (zeros:
+      none), size, roles and status (mapped as docs/cel.md); its outputs are run_end's (path,
+      sha256, size); run_end's exit status, signal, detached and paths_truncated and the
+      baseline's hostname and kernel are bom.json's; every unredacted record's digests match
+      its content; no other run's record is unredacted
   celreplay.py quote BUNDLE [--pcr10 HEX|tpm]
       qualifying_data == the aicert-binding/v1 of the bundle's files (lib/manifest.h),
       recomputed here; quote.msg's extraData == qualifying_data; its PCR selection is the
@@ -91,10 +94,12 @@ def decode_file(v, where):
 def decode_aicert(v, where):
     """aicert's content (type 0xE1) as a dict."""
     e = {}
-    single = {1: "kind", 2: "run_id", 3: "time_ns", 10: "boot_id", 21: "cwd", 22: "uid",
+    single = {1: "kind", 2: "run_id", 3: "time_ns", 10: "boot_id", 12: "hostname",
+              13: "kernel", 21: "cwd", 22: "uid",
               23: "policy_sha256", 24: "backend", 25: "aicert_version", 26: "aicert_sha256",
               40: "lost", 50: "exit_status", 52: "total_files", 53: "total_lost",
-              54: "total_batches", 60: "last_good_recnum", 61: "bytes_dropped"}
+              54: "total_batches", 55: "detached", 56: "paths_truncated", 57: "signal",
+              60: "last_good_recnum", 61: "bytes_dropped"}
     for t, x, _, _ in tlvs(v, where):
         if t in single:
             name = single[t]
@@ -102,14 +107,18 @@ def decode_aicert(v, where):
                 raise CelError(f"{where}: field {t} ({name}) twice")
             if t == 1:
                 e[name] = KINDS.get(uint(x, 1, where), f"unknown({x.hex()})")
-            elif t in (2, 10, 21, 24, 25):
+            elif t in (2, 10, 12, 13, 21, 24, 25):
                 e[name] = text(x)
             elif t in (23, 26):
                 e[name] = x.hex()
-            elif t == 50:
+            elif t in (50, 57):
                 if len(x) != 4:
-                    raise CelError(f"{where}: exit_status of {len(x)} bytes")
+                    raise CelError(f"{where}: {name} of {len(x)} bytes")
                 e[name] = int.from_bytes(x, "big", signed=True)
+            elif t == 55:
+                if len(x) != 1 or x[0] > 1:
+                    raise CelError(f"{where}: detached is not one byte 0 or 1")
+                e[name] = bool(x[0])
             else:
                 e[name] = uint(x, 4 if t == 22 else 8, where)
         elif t == 11:
@@ -124,12 +133,19 @@ def decode_aicert(v, where):
         elif t == 51:
             o = {}
             for t2, x2, _, _ in tlvs(x, where):
+                names = {1: "path", 2: "sha256", 3: "size"}
+                if t2 not in names or names[t2] in o:
+                    raise CelError(f"{where}: bad output field {t2}")
                 if t2 == 1:
                     o["path"] = text(x2)
                 elif t2 == 2 and len(x2) == 32:
                     o["sha256"] = x2.hex()
+                elif t2 == 3 and len(x2) == 8:
+                    o["size"] = int.from_bytes(x2, "big")
                 else:
                     raise CelError(f"{where}: bad output field {t2}")
+            if set(o) != {"path", "sha256", "size"}:
+                raise CelError(f"{where}: output lacks {sorted({'path', 'sha256', 'size'} - set(o))}")
             e.setdefault("outputs", []).append(o)
         else:
             raise CelError(f"{where}: unknown aicert field type {t}")
@@ -294,7 +310,24 @@ def cmd_tpm(a):
     return 0
 
 
+ROLE_BITS = {"input": 1, "output": 2, "executable": 4, "library": 8}
+# bom.json file status -> the log's status code (docs/cel.md); "unreadable: <why>" by prefix
+BOM_STATUS = {None: 0, "vanished": 2, "changed while hashing": 3, "replaced": 5,
+              "not a regular file": 6, "deleted before the run ended": 7, "path truncated": 8}
+
+
+def bom_status(st):
+    if st is not None and st.startswith("unreadable"):
+        return 1
+    if st not in BOM_STATUS:
+        raise CelError(f"bom.json file status {st!r} has no log status")
+    return BOM_STATUS[st]
+
+
 def cmd_bom(a):
+    """bom.json == the log: every file (path, sha256, size, roles, status) is one batch file
+    record of the run, the outputs are run_end's, and run_end / baseline hold bom.json's
+    exit status, signal, detached, paths_truncated, hostname and kernel."""
     bundle = a[0]
     with open(os.path.join(bundle, "bom.json")) as f:
         bom = json.load(f)
@@ -303,35 +336,60 @@ def cmd_bom(a):
     if bad:
         raise CelError("; ".join(bad[:3]))
     rid = bom["run"]["id"]
-    seen, kinds, others = {}, [], 0
+    logged, kinds, others, end, base = {}, [], 0, None, None
     for r in recs:
         c = r["content"]
         if r["content_type"] != CT_AICERT:
             continue
+        if c["kind"] == "baseline":
+            base = c
         if c.get("run_id", rid) != rid:
             others += 1
             continue
         if "run_id" in c:
             kinds.append(c["kind"])
+        if c["kind"] == "run_end":
+            end = c
         for fl in c.get("files", []):
-            seen.setdefault(fl["path"], set()).add(fl["sha256"])
+            logged.setdefault(fl["path"], []).append(fl)
     if others:
         raise CelError(f"{others} records of other runs are not redacted")
     if kinds[:1] != ["run_start"] or kinds[-1:] != ["run_end"]:
         raise CelError(f"this run's records are {kinds}, not run_start .. run_end")
-    n, missing = 0, []
+    n, diff = 0, []
     for fl in bom["files"]:
-        if not fl.get("sha256"):
-            continue
-        n += 1
-        if fl["sha256"] not in seen.get(fl["path"], ()):
-            missing.append(f"{fl['path']} ({seen.get(fl['path'], 'absent')})")
-    if missing:
-        raise CelError(f"{len(missing)} of {n} bom files not in the batch records with "
-                       f"their digest: {missing[:3]}")
+        want = {"sha256": fl.get("sha256") or "0" * 64, "size": fl.get("size", 0),
+                "roles": sum(ROLE_BITS[x] for x in fl["roles"]),
+                "status": bom_status(fl.get("status"))}
+        got = logged.get(fl["path"], [])
+        n += bool(fl.get("sha256"))
+        if len(got) != 1 or any(got[0][k] != v for k, v in want.items()):
+            diff.append(f"{fl['path']}: bom {want}, log {got}")
+    if len(logged) != len(bom["files"]):
+        diff.append(f"{len(logged)} paths in the log, {len(bom['files'])} in bom.json")
+    if diff:
+        raise CelError(f"{len(diff)} bom files differ from the batch records: {diff[:2]}")
     if n == 0:
         raise CelError("bom.json lists no hashed file")
-    print(f"{n} bom files found in {kinds.count('batch')} batch records of run {rid}")
+    outs = sorted((f["path"], f["sha256"], f.get("size", 0)) for f in bom["files"]
+                  if "output" in f["roles"] and f.get("sha256"))
+    louts = sorted((o["path"], o["sha256"], o["size"]) for o in end.get("outputs", []))
+    if outs != louts:
+        raise CelError(f"outputs: bom.json {outs[:2]}, run_end {louts[:2]}")
+    run, host = bom["run"], bom["host"]
+    sig = end.get("signal", 0)
+    status = 128 + sig if sig else run["exit_code"]
+    checks = [("signal", run.get("signal", 0), sig), ("exit status", status, end["exit_status"]),
+              ("detached", run["detached"], end.get("detached", False)),
+              ("paths_truncated", run["paths_truncated"], end.get("paths_truncated", 0)),
+              ("hostname", host["hostname"], base and base.get("hostname")),
+              ("kernel", host["kernel"], base and base.get("kernel"))]
+    diff = [f"{k}: bom.json {b!r}, log {lg!r}" for k, b, lg in checks if b != lg]
+    if diff:
+        raise CelError("; ".join(diff))
+    print(f"{len(bom['files'])} bom files ({n} hashed) == {kinds.count('batch')} batch records, "
+          f"{len(outs)} outputs == run_end, exit {end['exit_status']} signal {sig} "
+          f"detached {run['detached']} == run_end, host == baseline, run {rid}")
     return 0
 
 

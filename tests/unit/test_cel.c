@@ -40,6 +40,8 @@ static void make_event(enum cel_kind k, struct cel_event *e, struct cel_file *fi
 	switch (k) {
 	case CEL_KIND_BASELINE:
 		strcpy(e->boot_id, "6a1f0d4e-9c2b-4e8f-a3d7-1b5c9e2f4a60");
+		e->hostname = "gpu-node-7";
+		e->kernel = "6.1.0-28-amd64";
 		e->pcr_values.n = 2;
 		e->pcr_values.v[0] = (struct cel_digest){.alg = TPM2_ALG_SHA1, .len = 20};
 		e->pcr_values.v[1] = (struct cel_digest){.alg = TPM2_ALG_SHA256, .len = 32};
@@ -66,19 +68,28 @@ static void make_event(enum cel_kind k, struct cel_event *e, struct cel_file *fi
 		fill(files[1].sha256, 32, 0x55);
 		files[2] = (struct cel_file){
 		    .path = "/tmp/gone", .size = 0, .roles = 1, .status = CEL_FILE_VANISHED};
+		files[3] = (struct cel_file){.path = "/home/ml/run/ckpt.tmp",
+					     .size = 4096,
+					     .roles = 2,
+					     .status = CEL_FILE_DELETED};
+		fill(files[3].sha256, 32, 0x77);
 		e->files = files;
-		e->n_files = 3;
+		e->n_files = 4;
 		break;
 	case CEL_KIND_LOSS:
 		e->lost = 42;
 		break;
 	case CEL_KIND_RUN_END:
-		e->exit_status = -9;
-		outs[0] = (struct cel_output){.path = "/home/ml/run/model.safetensors"};
+		e->exit_status = 128 + 9;
+		e->signal = 9;
+		e->detached = 1;
+		e->paths_truncated = 2;
+		outs[0] = (struct cel_output){.path = "/home/ml/run/model.safetensors",
+					      .size = 987654321};
 		fill(outs[0].sha256, 32, 0x66);
 		e->outputs = outs;
 		e->n_outputs = 1;
-		e->total_files = 3;
+		e->total_files = 4;
 		e->total_lost = 42;
 		e->total_batches = 1;
 		break;
@@ -94,7 +105,7 @@ static void build_log(struct cel_log *log)
 	memset(log, 0, sizeof(*log));
 	for (int k = CEL_KIND_BASELINE; k <= CEL_KIND_RECOVERY; k++) {
 		struct cel_event e;
-		struct cel_file files[3];
+		struct cel_file files[4];
 		struct cel_output outs[1];
 		struct cel_record r;
 		uint8_t *c;
@@ -113,7 +124,7 @@ static void test_event_roundtrip(void **state)
 {
 	for (int k = CEL_KIND_BASELINE; k <= CEL_KIND_RECOVERY; k++) {
 		struct cel_event e, d;
-		struct cel_file files[3];
+		struct cel_file files[4];
 		struct cel_output outs[1];
 		char err[CEL_ERR_MAX];
 		uint8_t *c, *c2;
@@ -138,10 +149,22 @@ static void test_event_roundtrip(void **state)
 			assert_int_equal(d.files[i].status, e.files[i].status);
 		}
 		assert_int_equal(d.exit_status, e.exit_status);
+		assert_int_equal(d.signal, e.signal);
+		assert_int_equal(d.detached, e.detached);
+		assert_int_equal(d.paths_truncated, e.paths_truncated);
 		assert_int_equal(d.n_outputs, e.n_outputs);
+		for (size_t i = 0; i < d.n_outputs; i++) {
+			assert_string_equal(d.outputs[i].path, e.outputs[i].path);
+			assert_memory_equal(d.outputs[i].sha256, e.outputs[i].sha256, 32);
+			assert_int_equal(d.outputs[i].size, e.outputs[i].size);
+		}
 		assert_int_equal(d.lost, e.lost);
 		assert_int_equal(d.last_good_recnum, e.last_good_recnum);
 		assert_int_equal(d.pcr_values.n, e.pcr_values.n);
+		if (k == CEL_KIND_BASELINE) {
+			assert_string_equal(d.hostname, e.hostname);
+			assert_string_equal(d.kernel, e.kernel);
+		}
 		if (k == CEL_KIND_RUN_START) {
 			assert_string_equal(d.cwd, e.cwd);
 			assert_string_equal(d.backend, e.backend);
@@ -297,6 +320,29 @@ static void test_malformed(void **state)
 	free(buf);
 }
 
+/* The content decoder wants every output field and a 0/1 detached flag. */
+static void test_content_strict(void **state)
+{
+	static const uint8_t no_size[] = {
+	    1,	0, 0, 0, 1,  5,					 /* kind run_end */
+	    51, 0, 0, 0, 43, 1, 0, 0, 0, 1, 'o', 2, 0, 0, 0, 32, /* output: path, sha256 */
+	    0,	0, 0, 0, 0,  0, 0, 0, 0, 0, 0,	 0, 0, 0, 0, 0,
+	    0,	0, 0, 0, 0,  0, 0, 0, 0, 0, 0,	 0, 0, 0, 0, 0,
+	};
+	static const uint8_t detached2[] = {1, 0, 0, 0, 1, 5, 55, 0, 0, 0, 1, 2};
+	static const uint8_t detached1[] = {1, 0, 0, 0, 1, 5, 55, 0, 0, 0, 1, 1};
+	struct cel_event e;
+	char err[CEL_ERR_MAX] = "";
+
+	assert_int_equal(cel_event_decode(no_size, sizeof(no_size), &e, err), -EBADMSG);
+	assert_non_null(strstr(err, "field 51"));
+	assert_int_equal(cel_event_decode(detached2, sizeof(detached2), &e, err), -EBADMSG);
+	assert_non_null(strstr(err, "field 55"));
+	assert_int_equal(cel_event_decode(detached1, sizeof(detached1), &e, err), 0);
+	assert_int_equal(e.detached, 1);
+	cel_event_free(&e);
+}
+
 static void test_replay(void **state)
 {
 	struct cel_log log;
@@ -383,13 +429,10 @@ static void test_json(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_event_roundtrip),
-	    cmocka_unit_test(test_golden),
-	    cmocka_unit_test(test_truncation),
-	    cmocka_unit_test(test_malformed),
-	    cmocka_unit_test(test_replay),
-	    cmocka_unit_test(test_redact),
-	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_event_roundtrip), cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_content_strict),  cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_malformed),	    cmocka_unit_test(test_replay),
+	    cmocka_unit_test(test_redact),	    cmocka_unit_test(test_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

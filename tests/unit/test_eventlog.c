@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -79,7 +80,13 @@ static void run(struct evlog *ev, const char *run_id, int n, int every)
 				    .cwd = "/w",
 				    .uid = 0,
 				    .backend = "tracepoint"};
-	struct cel_output out = {.path = "/w/model.bin"};
+	struct cel_output out = {.path = "/w/model.bin", .size = 4242};
+	struct evlog_run_end re = {.exit_status = 128 + 15,
+				   .signal = 15,
+				   .detached = true,
+				   .paths_truncated = 3,
+				   .outputs = &out,
+				   .n_outputs = 1};
 	char path[64];
 	uint8_t sha[32];
 
@@ -93,7 +100,7 @@ static void run(struct evlog *ev, const char *run_id, int n, int every)
 	}
 	assert_int_equal(evlog_loss(ev, 2), 0);
 	fake_sha("model", out.sha256);
-	assert_int_equal(evlog_run_end(ev, 0, &out, 1), 0);
+	assert_int_equal(evlog_run_end(ev, &re), 0);
 }
 
 static void load(const char *path, struct cel_log *log)
@@ -128,6 +135,33 @@ static enum cel_kind kind_of(const struct cel_record *r, char *run_id)
 		strcpy(run_id, e.run_id);
 	cel_event_free(&e);
 	return k;
+}
+
+/* The baseline names this host and kernel; run_end carries what evlog_run_end() was given. */
+static void check_baseline_and_end(const struct cel_log *log)
+{
+	const struct cel_record *last = &log->recs[log->n - 1];
+	struct cel_event e;
+	struct utsname u;
+	char err[CEL_ERR_MAX] = "";
+
+	assert_int_equal(uname(&u), 0);
+	if (cel_event_decode(log->recs[0].content, log->recs[0].content_len, &e, err))
+		fail_msg("baseline: %s", err);
+	assert_string_equal(e.hostname, u.nodename);
+	assert_string_equal(e.kernel, u.release);
+	cel_event_free(&e);
+	if (cel_event_decode(last->content, last->content_len, &e, err))
+		fail_msg("run_end: %s", err);
+	assert_int_equal(e.kind, CEL_KIND_RUN_END);
+	assert_int_equal(e.exit_status, 128 + 15);
+	assert_int_equal(e.signal, 15);
+	assert_int_equal(e.detached, 1);
+	assert_int_equal(e.paths_truncated, 3);
+	assert_int_equal(e.n_outputs, 1);
+	assert_string_equal(e.outputs[0].path, "/w/model.bin");
+	assert_int_equal(e.outputs[0].size, 4242);
+	cel_event_free(&e);
 }
 
 /* The log's replay from its baseline equals tpm2_pcrread, in sha1 and sha256 (and the rest). */
@@ -192,6 +226,7 @@ static void test_run_replay_quote(void **state)
 		assert_int_equal(log.recs[i].digests.n, 4); /* every allocated bank */
 	}
 	assert_replays(&log, 15);
+	check_baseline_and_end(&log);
 	load(strcat(bundle, "/events.cel"), &ex);
 	assert_int_equal(ex.n, log.n);
 	bundle[strlen(bundle) - strlen("/events.cel")] = 0;

@@ -41,6 +41,9 @@
 #define OTHER_RUN "11111111-2222-4333-8444-555555555555"
 #define BOOT_ID "0b5e7c1a-3d4f-4e2a-9b8c-7d6e5f4a3b2c"
 #define WEIGHTS "trained weights\n"
+/* run_start and run_end times: bom.json's started/finished lie within them */
+#define T_START 1795629599849123000ull /* 2026-11-25T17:59:59.849123Z */
+#define T_END 1795629900973268000ull   /* 2026-11-25T18:05:00.973268Z */
 
 struct gen {
 	const char *dir;
@@ -55,6 +58,14 @@ struct gen {
 	const uint8_t *nonce;
 	size_t nonce_len;
 	EVP_PKEY *key; /* the software AK */
+	int signal;    /* the command was killed by it (exit status 128 + signal) */
+	bool detached;
+	uint64_t paths_truncated;
+	/* one more input, as IMA measured it: its path, sha256 and bom.json's ima claim */
+	const char *ima_path;
+	uint8_t ima_sha[32];
+	enum bom_ima ima_claim;
+	const char *arg1; /* the command's argument (NULL: "train.py") */
 };
 
 static _Noreturn void die(const char *what)
@@ -130,13 +141,15 @@ static void file_digest(size_t i, uint8_t out[32])
 
 static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 {
-	static char *argv[] = {"python3", "train.py"};
+	char *argv[] = {"python3", g->arg1 ? (char *)g->arg1 : "train.py"};
 	struct cel_event e = {0};
-	struct cel_output out = {.path = "/out/model.bin"};
+	struct cel_output out = {.path = "/out/model.bin", .size = strlen(WEIGHTS)};
 	uint64_t batches = 0;
 
 	e.kind = CEL_KIND_BASELINE;
 	memcpy(e.boot_id, BOOT_ID, 37);
+	e.hostname = "gpu01";
+	e.kernel = "Linux 6.1.0 #1 SMP Debian x86_64";
 	e.pcr_values.n = 2;
 	for (int i = 0; i < 2; i++) {
 		e.pcr_values.v[i].alg = algs[i];
@@ -151,6 +164,7 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 	add_event(log, g->pcr, &e, true);
 	memcpy(e.run_id, RUN_ID, 37);
 	e.argc = 2, e.cwd = "/home/u";
+	e.time_ns = T_START;
 	add_event(log, g->pcr, &e, false);
 	for (size_t i = 0; i < g->n_files; i += g->batch) {
 		struct cel_event be = {.kind = CEL_KIND_BATCH};
@@ -186,6 +200,25 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 		free(be.files);
 		batches++;
 	}
+	if (g->ima_path) {
+		struct cel_file f = {
+		    .path = (char *)g->ima_path, .size = 1, .roles = BOM_ROLE_INPUT};
+		struct cel_event be = {.kind = CEL_KIND_BATCH, .files = &f, .n_files = 1};
+		struct bom_file *bf;
+		char hx[65];
+
+		memcpy(be.run_id, RUN_ID, 37);
+		memcpy(f.sha256, g->ima_sha, 32);
+		add_event(log, g->pcr, &be, false);
+		batches++;
+		hex_encode(f.sha256, 32, hx);
+		if (!(bf = bom_add_file(b, f.path, hx)))
+			die("bom_add_file");
+		bf->size = 1;
+		bf->roles = BOM_ROLE_INPUT;
+		bf->category = strdup("code");
+		bf->ima = g->ima_claim;
+	}
 	if (g->lost) {
 		struct cel_event le = {.kind = CEL_KIND_LOSS, .lost = g->lost};
 
@@ -194,10 +227,16 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 	}
 	memset(&e, 0, sizeof(e));
 	e.kind = CEL_KIND_RUN_END;
+	e.time_ns = T_END;
 	memcpy(e.run_id, RUN_ID, 37);
 	sha(WEIGHTS, strlen(WEIGHTS), out.sha256);
 	e.outputs = &out, e.n_outputs = 1;
-	e.total_files = g->n_files, e.total_lost = g->lost, e.total_batches = batches;
+	e.total_files = g->n_files + !!g->ima_path, e.total_lost = g->lost,
+	e.total_batches = batches;
+	e.exit_status = g->signal ? 128 + g->signal : 0;
+	e.signal = g->signal;
+	e.detached = g->detached;
+	e.paths_truncated = g->paths_truncated;
 	add_event(log, g->pcr, &e, false);
 	{
 		char hx[65];
@@ -209,22 +248,26 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 		bf->size = strlen(WEIGHTS);
 		bf->roles = BOM_ROLE_OUTPUT;
 		bf->category = strdup("model");
+		bf->ima = g->ima_dir ? BOM_IMA_ABSENT : BOM_IMA_UNAVAILABLE;
 	}
 }
 
 static void fill_bom(const struct gen *g, struct bom *b)
 {
-	static char *argv[] = {"python3", "train.py"};
+	char *argv[] = {"python3", g->arg1 ? (char *)g->arg1 : "train.py"};
 
 	b->run.id = strdup(RUN_ID);
 	bom_set_command(b, argv, 2);
 	b->run.cwd = strdup("/home/u");
-	b->run.exit_code = 0;
-	b->run.started = strdup("2026-11-25T18:00:00Z");
-	b->run.finished = strdup("2026-11-25T18:05:00Z");
+	b->run.exit_code = g->signal ? -1 : 0;
+	b->run.signal = g->signal;
+	b->run.detached = g->detached;
+	b->run.paths_truncated = g->paths_truncated;
+	b->run.started = strdup("2026-11-25T17:59:59.851Z");
+	b->run.finished = strdup("2026-11-25T18:05:00.969Z");
 	b->run.backend = strdup("lsm");
 	b->run.events_lost = g->lost;
-	b->run.complete = !g->lost;
+	b->run.complete = !g->lost && !g->detached && !g->paths_truncated;
 	b->host.hostname = strdup("gpu01");
 	b->host.kernel = strdup("6.1.0");
 	b->host.boot_id = strdup(BOOT_ID);
@@ -548,9 +591,37 @@ static void tamper_log(const char *dir, enum log_tamper t)
 
 /* ---- forgeries of bom.json ---- */
 
-enum bom_tamper { B_DIGEST, B_ADD, B_REMOVE, B_ROLE, B_RUN_ID, B_EXIT, B_LOST };
-static const char *const bom_tamper_names[] = {"digest", "add",	 "remove", "role",
-					       "run-id", "exit", "lost"};
+enum bom_tamper {
+	B_DIGEST,
+	B_ADD,
+	B_REMOVE,
+	B_ROLE,
+	B_RUN_ID,
+	B_EXIT,
+	B_LOST,
+	B_COMMAND, /* an argument changed (a byte that is not UTF-8) */
+	B_ARGC,	   /* an argument dropped */
+	B_CWD,
+	B_BACKEND,
+	B_STARTED,   /* 2 ms before run_start */
+	B_FINISHED,  /* 1 ms after run_end */
+	B_SIGNAL,    /* killed by SIGKILL (exit_code -1, signal 9) */
+	B_UNSIGNAL,  /* signal 0, exit_code 128 + signal: "exited 137" for a killed command */
+	B_DETACHED,  /* detached flipped, complete made consistent with it */
+	B_COMPLETE,  /* complete flipped */
+	B_TRUNCATED, /* paths_truncated + 1 */
+	B_SIZE,
+	B_STATUS, /* files[0] "vanished" (digest kept) */
+	B_HOSTNAME,
+	B_KERNEL,
+	B_IMA,	   /* files[0].ima "match" */
+	B_IMA_OFF, /* every file's ima "unavailable" (fails ima, not bom: see test_ima) */
+};
+static const char *const bom_tamper_names[] = {
+    "digest",	"add",	     "remove",	"role",	   "run-id",   "exit",	 "lost",     "command",
+    "argc",	"cwd",	     "backend", "started", "finished", "signal", "unsignal", "detached",
+    "complete", "truncated", "size",	"status",  "hostname", "kernel", "ima",	     "ima-off",
+};
 #define N_BOM_TAMPERS (sizeof(bom_tamper_names) / sizeof(bom_tamper_names[0]))
 
 static void tamper_bom(const char *dir, enum bom_tamper t)
@@ -593,6 +664,69 @@ static void tamper_bom(const char *dir, enum bom_tamper t)
 		break;
 	case B_LOST:
 		b.run.events_lost = 7;
+		break;
+	case B_COMMAND:
+		free(b.run.command[1]);
+		b.run.command[1] = strdup("train\xff.py");
+		break;
+	case B_ARGC:
+		free(b.run.command[--b.run.argc]);
+		b.run.command[b.run.argc] = NULL;
+		break;
+	case B_CWD:
+		free(b.run.cwd);
+		b.run.cwd = strdup("/home/v");
+		break;
+	case B_BACKEND:
+		free(b.run.backend);
+		b.run.backend = strdup("fanotify");
+		break;
+	case B_STARTED:
+		free(b.run.started);
+		b.run.started = strdup("2026-11-25T17:59:59.847Z");
+		break;
+	case B_FINISHED:
+		free(b.run.finished);
+		b.run.finished = strdup("2026-11-25T18:05:00.974Z");
+		break;
+	case B_SIGNAL:
+		b.run.exit_code = -1, b.run.signal = 9;
+		break;
+	case B_UNSIGNAL:
+		b.run.exit_code = 128 + b.run.signal, b.run.signal = 0;
+		break;
+	case B_DETACHED:
+		b.run.detached = !b.run.detached;
+		b.run.complete = !b.run.events_lost && !b.run.paths_truncated && !b.run.detached;
+		break;
+	case B_COMPLETE:
+		b.run.complete = !b.run.complete;
+		break;
+	case B_TRUNCATED:
+		b.run.paths_truncated++;
+		b.run.complete = 0;
+		break;
+	case B_SIZE:
+		b.files[0].size++;
+		break;
+	case B_STATUS:
+		free(b.files[0].status);
+		b.files[0].status = strdup("vanished");
+		break;
+	case B_HOSTNAME:
+		free(b.host.hostname);
+		b.host.hostname = strdup("gpu02");
+		break;
+	case B_KERNEL:
+		free(b.host.kernel);
+		b.host.kernel = strdup("6.1.1");
+		break;
+	case B_IMA:
+		b.files[0].ima = b.files[0].ima == BOM_IMA_MATCH ? BOM_IMA_ABSENT : BOM_IMA_MATCH;
+		break;
+	case B_IMA_OFF:
+		for (size_t i = 0; i < b.nfiles; i++)
+			b.files[i].ima = BOM_IMA_UNAVAILABLE;
 		break;
 	}
 	if (bom_write(&b, p))
@@ -854,6 +988,8 @@ static void test_good(void **state)
 	/* pcr10.sha256 was read after binary_after's 61 entries (the fixture's README) */
 	assert_int_equal(r.ima_covered, 61);
 	assert_int_equal(r.ima_entries, 61);
+	assert_int_equal(r.ima_uncovered, 0);
+	assert_non_null(strstr(r.checks[VERIFY_IMA].reason, "UNAUTHENTICATED"));
 	assert_int_equal(r.run_files, 26);
 }
 
@@ -1039,10 +1175,38 @@ static void test_log_forgeries(void **state)
 
 static void test_bom_forgeries(void **state)
 {
+	/* a word of the reason each forgery must be rejected with */
+	static const char *const why[] = {
+	    [B_DIGEST] = "sha256",
+	    [B_ADD] = "bom.json lists",
+	    [B_REMOVE] = "does not list",
+	    [B_ROLE] = "roles",
+	    [B_RUN_ID] = "is for run",
+	    [B_EXIT] = "exit status",
+	    [B_LOST] = "events lost",
+	    [B_COMMAND] = "argument 1",
+	    [B_ARGC] = "arguments",
+	    [B_CWD] = "cwd",
+	    [B_BACKEND] = "backend",
+	    [B_STARTED] = "times",
+	    [B_FINISHED] = "times",
+	    [B_SIGNAL] = "signal: bom.json says 9",
+	    [B_UNSIGNAL] = "exit status",
+	    [B_DETACHED] = "detached",
+	    [B_COMPLETE] = "complete",
+	    [B_TRUNCATED] = "paths truncated",
+	    [B_SIZE] = "size",
+	    [B_STATUS] = "status \"vanished\"",
+	    [B_HOSTNAME] = "hostname",
+	    [B_KERNEL] = "kernel",
+	    [B_IMA] = "ima \"match\"",
+	};
 	struct world *w = *state;
 	struct verify_report r;
 
 	for (size_t t = 0; t < N_BOM_TAMPERS; t++) {
+		if (t == B_IMA_OFF)
+			continue;
 		fresh(w);
 		tamper_bom(w->dir, t);
 		run(w, w->ak, NULL, 0, NULL, &r);
@@ -1050,10 +1214,11 @@ static void test_bom_forgeries(void **state)
 			fail_msg("bom forgery %s not caught by the manifest", bom_tamper_names[t]);
 		reseal(w->dir, w->key, NULL, 0, NULL);
 		run(w, w->ak, NULL, 0, NULL, &r);
-		if (r.checks[VERIFY_BOM].ok || r.exit_code != VERIFY_EXIT_BOM) {
+		if (r.checks[VERIFY_BOM].ok || r.exit_code != VERIFY_EXIT_BOM ||
+		    !strstr(r.checks[VERIFY_BOM].reason, why[t])) {
 			verify_report_print(&r, stderr);
-			fail_msg("bom forgery %s (resealed) not caught by the bom check",
-				 bom_tamper_names[t]);
+			fail_msg("bom forgery %s (resealed) not caught by the bom check (\"%s\")",
+				 bom_tamper_names[t], why[t]);
 		}
 	}
 }
@@ -1096,6 +1261,30 @@ static void test_ima(void **state)
 	reseal(w->dir, w->key, NULL, 0, NULL);
 	run(w, w->ak, NULL, 0, NULL, &r);
 	assert_false(r.checks[VERIFY_IMA].ok);
+	/* A7: an entry for another PCR (the PCR index is not in the template digest) */
+	fresh(w);
+	{
+		struct ima_list l = {0};
+		char err[256];
+		uint32_t pcr = 11;
+
+		snprintf(src, sizeof(src), "%s/ima.bin", w->dir);
+		assert_int_equal(ima_read_file(src, NULL, &l, err, sizeof(err)), 0);
+		buf = get_file(w->dir, "ima.bin", &n);
+		memcpy(buf + l.entries[l.count - 1].offset, &pcr, 4);
+		put_file(w->dir, "ima.bin", buf, n);
+		free(buf);
+		ima_list_free(&l);
+	}
+	rebuild_manifest(w->dir, false);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_IMA, VERIFY_EXIT_IMA);
+	assert_non_null(strstr(r.checks[VERIFY_IMA].reason, "PCR 11"));
+	/* A8: bom.json says IMA gave nothing, yet the bundle has ima.bin */
+	fresh(w);
+	tamper_bom(w->dir, B_IMA_OFF);
+	reseal(w->dir, w->key, NULL, 0, NULL);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_IMA, VERIFY_EXIT_IMA);
+	assert_non_null(strstr(r.checks[VERIFY_IMA].reason, "no IMA result"));
 	/* ima.bin removed (manifest rebuilt) while the quote covers a non-zero PCR 10 */
 	fresh(w);
 	snprintf(src, sizeof(src), "%s/ima.bin", w->dir);
@@ -1122,6 +1311,9 @@ static void test_ima_lag(void **state)
 	assert_int_equal(run(w, w->ak, NULL, 0, NULL, &r), 0);
 	assert_int_equal(r.ima_covered, 25);
 	assert_int_equal(r.ima_entries, 61);
+	/* A9: the 36 entries the quote does not cover are called unauthenticated */
+	assert_int_equal(r.ima_uncovered, 36);
+	assert_non_null(strstr(r.checks[VERIFY_IMA].reason, "the 36 entries after them"));
 	/* a lag larger than allowed fails */
 	{
 		struct verify_opts o = {.bundle = w->dir, .ak_pem = w->ak, .ima_max_lag = 10};
@@ -1135,6 +1327,22 @@ static void test_ima_lag(void **state)
 	g.zero10 = true;
 	make_bundle(&g);
 	assert_int_equal(run(w, w->ak, NULL, 0, NULL, &r), 0);
+	/* A8: any ima.bin added to it (not bound) is covered by nothing: refused */
+	{
+		char src[600];
+		size_t n;
+		uint8_t *buf;
+
+		buf = get_file(w->ima, "binary_after", &n);
+		put_file(w->dir, "ima.bin", buf, n);
+		free(buf);
+		rebuild_manifest(w->dir, false);
+		expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_IMA, VERIFY_EXIT_IMA);
+		assert_non_null(strstr(r.checks[VERIFY_IMA].reason, "covers none"));
+		snprintf(src, sizeof(src), "%s/ima.bin", w->dir);
+		unlink(src);
+		rebuild_manifest(w->dir, false);
+	}
 	/* and an appended record is still the log's fault */
 	tamper_log(w->dir, T_APPEND);
 	reseal(w->dir, w->key, NULL, 0, NULL);
@@ -1180,6 +1388,165 @@ static void test_incomplete_unattested(void **state)
 	assert_int_equal(run(w, w->ak, NULL, 0, NULL, &r), 0);
 }
 
+/* A1: a run on a PCR anyone can reset can be rewritten and re-quoted: refused unless asked. */
+static void test_resettable(void **state)
+{
+	static const unsigned pcrs[] = {16, 23, 10};
+	struct world *w = *state;
+	struct verify_report r;
+
+	for (size_t i = 0; i < 3; i++) {
+		struct gen g = {.n_files = 3, .batch = 2, .pcr = pcrs[i], .key = w->key};
+		struct verify_opts o = {.bundle = w->dir, .ak_pem = w->ak};
+
+		rm_rf(w->dir);
+		g.dir = w->dir;
+		make_bundle(&g);
+		expect((verify_bundle(&o, &r), &r), VERIFY_QUOTE, VERIFY_EXIT_QUOTE);
+		assert_non_null(
+		    strstr(r.checks[VERIFY_QUOTE].reason, pcrs[i] == 10 ? "IMA's" : "resettable"));
+		o.allow_resettable = true;
+		if (pcrs[i] == 10) {
+			/* IMA's PCR is never the run's */
+			expect((verify_bundle(&o, &r), &r), VERIFY_QUOTE, VERIFY_EXIT_QUOTE);
+			continue;
+		}
+		if (verify_bundle(&o, &r)) {
+			verify_report_print(&r, stderr);
+			fail_msg("PCR %u with allow_resettable", pcrs[i]);
+		}
+		assert_non_null(strstr(r.checks[VERIFY_QUOTE].reason, "proves little"));
+	}
+}
+
+/* A3/A4: what run_end says about the command's end is what bom.json must say. */
+static void test_run_end(void **state)
+{
+	struct world *w = *state;
+	struct verify_report r;
+	struct gen g = {.n_files = 3, .batch = 2, .pcr = 15, .key = w->key, .signal = 9};
+	char keep[200];
+
+	snprintf(keep, sizeof(keep), "%s/sig", w->root);
+	/* killed by SIGKILL: verifies, and "exited 137" is a lie */
+	g.dir = keep;
+	make_bundle(&g);
+	fresh_from(w, keep);
+	assert_int_equal(run(w, w->ak, NULL, 0, NULL, &r), 0);
+	tamper_bom(w->dir, B_UNSIGNAL);
+	reseal(w->dir, w->key, NULL, 0, NULL);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_BOM, VERIFY_EXIT_BOM);
+	assert_non_null(strstr(r.checks[VERIFY_BOM].reason, "signal"));
+	rm_rf(keep);
+	/* detached: incomplete; shown as complete and not detached it is a forgery */
+	g.signal = 0;
+	g.detached = true;
+	make_bundle(&g);
+	fresh_from(w, keep);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_COMPLETE, VERIFY_EXIT_INCOMPLETE);
+	assert_non_null(strstr(r.checks[VERIFY_COMPLETE].reason, "detached"));
+	tamper_bom(w->dir, B_DETACHED);
+	reseal(w->dir, w->key, NULL, 0, NULL);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_BOM, VERIFY_EXIT_BOM);
+	fresh_from(w, keep);
+	tamper_bom(w->dir, B_COMPLETE);
+	reseal(w->dir, w->key, NULL, 0, NULL);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_BOM, VERIFY_EXIT_BOM);
+	rm_rf(keep);
+	/* paths truncated: incomplete */
+	g.detached = false;
+	g.paths_truncated = 2;
+	make_bundle(&g);
+	fresh_from(w, keep);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_COMPLETE, VERIFY_EXIT_INCOMPLETE);
+	tamper_bom(w->dir, B_TRUNCATED);
+	reseal(w->dir, w->key, NULL, 0, NULL);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_BOM, VERIFY_EXIT_BOM);
+	rm_rf(keep);
+	/* an argument that is not UTF-8 compares as bytes (bom.json's command_b64) */
+	g.paths_truncated = 0;
+	g.arg1 = "tr\xe9in.py";
+	make_bundle(&g);
+	fresh_from(w, keep);
+	assert_int_equal(run(w, w->ak, NULL, 0, NULL, &r), 0);
+	rm_rf(keep);
+}
+
+/* A6: files[].ima is what the covered entries of ima.bin say. */
+static void test_ima_values(void **state)
+{
+	struct world *w = *state;
+	struct verify_report r;
+	struct gen g = {.n_files = 3, .batch = 2, .pcr = 15, .ima_dir = w->ima, .key = w->key};
+	struct ima_list l = {0};
+	const struct ima_entry *e = NULL;
+	char p[600], err[256];
+
+	snprintf(p, sizeof(p), "%s/binary_after", w->ima);
+	assert_int_equal(ima_read_file(p, NULL, &l, err, sizeof(err)), 0);
+	for (size_t i = 0; i < l.count && !e; i++) {
+		const struct ima_entry *x = &l.entries[i];
+
+		if (!x->violation && x->file_name && x->file_name[0] == '/' &&
+		    !strcmp(x->hash_algo, "sha256") && x->file_digest_len == 32 &&
+		    !strchr(x->file_name, '_') && ima_lookup(&l, x->file_name) == x)
+			e = x;
+	}
+	assert_non_null(e);
+	g.dir = w->dir;
+	g.ima_path = e->file_name;
+	memcpy(g.ima_sha, e->file_digest, 32);
+	g.ima_claim = BOM_IMA_MATCH;
+	rm_rf(w->dir);
+	make_bundle(&g);
+	if (run(w, w->ak, NULL, 0, NULL, &r)) {
+		verify_report_print(&r, stderr);
+		fail_msg("a file IMA measured, claimed as match");
+	}
+	/* the same file claimed absent, and with another digest claimed match */
+	g.ima_claim = BOM_IMA_ABSENT;
+	rm_rf(w->dir);
+	make_bundle(&g);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_BOM, VERIFY_EXIT_BOM);
+	g.ima_claim = BOM_IMA_MATCH;
+	g.ima_sha[0] ^= 1;
+	rm_rf(w->dir);
+	make_bundle(&g);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_BOM, VERIFY_EXIT_BOM);
+	assert_non_null(strstr(r.checks[VERIFY_BOM].reason, "mismatch"));
+	/* without ima.bin every value must be unavailable */
+	g.ima_dir = NULL;
+	g.ima_claim = BOM_IMA_ABSENT;
+	rm_rf(w->dir);
+	make_bundle(&g);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_BOM, VERIFY_EXIT_BOM);
+	assert_non_null(strstr(r.checks[VERIFY_BOM].reason, "absence of ima.bin"));
+	ima_list_free(&l);
+}
+
+/* A10: an ak.cert.pem in the bundle must certify ak.pub.pem, even when --ak pins the key. */
+static void test_ak_cert(void **state)
+{
+	struct world *w = *state;
+	struct verify_report r;
+	char src[600];
+	size_t n;
+	uint8_t *buf;
+
+	fresh(w);
+	snprintf(src, sizeof(src), "%s/quote/ca", fixtures());
+	buf = get_file(src, "ak.cert.pem", &n);
+	put_file(w->dir, "ak.cert.pem", buf, n);
+	free(buf);
+	reseal(w->dir, w->key, NULL, 0, NULL);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_AK, VERIFY_EXIT_AK);
+	assert_non_null(strstr(r.checks[VERIFY_AK].reason, "ak.cert.pem"));
+	fresh(w);
+	put_file(w->dir, "ak.cert.pem", "not a certificate\n", 18);
+	reseal(w->dir, w->key, NULL, 0, NULL);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_AK, VERIFY_EXIT_AK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1194,6 +1561,10 @@ int main(void)
 	    cmocka_unit_test(test_ima_lag),
 	    cmocka_unit_test(test_weights),
 	    cmocka_unit_test(test_incomplete_unattested),
+	    cmocka_unit_test(test_resettable),
+	    cmocka_unit_test(test_run_end),
+	    cmocka_unit_test(test_ima_values),
+	    cmocka_unit_test(test_ak_cert),
 	};
 
 	setenv("TSS2_LOG", "all+none", 0);

@@ -656,16 +656,27 @@ static void summary(struct run *r, const struct collector_stats *cs, const struc
 	log_info("bundle written to %s", r->out);
 }
 
+/* bom.json's status text -> the event log's code; aicert-verify maps it back the same way */
 static enum cel_file_status cel_status(const struct bom_file *f)
 {
-	/* a cut name with the digest of the record's inode: the log measures that digest */
-	if (!f->status || (f->sha256[0] && !strcmp(f->status, "path truncated")))
+	static const struct {
+		const char *text;
+		enum cel_file_status code;
+	} map[] = {
+		{ "vanished", CEL_FILE_VANISHED },
+		{ "deleted before the run ended", CEL_FILE_DELETED },
+		{ "changed while hashing", CEL_FILE_CHANGED },
+		{ "replaced", CEL_FILE_REPLACED },
+		{ "not a regular file", CEL_FILE_NOT_REGULAR },
+		{ "path truncated", CEL_FILE_PATH_TRUNCATED },
+	};
+
+	if (!f->status)
 		return CEL_FILE_OK;
-	if (!strncmp(f->status, "vanished", 8) || !strncmp(f->status, "deleted", 7))
-		return CEL_FILE_VANISHED;
-	if (!strncmp(f->status, "changed", 7))
-		return CEL_FILE_CHANGED;
-	return CEL_FILE_UNREADABLE;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(f->status, map[i].text))
+			return map[i].code;
+	return CEL_FILE_UNREADABLE; /* "unreadable: <why>" */
 }
 
 /* Every BOM entry goes into the event log, so the log replays to what bom.json says. */
@@ -682,7 +693,7 @@ static void on_measured(const struct bom_file *f, void *ctx)
 		r->ev_err = e;
 }
 
-static int log_run_end(struct run *r, int status, const struct access_stats *as)
+static int log_run_end(struct run *r, int status, int detached, const struct access_stats *as)
 {
 	struct cel_output *outs = calloc(r->bom.nfiles + 1, sizeof(*outs));
 	size_t n = 0;
@@ -696,12 +707,17 @@ static int log_run_end(struct run *r, int status, const struct access_stats *as)
 		if (!(f->roles & BOM_ROLE_OUTPUT) || !f->sha256[0])
 			continue;
 		outs[n].path = f->path;
+		outs[n].size = f->size;
 		hex_decode(f->sha256, outs[n].sha256, sizeof(outs[n].sha256));
 		n++;
 	}
 	e = as->rb_drops ? evlog_loss(r->ev, as->rb_drops) : 0;
 	if (!e)
-		e = evlog_run_end(r->ev, exit_status(status), outs, n);
+		e = evlog_run_end(r->ev, &(struct evlog_run_end){
+			.exit_status = exit_status(status),
+			.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+			.detached = detached, .paths_truncated = as->path_trunc,
+			.outputs = outs, .n_outputs = n });
 	free(outs);
 	return e;
 }
@@ -809,7 +825,7 @@ static int finish(struct run *r, int status, int detached, int *strict_fail)
 	collector_stats(r->coll, &cs);
 	if (r->cache && hashcache_save(r->cache))
 		log_warn("cannot save the hash cache in %s", r->o.cache_dir);
-	if (r->ev_err || log_run_end(r, status, &as)) {
+	if (r->ev_err || log_run_end(r, status, detached, &as)) {
 		log_err("cannot append the run to the event log %s", evlog_path(r->ev));
 		return -1;
 	}

@@ -21,12 +21,14 @@
 
 static const char usage[] =
     "usage: aicert-verify BUNDLE [--ak PEM | --ca PEM ...] [--nonce HEX] [--weights FILE ...]\n"
-    "                     [--json]\n"
+    "                     [--allow-resettable-pcr] [--json]\n"
     "Verify an aicert bundle offline. Each check prints PASS or FAIL with a reason.\n"
     "  --ak PEM         trust the AK whose public key (or certificate) is PEM\n"
     "  --ca PEM         trust an AK whose ak.cert.pem chains to this CA (repeatable)\n"
     "  --nonce HEX      the challenge given to aicert-trace; the quote must include it\n"
     "  --weights FILE   FILE's sha256 must be an output of the run (repeatable)\n"
+    "  --allow-resettable-pcr  accept a bundle on PCR 16 or 23, which anyone able to\n"
+    "                   send TPM commands can reset: such a bundle proves little\n"
     "  --json           print a JSON report instead of lines\n"
     "  -h, --help       this text\n"
     "  --version        print the version\n"
@@ -35,7 +37,7 @@ static const char usage[] =
     "Exit: 0 verified, 1 usage, 2 manifest, 3 quote, 4 AK trust, 5 event log, 6 IMA,\n"
     "7 bom.json vs log, 8 weights, 9 incomplete (events lost), 10 unattested, 11 internal.\n";
 
-enum { O_AK = 256, O_CA, O_NONCE, O_WEIGHTS, O_JSON, O_HELP, O_VERSION };
+enum { O_AK = 256, O_CA, O_NONCE, O_WEIGHTS, O_JSON, O_HELP, O_VERSION, O_RESETTABLE };
 
 struct args {
 	struct verify_opts o;
@@ -76,6 +78,7 @@ static int parse(int argc, char **argv, struct args *a)
 	    {"nonce", required_argument, NULL, O_NONCE},
 	    {"weights", required_argument, NULL, O_WEIGHTS},
 	    {"json", no_argument, NULL, O_JSON},
+	    {"allow-resettable-pcr", no_argument, NULL, O_RESETTABLE},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
 	    {0},
@@ -102,6 +105,9 @@ static int parse(int argc, char **argv, struct args *a)
 			break;
 		case O_JSON:
 			a->json = true;
+			break;
+		case O_RESETTABLE:
+			a->o.allow_resettable = true;
 			break;
 		case 'h':
 		case O_HELP:

@@ -22,6 +22,8 @@ enum {
 	F_TIME = 3,
 	F_BOOT_ID = 10,
 	F_PCR_VALUE = 11,
+	F_HOSTNAME = 12,
+	F_KERNEL = 13,
 	F_ARG = 20,
 	F_CWD = 21,
 	F_UID = 22,
@@ -36,6 +38,9 @@ enum {
 	F_TOTAL_FILES = 52,
 	F_TOTAL_LOST = 53,
 	F_TOTAL_BATCHES = 54,
+	F_DETACHED = 55,
+	F_PATHS_TRUNCATED = 56,
+	F_SIGNAL = 57,
 	F_LAST_GOOD = 60,
 	F_DROPPED = 61,
 	/* inside F_FILE / F_OUTPUT */
@@ -631,9 +636,10 @@ static void enc_output(struct wbuf *b, const struct cel_output *o)
 {
 	size_t plen = o->path ? strlen(o->path) : 0;
 
-	wb_hdr(b, F_OUTPUT, 2 * TLV_HDR + plen + 32);
+	wb_hdr(b, F_OUTPUT, 3 * TLV_HDR + plen + 32 + 8);
 	wb_tlv(b, FF_PATH, o->path, plen);
 	wb_tlv(b, FF_SHA256, o->sha256, 32);
+	wb_uint(b, FF_SIZE, o->size, 8);
 }
 
 static void enc_kind(struct wbuf *b, const struct cel_event *ev)
@@ -641,6 +647,8 @@ static void enc_kind(struct wbuf *b, const struct cel_event *ev)
 	switch (ev->kind) {
 	case CEL_KIND_BASELINE:
 		wb_str(b, F_BOOT_ID, ev->boot_id);
+		wb_str(b, F_HOSTNAME, ev->hostname);
+		wb_str(b, F_KERNEL, ev->kernel);
 		for (size_t i = 0; i < ev->pcr_values.n; i++) {
 			const struct cel_digest *d = &ev->pcr_values.v[i];
 			uint8_t v[2 + CEL_MAX_DIGEST] = {d->alg >> 8, d->alg};
@@ -668,6 +676,9 @@ static void enc_kind(struct wbuf *b, const struct cel_event *ev)
 		break;
 	case CEL_KIND_RUN_END:
 		wb_uint(b, F_EXIT, (uint32_t)ev->exit_status, 4);
+		wb_uint(b, F_SIGNAL, (uint32_t)ev->signal, 4);
+		wb_uint(b, F_DETACHED, ev->detached, 1);
+		wb_uint(b, F_PATHS_TRUNCATED, ev->paths_truncated, 8);
 		for (size_t i = 0; i < ev->n_outputs; i++)
 			enc_output(b, &ev->outputs[i]);
 		wb_uint(b, F_TOTAL_FILES, ev->total_files, 8);
@@ -743,11 +754,11 @@ static void *grow(void *p, size_t n, size_t size)
 	return realloc(p, (n ? 2 * n : 1) * size);
 }
 
-/* A nested file TLV needs all five fields, an output TLV exactly path and sha256. */
+/* A nested file TLV needs all five fields, an output TLV exactly path, sha256 and size. */
 static int dec_file(const struct tlv *t, struct cel_file *f, bool is_output)
 {
 	size_t pos = 0;
-	unsigned seen = 0, want = is_output ? 0x6 : 0x3e;
+	unsigned seen = 0, want = is_output ? 0xe : 0x3e;
 	uint64_t v = 0;
 	int ret = 0;
 
@@ -758,7 +769,7 @@ static int dec_file(const struct tlv *t, struct cel_file *f, bool is_output)
 			return -EBADMSG;
 		pos += TLV_HDR + s.len;
 		if (s.type > FF_STATUS || (seen & (1u << s.type)) ||
-		    (is_output && s.type > FF_SHA256))
+		    (is_output && s.type > FF_SIZE))
 			return -EBADMSG;
 		seen |= 1u << s.type;
 		switch (s.type) {
@@ -828,6 +839,7 @@ static int dec_list(const struct tlv *t, struct cel_event *ev)
 		ev->outputs = p;
 		ret = dec_file(t, &f, true);
 		ev->outputs[ev->n_outputs].path = f.path;
+		ev->outputs[ev->n_outputs].size = f.size;
 		memcpy(ev->outputs[ev->n_outputs++].sha256, f.sha256, 32);
 		return ret;
 	}
@@ -853,6 +865,10 @@ static int dec_field(const struct tlv *t, struct cel_event *ev)
 		return dec_uint(t, 8, &ev->time_ns);
 	case F_BOOT_ID:
 		return dec_fixstr(t, ev->boot_id, sizeof(ev->boot_id));
+	case F_HOSTNAME:
+		return dec_str(t, &ev->hostname);
+	case F_KERNEL:
+		return dec_str(t, &ev->kernel);
 	case F_CWD:
 		return dec_str(t, &ev->cwd);
 	case F_UID:
@@ -871,6 +887,14 @@ static int dec_field(const struct tlv *t, struct cel_event *ev)
 	case F_EXIT:
 		ret = dec_uint(t, 4, &v), ev->exit_status = (int32_t)(uint32_t)v;
 		return ret;
+	case F_SIGNAL:
+		ret = dec_uint(t, 4, &v), ev->signal = (int32_t)(uint32_t)v;
+		return ret;
+	case F_DETACHED:
+		ret = dec_uint(t, 1, &v), ev->detached = v;
+		return ret ? ret : (v <= 1 ? 0 : -EBADMSG);
+	case F_PATHS_TRUNCATED:
+		return dec_uint(t, 8, &ev->paths_truncated);
 	case F_TOTAL_FILES:
 		return dec_uint(t, 8, &ev->total_files);
 	case F_TOTAL_LOST:
@@ -944,6 +968,8 @@ void cel_event_free(struct cel_event *ev)
 	free(ev->cwd);
 	free(ev->backend);
 	free(ev->version);
+	free(ev->hostname);
+	free(ev->kernel);
 	memset(ev, 0, sizeof(*ev));
 }
 
@@ -997,6 +1023,8 @@ static void jkind(json_t *o, const struct cel_event *ev)
 	switch (ev->kind) {
 	case CEL_KIND_BASELINE:
 		json_object_set_new(o, "boot_id", json_string(ev->boot_id));
+		json_object_set_new(o, "hostname", json_string(ev->hostname ? ev->hostname : ""));
+		json_object_set_new(o, "kernel", json_string(ev->kernel ? ev->kernel : ""));
 		json_object_set_new(o, "pcr_values", jdigests(&ev->pcr_values));
 		break;
 	case CEL_KIND_RUN_START:
@@ -1020,11 +1048,16 @@ static void jkind(json_t *o, const struct cel_event *ev)
 		break;
 	case CEL_KIND_RUN_END:
 		json_object_set_new(o, "exit_status", json_integer(ev->exit_status));
+		json_object_set_new(o, "signal", json_integer(ev->signal));
+		json_object_set_new(o, "detached", json_boolean(ev->detached));
+		json_object_set_new(o, "paths_truncated",
+				    json_integer((json_int_t)ev->paths_truncated));
 		a = json_array();
 		for (size_t i = 0; i < ev->n_outputs; i++)
-			json_array_append_new(a,
-					      json_pack("{s:s,s:o}", "path", ev->outputs[i].path,
-							"sha256", jhex(ev->outputs[i].sha256, 32)));
+			json_array_append_new(a, json_pack("{s:s,s:o,s:I}", "path",
+							   ev->outputs[i].path, "sha256",
+							   jhex(ev->outputs[i].sha256, 32), "size",
+							   (json_int_t)ev->outputs[i].size));
 		json_object_set_new(o, "outputs", a);
 		json_object_set_new(o, "total_files", json_integer((json_int_t)ev->total_files));
 		json_object_set_new(o, "total_lost", json_integer((json_int_t)ev->total_lost));

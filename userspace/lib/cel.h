@@ -74,10 +74,14 @@ enum cel_kind {
 /* Status of one file measurement (batch records). */
 enum cel_file_status {
 	CEL_FILE_OK = 0,
-	CEL_FILE_UNREADABLE = 1, /* could not be opened or read */
-	CEL_FILE_VANISHED = 2,	 /* gone before it could be hashed */
-	CEL_FILE_CHANGED = 3,	 /* changed while it was hashed */
-	CEL_FILE_SKIPPED = 4,	 /* excluded from hashing by policy */
+	CEL_FILE_UNREADABLE = 1,     /* could not be opened or read */
+	CEL_FILE_VANISHED = 2,	     /* gone before it could be hashed */
+	CEL_FILE_CHANGED = 3,	     /* changed while it was hashed */
+	CEL_FILE_SKIPPED = 4,	     /* excluded from hashing by policy */
+	CEL_FILE_REPLACED = 5,	     /* another file took its path while it was hashed */
+	CEL_FILE_NOT_REGULAR = 6,    /* a directory, device, fifo or socket: not hashed */
+	CEL_FILE_DELETED = 7,	     /* an output deleted before the run ended */
+	CEL_FILE_PATH_TRUNCATED = 8, /* the kernel truncated the path: it names another file */
 };
 
 struct cel_file {
@@ -91,6 +95,7 @@ struct cel_file {
 struct cel_output {
 	char *path;
 	uint8_t sha256[32];
+	uint64_t size;
 };
 
 /* One decoded aicert record content. Which fields are meaningful depends on kind. */
@@ -101,6 +106,8 @@ struct cel_event {
 	/* baseline */
 	char boot_id[37];
 	struct cel_digests pcr_values; /* the PCR, per bank, before this log's first extend */
+	char *hostname;		       /* uname(2) nodename */
+	char *kernel;		       /* uname(2) release, as bom.json's host.kernel */
 	/* run_start */
 	char **argv;
 	size_t argc;
@@ -116,7 +123,10 @@ struct cel_event {
 	/* loss */
 	uint64_t lost;
 	/* run_end */
-	int32_t exit_status;
+	int32_t exit_status; /* as a shell reports it: 128+N when signal N killed the command */
+	int32_t signal;	     /* 0, or the signal that killed the command */
+	uint8_t detached;    /* the command left processes running when aicert stopped tracing */
+	uint64_t paths_truncated; /* paths the kernel truncated in the run */
 	struct cel_output *outputs;
 	size_t n_outputs;
 	uint64_t total_files, total_lost, total_batches;

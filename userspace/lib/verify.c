@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <tss2/tss2_tpm2_types.h>
@@ -48,6 +49,9 @@ struct item {
 	const char *path;
 	const uint8_t *sha; /* 32 bytes; NULL when the file was not hashed */
 	unsigned roles;
+	uint64_t size;
+	int64_t status;		 /* enum cel_file_status; -1: a bom.json status with no CEL code */
+	const char *status_text; /* bom.json's, for the reason */
 };
 
 struct ctx {
@@ -69,9 +73,11 @@ struct ctx {
 	char boot_id[37], run_id[37];
 	struct cel_event *evs; /* this run's decoded records */
 	size_t n_evs;
-	struct cel_event *end; /* run_end among evs */
+	struct cel_event *start, *end; /* run_start and run_end among evs */
 	/* ima */
 	bool has_ima, ima_ok;
+	bool ima_verified; /* the quote covers the first ima_covered entries */
+	size_t ima_covered;
 	bool zero10; /* no ima.bin, the quote covers PCR 10: it must be all zero */
 	struct ima_list ima;
 	/* bom */
@@ -249,6 +255,34 @@ static bool selects(const TPML_PCR_SELECTION *sel, unsigned pcr)
 	return false;
 }
 
+/* PCRs that TPM2_PCR_Reset resets from locality 0 (PC Client profile): their history is not
+ * append-only, so a run recorded there can be rewritten and re-quoted. */
+static bool resettable(unsigned pcr)
+{
+	return pcr == 16 || pcr == 23;
+}
+
+static bool pcr_acceptable(struct ctx *c)
+{
+	unsigned pcr = c->m->pcr;
+
+	if (pcr == PCR_IMA) {
+		fail(c, VERIFY_QUOTE,
+		     "manifest.json names PCR 10 as the run's PCR: it is IMA's, and the quote must "
+		     "cover the run's PCR besides it");
+		return false;
+	}
+	if (resettable(pcr) && !c->o->allow_resettable) {
+		fail(c, VERIFY_QUOTE,
+		     "PCR %u is resettable (TPM2_PCR_Reset): anyone able to send TPM commands can "
+		     "rewrite a run recorded there and have it quoted again; refused "
+		     "(--allow-resettable-pcr accepts it, proving little)",
+		     pcr);
+		return false;
+	}
+	return true;
+}
+
 static void check_quote_fields(struct ctx *c)
 {
 	char why[QUOTE_WHY_MAX], text[64];
@@ -275,6 +309,8 @@ static void check_quote_fields(struct ctx *c)
 		     c->o->nonce ? " (binding computed with the --nonce given)" : "");
 		return;
 	}
+	if (!pcr_acceptable(c))
+		return;
 	/* Without ima.bin a quote may still cover PCR 10: it must then be zero (IMA off). */
 	c->zero10 = !c->has_ima && selects(&c->q->attest.attested.quote.pcrSelect, PCR_IMA);
 	if (!expected_selection(c, c->has_ima || c->zero10, &sel, text, sizeof(text)) ||
@@ -285,8 +321,13 @@ static void check_quote_fields(struct ctx *c)
 	c->quote_ok = true;
 	pass(c, VERIFY_QUOTE,
 	     "signed by ak.pub.pem, qualifying data = binding%s, clock safe, "
-	     "selection %s (PCR digest: see eventlog/ima)",
-	     c->o->nonce ? " with --nonce" : "", text);
+	     "selection %s (PCR digest: see eventlog/ima)%s",
+	     c->o->nonce ? " with --nonce" : "", text,
+	     resettable(c->m->pcr)
+		 ? "; WARNING: PCR is resettable (--allow-resettable-pcr): anyone "
+		   "able to send TPM commands can rewrite its history, so this "
+		   "bundle proves little"
+		 : "");
 }
 
 static void check_quote(struct ctx *c)
@@ -344,6 +385,18 @@ static void check_ak(struct ctx *c)
 			fail(c, VERIFY_AK, "--ak %s: %s", c->o->ak_pem, why);
 			goto cleanup;
 		}
+	}
+	/* a certificate in the bundle must be the AK's, whatever authenticated the AK */
+	if (exists(c, "ak.cert.pem")) {
+		EVP_PKEY *ck = NULL;
+
+		bpath(c, "ak.cert.pem", cert, sizeof(cert));
+		if (quote_load_pubkey(cert, &ck, why) || quote_check_ak_pin(c->ak, ck, why)) {
+			fail(c, VERIFY_AK, "ak.cert.pem does not certify ak.pub.pem: %s", why);
+			EVP_PKEY_free(ck);
+			goto cleanup;
+		}
+		EVP_PKEY_free(ck);
 	}
 	if (c->o->n_ca) {
 		if (!exists(c, "ak.cert.pem")) {
@@ -485,6 +538,7 @@ static int check_run(struct ctx *c, char *why, size_t len)
 	if (c->evs[0].kind != CEL_KIND_RUN_START)
 		return snprintf(why, len, "run %s: its first record is %s, not run_start",
 				c->run_id, cel_kind_name(c->evs[0].kind));
+	c->start = &c->evs[0];
 	for (size_t i = 1; i < c->n_evs; i++) {
 		const struct cel_event *e = &c->evs[i];
 
@@ -578,6 +632,15 @@ static void load_ima(struct ctx *c)
 		fail(c, VERIFY_IMA, "%s", err);
 		return;
 	}
+	/* the quote authenticates PCR 10 only: an entry for another PCR is unverifiable */
+	for (size_t i = 0; i < c->ima.count; i++)
+		if (c->ima.entries[i].pcr != PCR_IMA) {
+			fail(c, VERIFY_IMA,
+			     "ima.bin entry %zu is for PCR %u: only PCR 10 is quoted, so it "
+			     "cannot be verified",
+			     i, c->ima.entries[i].pcr);
+			return;
+		}
 	c->ima_ok = true;
 }
 
@@ -706,19 +769,56 @@ static bool bom_ima_off(const struct ctx *c)
 	return true;
 }
 
+/* A covered entry whose file digest is not sha256: the reason a hashed file's ima can be
+ * "unavailable" while IMA was on. */
+static bool ima_other_algo(const struct ctx *c, size_t covered)
+{
+	for (size_t i = 0; i < covered && i < c->ima.count; i++) {
+		const struct ima_entry *e = &c->ima.entries[i];
+
+		if (!e->violation && e->file_name &&
+		    (!e->file_digest || strcmp(e->hash_algo, "sha256")))
+			return true;
+	}
+	return false;
+}
+
 static void pass_ima(struct ctx *c, size_t covered)
 {
+	size_t viol = 0;
+
 	c->r->ima_entries = ima_pcr10_entries(&c->ima);
 	c->r->ima_covered = covered;
-	if (!c->has_ima)
+	if (!c->has_ima) {
 		pass(c, VERIFY_IMA,
 		     "no ima.bin: IMA was off on the traced host, and the quoted PCR "
 		     "10 is zero (nothing was measured into it)");
-	else
-		pass(c, VERIFY_IMA,
-		     "ima.bin replays into PCR 10 to the quoted value: %zu of %zu "
-		     "entries covered by the quote",
-		     covered, c->r->ima_entries);
+		return;
+	}
+	/* PCR 10 as after boot matches: the list is none of the quote's business */
+	if (!covered && c->ima.count) {
+		fail(c, VERIFY_IMA,
+		     "the quote covers none of ima.bin's %zu entries (the quoted PCR 10 is zero: "
+		     "IMA was off, and ima.bin was added)",
+		     c->ima.count);
+		return;
+	}
+	if (bom_ima_off(c) && !ima_other_algo(c, covered)) {
+		fail(c, VERIFY_IMA,
+		     "bom.json records no IMA result for any file, yet the bundle has ima.bin");
+		return;
+	}
+	for (size_t i = 0; i < covered; i++)
+		viol += c->ima.entries[i].violation;
+	c->ima_verified = true;
+	c->ima_covered = covered;
+	c->r->ima_uncovered = c->r->ima_entries - covered;
+	c->r->ima_violations = viol;
+	pass(c, VERIFY_IMA,
+	     "ima.bin replays into PCR 10 to the quoted value: %zu of %zu "
+	     "entries covered by the quote; UNAUTHENTICATED: the %zu entries after them and the "
+	     "data of %zu violation entries among them",
+	     covered, c->r->ima_entries, c->r->ima_uncovered, viol);
 }
 
 static void pass_both(struct ctx *c, size_t covered)
@@ -895,6 +995,58 @@ static size_t merge_items(struct item *v, size_t n)
 	return o;
 }
 
+static bool nonzero(const uint8_t d[32])
+{
+	for (int i = 0; i < 32; i++)
+		if (d[i])
+			return true;
+	return false;
+}
+
+/* bom.json's status text as the CEL code aicert-trace records for it (docs/verify.md). */
+static int64_t bom_status_code(const char *s)
+{
+	static const struct {
+		const char *text;
+		int code;
+	} map[] = {
+	    {"vanished", CEL_FILE_VANISHED},
+	    {"deleted before the run ended", CEL_FILE_DELETED},
+	    {"changed while hashing", CEL_FILE_CHANGED},
+	    {"replaced", CEL_FILE_REPLACED},
+	    {"not a regular file", CEL_FILE_NOT_REGULAR},
+	    {"path truncated", CEL_FILE_PATH_TRUNCATED},
+	};
+
+	if (!s)
+		return CEL_FILE_OK;
+	if (!strncmp(s, "unreadable: ", 12) || !strcmp(s, "unreadable"))
+		return CEL_FILE_UNREADABLE;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(s, map[i].text))
+			return map[i].code;
+	return -1;
+}
+
+static const char *cel_status_text(int64_t st)
+{
+	static const char *const names[] = {
+	    [CEL_FILE_OK] = "hashed",
+	    [CEL_FILE_UNREADABLE] = "unreadable",
+	    [CEL_FILE_VANISHED] = "vanished",
+	    [CEL_FILE_CHANGED] = "changed while hashing",
+	    [CEL_FILE_SKIPPED] = "skipped",
+	    [CEL_FILE_REPLACED] = "replaced",
+	    [CEL_FILE_NOT_REGULAR] = "not a regular file",
+	    [CEL_FILE_DELETED] = "deleted before the run ended",
+	    [CEL_FILE_PATH_TRUNCATED] = "path truncated",
+	};
+
+	if (st >= 0 && st < (int64_t)(sizeof(names) / sizeof(names[0])) && names[st])
+		return names[st];
+	return "unknown status";
+}
+
 static int log_items(const struct ctx *c, struct item **out, size_t *n)
 {
 	size_t cap = c->end->n_outputs, k = 0;
@@ -910,15 +1062,24 @@ static int log_items(const struct ctx *c, struct item **out, size_t *n)
 		const struct cel_event *e = &c->evs[i];
 
 		for (size_t j = 0; e->kind == CEL_KIND_BATCH && j < e->n_files; j++, k++) {
-			v[k].path = e->files[j].path;
-			v[k].roles = e->files[j].roles;
-			v[k].sha = e->files[j].status == CEL_FILE_OK ? e->files[j].sha256 : NULL;
+			const struct cel_file *f = &e->files[j];
+
+			/* a digest the record holds counts, whatever the status */
+			v[k] = (struct item){.path = f->path,
+					     .roles = f->roles,
+					     .sha = nonzero(f->sha256) ? f->sha256 : NULL,
+					     .size = f->size,
+					     .status = f->status};
 		}
 	}
 	for (size_t j = 0; j < c->end->n_outputs; j++, k++) {
-		v[k].path = c->end->outputs[j].path;
-		v[k].roles = BOM_ROLE_OUTPUT;
-		v[k].sha = c->end->outputs[j].sha256;
+		const struct cel_output *f = &c->end->outputs[j];
+
+		v[k] = (struct item){.path = f->path,
+				     .roles = BOM_ROLE_OUTPUT,
+				     .sha = nonzero(f->sha256) ? f->sha256 : NULL,
+				     .size = f->size,
+				     .status = CEL_FILE_OK};
 	}
 	*out = v;
 	*n = merge_items(v, k);
@@ -942,6 +1103,9 @@ static int bom_items(const struct bom *b, struct item **out, size_t *n, uint8_t 
 		v[i].sha = b->files[i].sha256[0] && !hex_decode(b->files[i].sha256, d[i], 32)
 			       ? d[i]
 			       : NULL;
+		v[i].size = b->files[i].size;
+		v[i].status = bom_status_code(b->files[i].status);
+		v[i].status_text = b->files[i].status;
 	}
 	*out = v;
 	*digests = d;
@@ -1001,48 +1165,305 @@ static bool same_items(struct ctx *c, const struct item *b, size_t nb, const str
 			     b[i].path, r1, r2);
 			return false;
 		}
+		if (b[i].size != l[j].size) {
+			fail(c, VERIFY_BOM, "%s: size %llu in bom.json, %llu in the event log",
+			     b[i].path, (unsigned long long)b[i].size,
+			     (unsigned long long)l[j].size);
+			return false;
+		}
+		if (b[i].status != l[j].status) {
+			fail(c, VERIFY_BOM, "%s: status \"%s\" in bom.json, %s in the event log",
+			     b[i].path, b[i].status_text ? b[i].status_text : "(none: hashed)",
+			     cel_status_text(l[j].status));
+			return false;
+		}
 		i++, j++;
 	}
 	return true;
 }
 
-static bool same_exit(const struct bom_run *run, int32_t status)
+/* The command's end as bom.json says it: the signal that killed it, else its exit code. */
+static bool same_exit(struct ctx *c, const struct bom_run *run)
 {
-	if (run->signal)
-		return status == 128 + run->signal || status == -run->signal;
-	return run->exit_code == status;
+	const struct cel_event *e = c->end;
+
+	if (run->signal != e->signal) {
+		fail(c, VERIFY_BOM, "signal: bom.json says %d, run_end says %d", run->signal,
+		     e->signal);
+		return false;
+	}
+	if (e->signal ? run->exit_code != -1 : run->exit_code != e->exit_status) {
+		fail(c, VERIFY_BOM, "exit status: bom.json says %d%s, run_end says %d (signal %d)",
+		     run->exit_code, run->signal ? " (signal)" : "", e->exit_status, e->signal);
+		return false;
+	}
+	return true;
+}
+
+/* Milliseconds since the epoch of "YYYY-MM-DDTHH:MM:SS[.fff...]Z"; -1 when malformed. */
+static int64_t rfc3339_ms(const char *s)
+{
+	struct tm tm = {0};
+	const char *p;
+	int64_t ms = 0, scale = 100;
+	time_t t;
+
+	if (!s || !(p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)))
+		return -1;
+	if (*p == '.') {
+		if (!(p[1] >= '0' && p[1] <= '9'))
+			return -1;
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			ms += scale ? (*p - '0') * scale : 0;
+	}
+	if (strcmp(p, "Z") || (t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	return (int64_t)t * 1000 + ms;
+}
+
+/* run_start.time <= started <= finished <= run_end.time, at bom.json's millisecond grain. */
+static bool check_times(struct ctx *c, const struct bom_run *run)
+{
+	int64_t st = rfc3339_ms(run->started), fi = rfc3339_ms(run->finished);
+	int64_t t0 = (int64_t)(c->start->time_ns / 1000000),
+		t1 = (int64_t)(c->end->time_ns / 1000000);
+
+	if (st < 0 || fi < 0) {
+		fail(c, VERIFY_BOM, "bom.json started/finished (%s, %s) are not RFC 3339 UTC times",
+		     run->started ? run->started : "null", run->finished ? run->finished : "null");
+		return false;
+	}
+	if (!(t0 <= st && st <= fi && fi <= t1)) {
+		fail(c, VERIFY_BOM,
+		     "times: bom.json says started %s, finished %s; the log's run_start and "
+		     "run_end were made at %lld.%03lld and %lld.%03lld (s since the epoch)",
+		     run->started, run->finished, (long long)(t0 / 1000), (long long)(t0 % 1000),
+		     (long long)(t1 / 1000), (long long)(t1 % 1000));
+		return false;
+	}
+	return true;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+/* The command, cwd and backend recorded at run_start (bytes: bom_read decodes "_b64"). */
+static bool check_start(struct ctx *c, const struct bom_run *run)
+{
+	const struct cel_event *s = c->start;
+
+	if (run->argc != s->argc) {
+		fail(c, VERIFY_BOM, "command: bom.json has %zu arguments, run_start %zu", run->argc,
+		     s->argc);
+		return false;
+	}
+	for (size_t i = 0; i < s->argc; i++)
+		if (!same_str(run->command[i], s->argv[i])) {
+			fail(c, VERIFY_BOM,
+			     "command: argument %zu differs between bom.json and run_start", i);
+			return false;
+		}
+	if (!same_str(run->cwd, s->cwd)) {
+		fail(c, VERIFY_BOM, "cwd: bom.json and run_start differ");
+		return false;
+	}
+	if (!same_str(run->backend, s->backend)) {
+		fail(c, VERIFY_BOM, "backend: bom.json says %s, run_start %s",
+		     run->backend ? run->backend : "null", s->backend ? s->backend : "null");
+		return false;
+	}
+	return true;
+}
+
+/* bom.json's host.kernel is uname's release; the baseline's "sysname release version machine". */
+static bool same_kernel(const char *bom, const char *base)
+{
+	const char *sp;
+	size_t n;
+
+	if (same_str(bom, base))
+		return true;
+	if (!bom || !base || !(sp = strchr(base, ' ')))
+		return false;
+	n = strlen(bom);
+	return n && !strncmp(sp + 1, bom, n) && (sp[1 + n] == ' ' || !sp[1 + n]);
+}
+
+static bool check_host(struct ctx *c)
+{
+	const struct cel_event *b = NULL;
+	char err[CEL_ERR_MAX];
+	struct cel_event e;
+	bool ok = false;
+
+	if (cel_event_decode(c->log.recs[0].content, c->log.recs[0].content_len, &e, err)) {
+		fail(c, VERIFY_BOM, "the baseline: %s", err);
+		return false;
+	}
+	b = &e;
+	if (c->bom.host.boot_id && c->boot_id[0] && strcmp(c->bom.host.boot_id, c->boot_id))
+		fail(c, VERIFY_BOM, "boot id: bom.json says %s, the log's baseline %s",
+		     c->bom.host.boot_id, c->boot_id);
+	else if (!same_str(c->bom.host.hostname, b->hostname))
+		fail(c, VERIFY_BOM, "hostname: bom.json says %s, the log's baseline %s",
+		     c->bom.host.hostname ? c->bom.host.hostname : "null",
+		     b->hostname ? b->hostname : "(none)");
+	else if (!same_kernel(c->bom.host.kernel, b->kernel))
+		fail(c, VERIFY_BOM, "kernel: bom.json says %s, the log's baseline %s",
+		     c->bom.host.kernel ? c->bom.host.kernel : "null",
+		     b->kernel ? b->kernel : "(none)");
+	else
+		ok = true;
+	cel_event_free(&e);
+	return ok;
 }
 
 static bool check_run_fields(struct ctx *c)
 {
 	const struct bom_run *run = &c->bom.run;
+	const struct cel_event *e = c->end;
+	bool complete = !e->total_lost && !e->detached && !e->paths_truncated;
 
 	if (!run->id || strcmp(run->id, c->run_id)) {
 		fail(c, VERIFY_BOM, "bom.json is for run %s, the event log for run %s",
 		     run->id ? run->id : "(none)", c->run_id);
 		return false;
 	}
-	if (!same_exit(run, c->end->exit_status)) {
-		fail(c, VERIFY_BOM, "exit status: bom.json says %d%s, run_end says %d",
-		     run->exit_code, run->signal ? " (signal)" : "", c->end->exit_status);
+	if (!check_start(c, run) || !same_exit(c, run) || !check_times(c, run))
 		return false;
-	}
-	if (run->events_lost != c->end->total_lost) {
+	if (run->events_lost != e->total_lost) {
 		fail(c, VERIFY_BOM, "events lost: bom.json says %llu, run_end says %llu",
-		     (unsigned long long)run->events_lost, (unsigned long long)c->end->total_lost);
+		     (unsigned long long)run->events_lost, (unsigned long long)e->total_lost);
 		return false;
 	}
-	if (c->bom.host.boot_id && c->boot_id[0] && strcmp(c->bom.host.boot_id, c->boot_id)) {
-		fail(c, VERIFY_BOM, "boot id: bom.json says %s, the log's baseline %s",
-		     c->bom.host.boot_id, c->boot_id);
+	if (run->paths_truncated != e->paths_truncated || !!run->detached != !!e->detached) {
+		fail(
+		    c, VERIFY_BOM,
+		    "bom.json says %llu paths truncated, %sdetached; run_end says %llu, %sdetached",
+		    (unsigned long long)run->paths_truncated, run->detached ? "" : "not ",
+		    (unsigned long long)e->paths_truncated, e->detached ? "" : "not ");
 		return false;
 	}
+	if (!!run->complete != complete) {
+		fail(c, VERIFY_BOM, "bom.json says the run is %scomplete; run_end says %s",
+		     run->complete ? "" : "not ",
+		     complete ? "no event lost, no path truncated, not detached"
+			      : "it lost events, truncated paths or was detached");
+		return false;
+	}
+	if (!check_host(c))
+		return false;
 	if (!!c->bom.attested != c->attested) {
 		fail(c, VERIFY_BOM, "bom.json says the bundle is %sattested, but it has %squote",
 		     c->bom.attested ? "" : "un", c->attested ? "a " : "no ");
 		return false;
 	}
 	return true;
+}
+
+/* ---- files[].ima against ima.bin's covered prefix ---- */
+
+struct name_ix {
+	const char *name;
+	size_t idx;
+};
+
+static int name_ix_cmp(const void *a, const void *b)
+{
+	const struct name_ix *x = a, *y = b;
+	int d = strcmp(x->name, y->name);
+
+	return d ? d : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* The latest covered entry recorded under name, or NULL. */
+static const struct ima_entry *ima_latest(const struct ctx *c, const struct name_ix *ix, size_t n,
+					  const char *name)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(ix[mid].name, name) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && !strcmp(ix[lo - 1].name, name) ? &c->ima.entries[ix[lo - 1].idx] : NULL;
+}
+
+/* What aicert-trace's IMA correlation gives a file, from the entries the quote covers. */
+static enum bom_ima expected_ima(const struct ctx *c, const struct name_ix *ix, size_t n,
+				 const struct bom_file *f)
+{
+	const struct ima_entry *e;
+	uint8_t ours[32];
+	char *name;
+
+	if (!c->has_ima || !f->sha256[0] || f->status || hex_decode(f->sha256, ours, 32))
+		return BOM_IMA_UNAVAILABLE;
+	/* the kernel records a space in a name as '_' */
+	if (!(name = strdup(f->path)))
+		return -1;
+	for (char *p = name; *p; p++)
+		if (*p == ' ')
+			*p = '_';
+	e = ima_latest(c, ix, n, name);
+	free(name);
+	if (!e)
+		return BOM_IMA_ABSENT;
+	if (e->violation)
+		return BOM_IMA_MISMATCH;
+	if (!e->file_digest || strcmp(e->hash_algo, "sha256") || e->file_digest_len != 32 ||
+	    (e->digest_type[0] && strcmp(e->digest_type, "ima")))
+		return BOM_IMA_UNAVAILABLE;
+	return memcmp(ours, e->file_digest, 32) ? BOM_IMA_MISMATCH : BOM_IMA_MATCH;
+}
+
+static bool check_bom_ima(struct ctx *c)
+{
+	struct name_ix *ix = NULL;
+	size_t n = 0;
+	bool ok = false;
+
+	if (c->has_ima && !c->ima_verified) {
+		fail(c, VERIFY_BOM,
+		     "files' ima values not checked: ima.bin is not verified (see ima)");
+		return false;
+	}
+	if (c->has_ima) {
+		if (!(ix = calloc(c->ima_covered ? c->ima_covered : 1, sizeof(*ix)))) {
+			nomem(c, VERIFY_BOM);
+			return false;
+		}
+		for (size_t i = 0; i < c->ima_covered; i++)
+			if (c->ima.entries[i].file_name)
+				ix[n++] = (struct name_ix){c->ima.entries[i].file_name, i};
+		qsort(ix, n, sizeof(*ix), name_ix_cmp);
+	}
+	for (size_t i = 0; i < c->bom.nfiles; i++) {
+		const struct bom_file *f = &c->bom.files[i];
+		int want = expected_ima(c, ix, n, f);
+
+		if (want < 0) {
+			nomem(c, VERIFY_BOM);
+			goto cleanup;
+		}
+		if ((int)f->ima != want) {
+			fail(c, VERIFY_BOM, "%s: ima \"%s\" in bom.json, but %s says \"%s\"",
+			     f->path, bom_ima_name(f->ima),
+			     c->has_ima ? "ima.bin's covered entries" : "the absence of ima.bin",
+			     bom_ima_name(want));
+			goto cleanup;
+		}
+	}
+	ok = true;
+cleanup:
+	free(ix);
+	return ok;
 }
 
 /* bom.json is the largest file of a bundle: it is parsed on a thread while the log is checked. */
@@ -1103,10 +1524,13 @@ static void check_bom(struct ctx *c)
 		goto cleanup;
 	}
 	c->r->run_files = nl;
-	if (same_items(c, bi, nb, li, nl))
+	if (same_items(c, bi, nb, li, nl) && check_bom_ima(c))
 		pass(c, VERIFY_BOM,
-		     "run %s: %zu files in bom.json, the same (path, sha256, roles) "
-		     "as the log; exit status %d and events lost agree",
+		     "run %s: %zu files in bom.json, the same (path, sha256, roles, size, status) "
+		     "as the log, ima values as ima.bin's covered entries say; command, cwd, "
+		     "backend, times, exit status %d, signal, events lost, paths truncated, "
+		     "detached, complete, host name, kernel, boot id agree (files[].category and "
+		     "host.tpm are unattested annotations)",
 		     c->run_id, nb, c->end->exit_status);
 cleanup:
 	free(bi);
@@ -1163,12 +1587,23 @@ static void check_complete(struct ctx *c)
 		     (unsigned long long)c->end->total_lost);
 		return;
 	}
-	if (c->bom_ok && !c->bom.run.complete) {
-		fail(c, VERIFY_COMPLETE, "incomplete: bom.json marks the run incomplete%s",
-		     c->bom.run.detached ? " (detached: processes were left running)" : "");
+	if (c->end->paths_truncated) {
+		fail(c, VERIFY_COMPLETE,
+		     "incomplete: the kernel truncated %llu paths, which may name other files",
+		     (unsigned long long)c->end->paths_truncated);
 		return;
 	}
-	pass(c, VERIFY_COMPLETE, "no event lost");
+	if (c->end->detached) {
+		fail(c, VERIFY_COMPLETE,
+		     "incomplete: detached: the command left processes running when tracing "
+		     "stopped");
+		return;
+	}
+	if (c->bom_ok && !c->bom.run.complete) {
+		fail(c, VERIFY_COMPLETE, "incomplete: bom.json marks the run incomplete");
+		return;
+	}
+	pass(c, VERIFY_COMPLETE, "no event lost, no path truncated, not detached (per run_end)");
 }
 
 /* ---- driver ---- */

@@ -63,6 +63,9 @@ struct verify_opts {
 	const char *const *weights; /* --weights files, each must be an output of the run */
 	size_t n_weights;
 	size_t ima_max_lag; /* entries the quote may lag ima.bin; 0: VERIFY_IMA_MAX_LAG */
+	/* --allow-resettable-pcr: accept a dedicated PCR anyone can reset (16, 23); the bundle
+	 * then proves little, as its history can be rewritten without the AK's help */
+	bool allow_resettable;
 };
 
 #define VERIFY_IMA_MAX_LAG 4096
@@ -82,6 +85,9 @@ struct verify_report {
 	/* what was covered, for the summary */
 	uint64_t records, run_files;
 	size_t ima_entries, ima_covered;
+	/* ima.bin entries the quote does not authenticate: after the covered prefix, and the
+	 * covered violation entries (extended as all-ones, so their data is not bound) */
+	size_t ima_uncovered, ima_violations;
 };
 
 const char *verify_check_name(enum verify_check_id id);

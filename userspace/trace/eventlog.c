@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -280,12 +281,20 @@ static int append_baseline(struct evlog *ev)
 {
 	struct cel_event e;
 	uint8_t v[CEL_MAX_BANKS][CEL_MAX_DIGEST];
+	struct utsname u;
 	int ret;
 
 	if ((ret = tpm_values(ev, v)))
 		return ret;
+	if (uname(&u)) {
+		ret = -errno;
+		log_err("cannot read the host name and kernel (uname): %s", strerror(errno));
+		return ret;
+	}
 	event_init(ev, &e, CEL_KIND_BASELINE);
 	memcpy(e.boot_id, ev->boot_id, sizeof(e.boot_id));
+	e.hostname = u.nodename;
+	e.kernel = u.release; /* what bom.json's host.kernel says */
 	e.pcr_values.n = ev->n_algs;
 	for (size_t b = 0; b < ev->n_algs; b++) {
 		e.pcr_values.v[b].alg = ev->algs[b];
@@ -797,8 +806,7 @@ int evlog_loss(struct evlog *ev, uint64_t n)
 	return 0;
 }
 
-int evlog_run_end(struct evlog *ev, int exit_status, const struct cel_output *outputs,
-		  size_t n_outputs)
+int evlog_run_end(struct evlog *ev, const struct evlog_run_end *re)
 {
 	struct cel_event e;
 	int ret;
@@ -809,9 +817,12 @@ int evlog_run_end(struct evlog *ev, int exit_status, const struct cel_output *ou
 	if (ev->err)
 		return ev->err;
 	event_init(ev, &e, CEL_KIND_RUN_END);
-	e.exit_status = exit_status;
-	e.outputs = (struct cel_output *)outputs;
-	e.n_outputs = n_outputs;
+	e.exit_status = re->exit_status;
+	e.signal = re->signal;
+	e.detached = re->detached;
+	e.paths_truncated = re->paths_truncated;
+	e.outputs = (struct cel_output *)re->outputs;
+	e.n_outputs = re->n_outputs;
 	e.total_files = ev->files_total;
 	e.total_lost = ev->lost_total;
 	e.total_batches = ev->batches;

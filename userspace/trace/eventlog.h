@@ -49,6 +49,8 @@ struct evlog_run_info {
 
 struct evlog;
 
+/* A new log's first record is the baseline: the PCR values, the boot id, and the host name and
+ * kernel release from uname(2). */
 int evlog_open(const struct evlog_opts *opts, struct evlog **out);
 /* Stops the flusher (without a run_end record if none was written), releases everything. */
 void evlog_close(struct evlog *ev);
@@ -61,9 +63,18 @@ int evlog_measure(struct evlog *ev, const char *path, const uint8_t sha256[32], 
 		  uint32_t roles, uint32_t status);
 /* Adds n lost events; written as a loss record with the next flush. */
 int evlog_loss(struct evlog *ev, uint64_t n);
+
+struct evlog_run_end {
+	int exit_status; /* as the shell reports it: 128+N for a signal */
+	int signal;	 /* 0, or the signal that killed the command */
+	bool detached;	 /* processes of the command outlived it */
+	uint64_t paths_truncated;
+	const struct cel_output *outputs; /* path, sha256 (zeros: none), size */
+	size_t n_outputs;
+};
+
 /* Flushes the queue, then appends the run_end record. */
-int evlog_run_end(struct evlog *ev, int exit_status, const struct cel_output *outputs,
-		  size_t n_outputs);
+int evlog_run_end(struct evlog *ev, const struct evlog_run_end *re);
 
 /*
  * Writes the host log as it is now to out_path, with the records of runs other than run_id
