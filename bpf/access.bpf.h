@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * access.bpf.h - what both backends (access_lsm.bpf.c, access_tp.bpf.c) share: maps, the scope
- * check, the de-duplication, filling records and the dentry/mount path walk. Each backend defines
- * AC_BACKEND (enum ac_backend) before including this file.
+ * check, the de-duplication, filling records, the dentry/mount path walk and the fork/exit
+ * programs. Each backend defines AC_BACKEND (enum ac_backend) before including this file.
  */
 #ifndef AICERT_ACCESS_BPF_H
 #define AICERT_ACCESS_BPF_H
@@ -23,6 +23,7 @@
 #define AC_SCOPE_LEVELS 32 /* cgroup levels checked for nested cgroups of a run */
 #define AC_NAME_MASK 255   /* a dentry name is at most NAME_MAX (255) bytes */
 #define AC_BLK 1024	   /* bytes of a struct read in one go; power of two */
+#define AC_SLOTS 4	   /* scratch buffers per CPU: programs preempted on the CPU at once */
 
 /* uapi/kernel constants that vmlinux.h (BTF) does not carry */
 #define AC_FMODE_WRITE 0x2
@@ -31,9 +32,11 @@
 #define AC_O_TRUNC 01000
 #define AC_O_PATH 010000000
 #define AC_PROT_EXEC 0x4
+#define AC_MAP_ANONYMOUS 0x20
 #define AC_S_IFMT 00170000
 #define AC_S_IFDIR 0040000
 #define AC_AT_FDCWD -100
+#define AC_CTIME_NSEC_MASK 0x7fffffff /* 6.13+: bit 31 of i_ctime_nsec is "ctime was queried" */
 
 /* Stops clang from using a copy taken before a bounds check (6.1's verifier loses the bound) */
 #define ac_barrier_var(v) asm volatile("" : "+r"(v))
@@ -69,11 +72,12 @@ struct {
 /*
  * A per-CPU, direct-mapped cache of dedup entries in front of the LRU hash: a re-open of a file
  * that was already reported costs an array index and a compare instead of a hash lookup. Only
- * positive answers come from it (a miss asks the LRU), and an entry is written only by programs
- * on its own CPU (which run without preemption, as the scratch buffer already requires). A lost
- * record (ac_dedup_forget) bumps seen_gen, which every entry carries in k._pad: all entries of
- * all CPUs stop matching, so none keeps an access dropped that was never reported. Sized by
- * userspace before load (a power of two; seen_mask is its size - 1).
+ * positive answers come from it (a miss asks the LRU). LSM programs can be preempted, so two
+ * programs on one CPU may write an entry at once: a torn entry is a mix of two keys and values
+ * that matches neither exactly, so it only costs a miss. A lost record (ac_dedup_forget) bumps
+ * seen_gen, which every entry carries in k._pad: all entries of all CPUs stop matching, so none
+ * keeps an access dropped that was never reported. Sized by userspace before load (a power of
+ * two; seen_mask is its size - 1).
  */
 struct ac_seen {
 	struct ac_dedup_key k; /* k._pad: seen_gen when written */
@@ -95,6 +99,11 @@ const volatile __u32 seen_mask = 0;
  * Records are far larger than the 512-byte stack, so they are built here. The slack after the
  * union lets the path walk write a whole name at any offset below AC_PATH_MAX without a
  * per-byte bound the verifier could not follow.
+ *
+ * Non-sleepable LSM programs run with migration disabled but preemption on (preempt=full,
+ * PREEMPT_RT): a program preempted half-way through a record would have it overwritten by the
+ * next program on the same CPU. So each CPU has AC_SLOTS buffers, each claimed with a
+ * compare-and-swap on busy by the top-level program and released at its single exit.
  */
 struct ac_scratch {
 	union {
@@ -107,11 +116,14 @@ struct ac_scratch {
 	__u32 n, trunc;		/* path walk state */
 	char blk[AC_BLK];	/* a struct inode or struct file read in one go */
 	struct super_block *sb; /* of the file being reported: its dedup key */
+	__u32 i_generation;	/* of the file being reported: part of its dedup value */
+	__u32 _pad;
+	__u64 busy; /* 1 while a program owns the buffer; 64-bit: cmpxchg without -mcpu=v3 */
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, AC_SLOTS);
 	__type(key, __u32);
 	__type(value, struct ac_scratch);
 } scratch SEC(".maps");
@@ -160,15 +172,34 @@ static __always_inline void ac_stat_inc(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
+	/* per-CPU, but a preempted LSM program may be half-way through the same increment */
 	if (v)
-		*v += 1; /* per-CPU slot: no atomics needed */
+		__sync_fetch_and_add(v, 1);
 }
 
+/*
+ * A free scratch buffer of this CPU, NULL (the access counted lost) when AC_SLOTS programs
+ * preempted on this CPU hold them all. Every caller is a top-level program that calls
+ * ac_scratch_put before it returns.
+ */
 static __always_inline struct ac_scratch *ac_scratch_get(void)
 {
-	__u32 zero = 0;
+	for (__u32 i = 0; i < AC_SLOTS; i++) {
+		__u32 k = i;
+		struct ac_scratch *s = bpf_map_lookup_elem(&scratch, &k);
 
-	return bpf_map_lookup_elem(&scratch, &zero);
+		if (s && __sync_val_compare_and_swap(&s->busy, 0, 1) == 0)
+			return s;
+	}
+	ac_stat_inc(AC_STAT_SCRATCH_BUSY);
+	return NULL;
+}
+
+static __always_inline void ac_scratch_put(struct ac_scratch *s)
+{
+	/* the record is out (ringbuf output copies it): no write to s may move below this */
+	asm volatile("" ::: "memory");
+	*(volatile __u64 *)&s->busy = 0;
 }
 
 static __always_inline int ac_scope_has(__u64 id)
@@ -252,7 +283,8 @@ static __always_inline void ac_inode_times(const char *blk, __s64 *mtime, __s64 
 		*ctime =
 		    AC_AT(blk, __s64, bpf_core_field_offset(struct inode___v611, i_ctime_sec)) *
 			1000000000ll +
-		    AC_AT(blk, __u32, bpf_core_field_offset(struct inode___v611, i_ctime_nsec));
+		    (AC_AT(blk, __u32, bpf_core_field_offset(struct inode___v611, i_ctime_nsec)) &
+		     AC_CTIME_NSEC_MASK);
 		return;
 	}
 	__u32 m, c;
@@ -292,7 +324,8 @@ static __always_inline __u32 ac_inode_end(void)
 		e = bpf_core_field_offset(struct inode, i_version) + 8;
 		end = e > end ? e : end;
 	}
-	return end;
+	e = bpf_core_field_offset(struct inode, i_generation) + 4;
+	return e > end ? e : end;
 }
 
 /* Identity and version of the inode: what de-duplication compares. 0, or -1 when unreadable. */
@@ -321,6 +354,7 @@ static __always_inline int ac_inode_fill(struct ac_scratch *s, struct ac_file *f
 	if (bpf_core_field_exists(struct inode, i_version))
 		f->i_version =
 		    AC_AT(blk, __u64, bpf_core_field_offset(struct inode, i_version)) >> 1;
+	s->i_generation = AC_AT(blk, __u32, bpf_core_field_offset(struct inode, i_generation));
 	f->magic = 0; /* filled after de-duplication */
 	return 0;
 }
@@ -340,21 +374,24 @@ static __always_inline int ac_seen_same(const struct ac_seen *e, const struct ac
 	return e->k.scope == k->scope && e->k.dev == k->dev && e->k.ino == k->ino &&
 	       e->k.kind == k->kind && e->k._pad == gen && e->v.size == v->size &&
 	       e->v.mtime_ns == v->mtime_ns && e->v.ctime_ns == v->ctime_ns &&
-	       e->v.i_version == v->i_version;
+	       e->v.i_version == v->i_version && e->v.i_generation == v->i_generation;
 }
 
 /*
- * 1 when this (scope, inode, kind) was already reported with the same size/mtime/ctime/i_version:
- * the caller drops the access before the expensive path walk. Otherwise records the new value.
+ * 1 when this (scope, inode, kind) was already reported with the same size/mtime/ctime/i_version
+ * and generation (a new file that reuses a freed inode number has another): the caller drops the
+ * access before the expensive path walk. Otherwise records the new value.
  */
-static __always_inline int ac_dedup_seen(__u64 scope_id, const struct ac_file *f)
+static __always_inline int ac_dedup_seen(__u64 scope_id, const struct ac_scratch *s)
 {
+	const struct ac_file *f = &s->f;
 	struct ac_dedup_key k = {.scope = scope_id, .dev = f->dev, .ino = f->ino, .kind = f->kind};
 	struct ac_dedup_val v = {
 	    .size = f->size,
 	    .mtime_ns = f->mtime_ns,
 	    .ctime_ns = f->ctime_ns,
 	    .i_version = f->i_version,
+	    .i_generation = s->i_generation,
 	};
 	struct ac_dedup_val *old;
 	struct ac_seen *e;
@@ -372,7 +409,8 @@ static __always_inline int ac_dedup_seen(__u64 scope_id, const struct ac_file *f
 	}
 	old = bpf_map_lookup_elem(&dedup, &k);
 	if (old && old->size == v.size && old->mtime_ns == v.mtime_ns &&
-	    old->ctime_ns == v.ctime_ns && old->i_version == v.i_version) {
+	    old->ctime_ns == v.ctime_ns && old->i_version == v.i_version &&
+	    old->i_generation == v.i_generation) {
 		ac_stat_inc(AC_STAT_DEDUP_HITS);
 	} else if (bpf_map_update_elem(&dedup, &k, &v, BPF_ANY)) {
 		ac_stat_inc(AC_STAT_ERRORS);
@@ -489,7 +527,11 @@ static __always_inline __u32 ac_walk_write(struct ac_scratch *s, char *buf)
 		}
 		buf[off & (AC_PATH_MAX - 1)] = '/';
 		off++;
-		bpf_probe_read_kernel(&buf[off & (AC_PATH_MAX - 1)], len, q.name);
+		if (bpf_probe_read_kernel(&buf[off & (AC_PATH_MAX - 1)], len, q.name)) {
+			off--; /* the name is missing: what came before is all there is */
+			s->trunc = 1;
+			break;
+		}
 		off += len;
 	}
 	if (!off)
@@ -585,7 +627,7 @@ static __always_inline int ac_file_begin(struct ac_scratch *s, __u64 scope_id, s
 	f->kind = kind;
 	if (ac_inode_fill(s, f, inode))
 		return 1;
-	if (ac_dedup_seen(scope_id, f))
+	if (ac_dedup_seen(scope_id, s))
 		return 1;
 	ac_file_finish(s, kind, fmode, fflags, fd);
 	return 0;
@@ -612,7 +654,8 @@ static __always_inline int ac_inode_fill_btf(struct ac_scratch *s, struct ac_fil
 		struct inode___v611 *i = (void *)inode;
 
 		f->mtime_ns = i->i_mtime_sec * 1000000000ll + i->i_mtime_nsec;
-		f->ctime_ns = i->i_ctime_sec * 1000000000ll + i->i_ctime_nsec;
+		f->ctime_ns =
+		    i->i_ctime_sec * 1000000000ll + (i->i_ctime_nsec & AC_CTIME_NSEC_MASK);
 	} else if (bpf_core_field_exists(struct inode___v607, __i_mtime)) {
 		struct inode___v607 *i = (void *)inode;
 
@@ -633,6 +676,7 @@ static __always_inline int ac_inode_fill_btf(struct ac_scratch *s, struct ac_fil
 	/* bit 0 is I_VERSION_QUERIED, as in ac_inode_fill */
 	if (bpf_core_field_exists(struct inode, i_version))
 		f->i_version = (__u64)inode->i_version.counter >> 1;
+	s->i_generation = inode->i_generation;
 	f->magic = 0;
 	return 0;
 }
@@ -652,7 +696,7 @@ static __always_inline int ac_file_begin_btf(struct ac_scratch *s, __u64 scope_i
 	f->kind = kind;
 	if (ac_inode_fill_btf(s, f, inode))
 		return 1;
-	if (ac_dedup_seen(scope_id, f))
+	if (ac_dedup_seen(scope_id, s))
 		return 1;
 	ac_file_finish(s, kind, fmode, fflags, fd);
 	return 0;
@@ -672,38 +716,34 @@ static __always_inline void ac_file_send(struct ac_scratch *s, __u64 scope_id, _
 }
 
 /* The whole path: begin, walk, send. */
-static __always_inline void ac_file_emit(__u64 scope_id, struct file *file, __u32 kind, __s32 fd)
+static __always_inline void ac_file_emit(struct ac_scratch *s, __u64 scope_id, struct file *file,
+					 __u32 kind, __s32 fd)
 {
-	struct ac_scratch *s = ac_scratch_get();
 	__u32 len;
 
-	if (!s || !file || ac_file_begin(s, scope_id, file, kind, fd))
+	if (!file || ac_file_begin(s, scope_id, file, kind, fd))
 		return;
 	len = ac_file_path(s, file, &s->f.hdr.flags);
 	ac_file_send(s, scope_id, len);
 }
 
 /* ac_file_emit for a BTF pointer to the file. */
-static __always_inline void ac_file_emit_btf(__u64 scope_id, struct file *file, __u32 kind,
-					     __s32 fd)
+static __always_inline void ac_file_emit_btf(struct ac_scratch *s, __u64 scope_id,
+					     struct file *file, __u32 kind, __s32 fd)
 {
-	struct ac_scratch *s = ac_scratch_get();
 	__u32 len;
 
-	if (!s || !file || ac_file_begin_btf(s, scope_id, file, kind, fd))
+	if (!file || ac_file_begin_btf(s, scope_id, file, kind, fd))
 		return;
 	len = ac_file_path(s, file, &s->f.hdr.flags);
 	ac_file_send(s, scope_id, len);
 }
 
-static __always_inline void ac_proc_emit(__u32 type, struct task_struct *child, __s32 exit_code)
+static __always_inline void ac_proc_emit(struct ac_scratch *s, __u32 type,
+					 struct task_struct *child, __s32 exit_code)
 {
-	struct ac_scratch *s = ac_scratch_get();
-	struct ac_proc *p;
+	struct ac_proc *p = &s->p;
 
-	if (!s)
-		return;
-	p = &s->p;
 	ac_hdr_fill(&p->hdr, type);
 	ac_task_fill(&p->task);
 	p->child_tgid = child ? BPF_CORE_READ(child, tgid) : 0;
@@ -712,24 +752,45 @@ static __always_inline void ac_proc_emit(__u32 type, struct task_struct *child, 
 	ac_submit(p, sizeof(*p), sizeof(*p));
 }
 
+/*
+ * Process lifetime is seen the same way by both backends, so the programs live here: each
+ * backend object gets its own copy.
+ */
+
 /* sched_process_fork: new processes only, threads are part of their process already. */
-static __always_inline void ac_on_fork(struct task_struct *child)
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ac_fork, struct task_struct *parent, struct task_struct *child)
 {
+	struct ac_scratch *s;
+
 	if (!ac_scope())
-		return;
+		return 0;
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
-		return;
-	ac_proc_emit(AC_REC_FORK, child, 0);
+		return 0;
+	s = ac_scratch_get();
+	if (!s)
+		return 0;
+	ac_proc_emit(s, AC_REC_FORK, child, 0);
+	ac_scratch_put(s);
+	return 0;
 }
 
 /* sched_process_exit fires per thread; the thread group is gone when signal->live drops to 0. */
-static __always_inline void ac_on_exit(struct task_struct *task)
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(ac_exit, struct task_struct *task)
 {
+	struct ac_scratch *s;
+
 	if (!ac_scope())
-		return;
+		return 0;
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
-		return;
-	ac_proc_emit(AC_REC_EXIT, 0, BPF_CORE_READ(task, exit_code));
+		return 0;
+	s = ac_scratch_get();
+	if (!s)
+		return 0;
+	ac_proc_emit(s, AC_REC_EXIT, 0, BPF_CORE_READ(task, exit_code));
+	ac_scratch_put(s);
+	return 0;
 }
 
 #endif /* AICERT_ACCESS_BPF_H */

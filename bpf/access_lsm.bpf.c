@@ -9,24 +9,12 @@
 
 #define AC_FMODE_EXEC_FLAG 0x20 /* __FMODE_EXEC in f_flags: the open done by execve itself */
 
-SEC("lsm/file_open")
-int BPF_PROG(ac_file_open, struct file *file, int ret)
+static __always_inline void ac_open_emit(struct ac_scratch *s, __u64 scope_id, struct file *file)
 {
-	struct ac_scratch *s;
-	__u64 scope_id;
 	long len;
 
-	if (ret)
-		return ret;
-	scope_id = ac_scope();
-	if (!scope_id)
-		return 0;
-	/* execve's own open is reported as EXEC by bprm_check_security */
-	if ((file->f_flags | file->f_mode) & AC_FMODE_EXEC_FLAG)
-		return 0;
-	s = ac_scratch_get();
-	if (!s || ac_file_begin_btf(s, scope_id, file, AC_KIND_READ, -1))
-		return 0;
+	if (ac_file_begin_btf(s, scope_id, file, AC_KIND_READ, -1))
+		return;
 	/* d_path appends " (deleted)" to unlinked names: the walk gives the plain name */
 	if (ac_d_unhashed(BPF_CORE_READ(file, f_path.dentry))) {
 		s->f.hdr.flags |= AC_F_UNLINKED;
@@ -37,6 +25,28 @@ int BPF_PROG(ac_file_open, struct file *file, int ret)
 	if (len <= 0)
 		len = ac_file_path(s, file, &s->f.hdr.flags);
 	ac_file_send(s, scope_id, len);
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(ac_file_open, struct file *file, int ret)
+{
+	struct ac_scratch *s;
+	__u64 scope_id;
+
+	if (ret)
+		return ret;
+	scope_id = ac_scope();
+	if (!scope_id)
+		return 0;
+	/* execve's own open is reported as EXEC by bprm_check_security */
+	if ((file->f_flags | file->f_mode) & AC_FMODE_EXEC_FLAG)
+		return 0;
+	/* taken before de-duplication: an access lost here leaves no dedup entry behind */
+	s = ac_scratch_get();
+	if (!s)
+		return 0;
+	ac_open_emit(s, scope_id, file);
+	ac_scratch_put(s);
 	return 0;
 }
 
@@ -44,13 +54,19 @@ int BPF_PROG(ac_file_open, struct file *file, int ret)
 SEC("lsm/bprm_check_security")
 int BPF_PROG(ac_bprm_check, struct linux_binprm *bprm, int ret)
 {
+	struct ac_scratch *s;
 	__u64 scope_id;
 
 	if (ret)
 		return ret;
 	scope_id = ac_scope();
-	if (scope_id)
-		ac_file_emit(scope_id, BPF_CORE_READ(bprm, file), AC_KIND_EXEC, -1);
+	if (!scope_id)
+		return 0;
+	s = ac_scratch_get();
+	if (!s)
+		return 0;
+	ac_file_emit(s, scope_id, BPF_CORE_READ(bprm, file), AC_KIND_EXEC, -1);
+	ac_scratch_put(s);
 	return 0;
 }
 
@@ -58,6 +74,7 @@ SEC("lsm/mmap_file")
 int BPF_PROG(ac_mmap_file, struct file *file, unsigned long reqprot, unsigned long prot,
 	     unsigned long flags, int ret)
 {
+	struct ac_scratch *s;
 	__u64 scope_id;
 
 	if (ret)
@@ -65,9 +82,44 @@ int BPF_PROG(ac_mmap_file, struct file *file, unsigned long reqprot, unsigned lo
 	if (!file || !(prot & AC_PROT_EXEC))
 		return 0;
 	scope_id = ac_scope();
-	if (scope_id)
-		ac_file_emit_btf(scope_id, file, AC_KIND_MMAP, -1);
+	if (!scope_id)
+		return 0;
+	s = ac_scratch_get();
+	if (!s)
+		return 0;
+	ac_file_emit_btf(s, scope_id, file, AC_KIND_MMAP, -1);
+	ac_scratch_put(s);
 	return 0;
+}
+
+static __always_inline void ac_rename_emit(struct ac_scratch *s, struct dentry *old_dentry,
+					   const struct path *new_dir, struct dentry *new_dentry)
+{
+	struct ac_rename *r = &s->r;
+	struct inode *inode;
+	const unsigned char *name;
+	__u32 path_len;
+	long n;
+
+	ac_hdr_fill(&r->hdr, AC_REC_RENAME);
+	r->hdr.flags = AC_F_PATH_REL;
+	ac_task_fill(&r->task);
+	inode = BPF_CORE_READ(old_dentry, d_inode);
+	r->dev = inode ? BPF_CORE_READ(inode, i_sb, s_dev) : 0;
+	r->ino = inode ? BPF_CORE_READ(inode, i_ino) : 0;
+	name = BPF_CORE_READ(new_dentry, d_name.name);
+	/* all of name[] is sent: no bytes of an earlier record after the NUL */
+	__builtin_memset(r->name, 0, sizeof(r->name));
+	n = bpf_probe_read_kernel_str(r->name, sizeof(r->name), name);
+	if (n <= 0)
+		return;
+	r->name_len = n;
+	path_len = ac_path_walk(s, r->path, BPF_CORE_READ(new_dir, dentry),
+				BPF_CORE_READ(new_dir, mnt), &r->hdr.flags);
+	if (path_len > AC_PATH_MAX)
+		path_len = AC_PATH_MAX;
+	r->path_len = path_len;
+	ac_submit(r, offsetof(struct ac_rename, path) + path_len, sizeof(*r));
 }
 
 /* Seen before the rename happens: a rename that then fails is still reported. */
@@ -76,11 +128,6 @@ int BPF_PROG(ac_path_rename, const struct path *old_dir, struct dentry *old_dent
 	     const struct path *new_dir, struct dentry *new_dentry, unsigned int flags, int ret)
 {
 	struct ac_scratch *s;
-	struct ac_rename *r;
-	struct inode *inode;
-	const unsigned char *name;
-	__u32 path_len;
-	long n;
 
 	if (ret)
 		return ret;
@@ -89,45 +136,22 @@ int BPF_PROG(ac_path_rename, const struct path *old_dir, struct dentry *old_dent
 	s = ac_scratch_get();
 	if (!s)
 		return 0;
-	r = &s->r;
-	ac_hdr_fill(&r->hdr, AC_REC_RENAME);
-	r->hdr.flags = AC_F_PATH_REL;
-	ac_task_fill(&r->task);
-	inode = BPF_CORE_READ(old_dentry, d_inode);
-	r->dev = inode ? BPF_CORE_READ(inode, i_sb, s_dev) : 0;
-	r->ino = inode ? BPF_CORE_READ(inode, i_ino) : 0;
-	name = BPF_CORE_READ(new_dentry, d_name.name);
-	n = bpf_probe_read_kernel_str(r->name, sizeof(r->name), name);
-	if (n <= 0)
-		return 0;
-	r->name_len = n;
-	path_len = ac_path_walk(s, r->path, BPF_CORE_READ(new_dir, dentry),
-				BPF_CORE_READ(new_dir, mnt), &r->hdr.flags);
-	if (path_len > AC_PATH_MAX)
-		path_len = AC_PATH_MAX;
-	r->path_len = path_len;
-	ac_submit(r, offsetof(struct ac_rename, path) + path_len, sizeof(*r));
+	ac_rename_emit(s, old_dentry, new_dir, new_dentry);
+	ac_scratch_put(s);
 	return 0;
 }
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ac_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	if (ac_scope())
-		ac_proc_emit(AC_REC_EXEC, 0, 0);
-	return 0;
-}
+	struct ac_scratch *s;
 
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(ac_fork, struct task_struct *parent, struct task_struct *child)
-{
-	ac_on_fork(child);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(ac_exit, struct task_struct *task)
-{
-	ac_on_exit(task);
+	if (!ac_scope())
+		return 0;
+	s = ac_scratch_get();
+	if (!s)
+		return 0;
+	ac_proc_emit(s, AC_REC_EXEC, 0, 0);
+	ac_scratch_put(s);
 	return 0;
 }

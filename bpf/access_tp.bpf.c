@@ -41,6 +41,7 @@ extern void *bpf_rdonly_cast(void *obj, __u32 btf_id) __ksym __weak;
 
 static __always_inline int ac_open_exit(long ret, int cast)
 {
+	struct ac_scratch *s;
 	struct file *file;
 	__u64 scope_id;
 
@@ -52,12 +53,16 @@ static __always_inline int ac_open_exit(long ret, int cast)
 	file = ac_fd_file(ret);
 	if (!file)
 		return 0;
+	s = ac_scratch_get();
+	if (!s)
+		return 0;
 	if (cast)
-		ac_file_emit_btf(scope_id,
+		ac_file_emit_btf(s, scope_id,
 				 bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file)),
 				 AC_KIND_READ, ret);
 	else
-		ac_file_emit(scope_id, file, AC_KIND_READ, ret);
+		ac_file_emit(s, scope_id, file, AC_KIND_READ, ret);
+	ac_scratch_put(s);
 	return 0;
 }
 
@@ -85,17 +90,23 @@ AC_OPEN_EXIT(creat)
 SEC("tracepoint/syscalls/sys_enter_mmap")
 int ac_enter_mmap(struct trace_event_raw_sys_enter *ctx)
 {
+	struct ac_scratch *s;
 	__u64 scope_id;
 
 	/* int arguments arrive without sign extension in the upper half of the register */
 	int fd = (int)ctx->args[4];
 
-	if (!(ctx->args[2] & AC_PROT_EXEC) || fd < 0)
+	/* the kernel ignores fd for an anonymous mapping: it need not even be -1 */
+	if (!(ctx->args[2] & AC_PROT_EXEC) || (ctx->args[3] & AC_MAP_ANONYMOUS) || fd < 0)
 		return 0;
 	scope_id = ac_scope();
 	if (!scope_id)
 		return 0;
-	ac_file_emit(scope_id, ac_fd_file(fd), AC_KIND_MMAP, fd);
+	s = ac_scratch_get();
+	if (!s)
+		return 0;
+	ac_file_emit(s, scope_id, ac_fd_file(fd), AC_KIND_MMAP, fd);
+	ac_scratch_put(s);
 	return 0;
 }
 
@@ -103,18 +114,14 @@ int ac_enter_mmap(struct trace_event_raw_sys_enter *ctx)
  * A #! script: bprm->file is the interpreter by now and the script's file is closed, so the
  * script is reported by the name exec was given, made absolute with the cwd. No inode: no dedup.
  */
-static __always_inline void ac_exec_script(const char *name)
+static __always_inline void ac_exec_script(struct ac_scratch *s, const char *name)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct ac_scratch *s = ac_scratch_get();
-	struct ac_file *f;
+	struct ac_file *f = &s->f;
 	__u32 off = 0;
 	char first = 0;
 	long n;
 
-	if (!s)
-		return;
-	f = &s->f;
 	ac_hdr_fill(&f->hdr, AC_REC_FILE);
 	ac_task_fill(&f->task);
 	f->dev = f->ino = f->size = f->i_version = 0;
@@ -162,16 +169,22 @@ int BPF_PROG(ac_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 {
 	__u64 scope_id = ac_scope();
 	const char *filename, *interp;
+	struct ac_scratch *s;
 
 	if (!scope_id)
 		return 0;
-	ac_proc_emit(AC_REC_EXEC, 0, 0);
-	ac_file_emit(scope_id, BPF_CORE_READ(bprm, file), AC_KIND_EXEC, -1);
+	s = ac_scratch_get();
+	if (!s)
+		return 0;
+	/* one buffer for all three records: each is sent before the next is built */
+	ac_proc_emit(s, AC_REC_EXEC, 0, 0);
+	ac_file_emit(s, scope_id, BPF_CORE_READ(bprm, file), AC_KIND_EXEC, -1);
 	/* binfmt_script replaces interp with a copy of the interpreter's name */
 	filename = BPF_CORE_READ(bprm, filename);
 	interp = BPF_CORE_READ(bprm, interp);
 	if (filename && interp && filename != interp)
-		ac_exec_script(filename);
+		ac_exec_script(s, filename);
+	ac_scratch_put(s);
 	return 0;
 }
 
@@ -222,27 +235,21 @@ static __always_inline __u32 ac_rename_dir(struct ac_scratch *s, long dfd)
 			    BPF_CORE_READ(dir, f_path.mnt), &r->hdr.flags);
 }
 
-static __always_inline int ac_rename_exit(long ret)
+/* The record for a rename that succeeded, in s. */
+static __always_inline void ac_rename_send(struct ac_scratch *s, const struct ac_rename_arg *arg)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct ac_rename_arg *arg = bpf_map_lookup_elem(&rename_args, &id);
-	struct ac_scratch *s;
-	struct ac_rename *r;
+	struct ac_rename *r = &s->r;
 	__u32 path_len = 0;
 	long n;
 
-	if (!arg)
-		return 0;
-	s = ac_scratch_get();
-	if (ret < 0 || !s)
-		goto cleanup;
-	r = &s->r;
 	ac_hdr_fill(&r->hdr, AC_REC_RENAME);
 	ac_task_fill(&r->task);
 	r->dev = r->ino = 0;
+	/* all of name[] is sent: no bytes of an earlier record after the NUL */
+	__builtin_memset(r->name, 0, sizeof(r->name));
 	n = bpf_probe_read_user_str(r->name, sizeof(r->name), arg->newname);
 	if (n <= 0)
-		goto cleanup;
+		return;
 	if (n == sizeof(r->name)) {
 		r->hdr.flags |= AC_F_PATH_TRUNC;
 		ac_stat_inc(AC_STAT_PATH_TRUNC);
@@ -256,7 +263,23 @@ static __always_inline int ac_rename_exit(long ret)
 	}
 	r->path_len = path_len;
 	ac_submit(r, offsetof(struct ac_rename, path) + path_len, sizeof(*r));
-cleanup:
+}
+
+static __always_inline int ac_rename_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ac_rename_arg *arg = bpf_map_lookup_elem(&rename_args, &id);
+	struct ac_scratch *s;
+
+	if (!arg)
+		return 0;
+	if (ret >= 0) {
+		s = ac_scratch_get();
+		if (s) {
+			ac_rename_send(s, arg);
+			ac_scratch_put(s);
+		}
+	}
 	bpf_map_delete_elem(&rename_args, &id);
 	return 0;
 }
@@ -277,18 +300,4 @@ SEC("tracepoint/syscalls/sys_exit_renameat2")
 int ac_exit_renameat2(struct trace_event_raw_sys_exit *ctx)
 {
 	return ac_rename_exit(ctx->ret);
-}
-
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(ac_fork, struct task_struct *parent, struct task_struct *child)
-{
-	ac_on_fork(child);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(ac_exit, struct task_struct *task)
-{
-	ac_on_exit(task);
-	return 0;
 }

@@ -113,6 +113,7 @@ enum ac_stat {
 	AC_STAT_PATH_TRUNC = 2, /* paths cut at AC_PATH_MAX or the walk bound */
 	AC_STAT_DEDUP_HITS = 3, /* accesses suppressed by the in-kernel de-duplication */
 	AC_STAT_ERRORS = 4,     /* CO-RE reads or map updates that failed */
+	AC_STAT_SCRATCH_BUSY = 5, /* accesses lost: every scratch buffer of the CPU was taken */
 	AC_STAT_MAX = 8,
 };
 
@@ -130,6 +131,8 @@ struct ac_dedup_val {
 	__s64 mtime_ns;
 	__s64 ctime_ns;
 	__u64 i_version;
+	__u32 i_generation; /* a new file reusing a freed inode number differs here */
+	__u32 _pad;
 };
 
 #endif /* AICERT_ACCESS_H */

@@ -99,11 +99,13 @@ static void test_ac_dedup_key(void **state)
 static void test_ac_dedup_val(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct ac_dedup_val), 32);
+	assert_int_equal(sizeof(struct ac_dedup_val), 40);
 	assert_int_equal(offsetof(struct ac_dedup_val, size), 0);
 	assert_int_equal(offsetof(struct ac_dedup_val, mtime_ns), 8);
 	assert_int_equal(offsetof(struct ac_dedup_val, ctime_ns), 16);
 	assert_int_equal(offsetof(struct ac_dedup_val, i_version), 24);
+	assert_int_equal(offsetof(struct ac_dedup_val, i_generation), 32);
+	assert_int_equal(offsetof(struct ac_dedup_val, _pad), 36);
 }
 
 static void test_numbers(void **state)
@@ -133,6 +135,7 @@ static void test_numbers(void **state)
 	assert_int_equal(AC_STAT_PATH_TRUNC, 2);
 	assert_int_equal(AC_STAT_DEDUP_HITS, 3);
 	assert_int_equal(AC_STAT_ERRORS, 4);
+	assert_int_equal(AC_STAT_SCRATCH_BUSY, 5);
 	assert_int_equal(AC_STAT_MAX, 8);
 }
 

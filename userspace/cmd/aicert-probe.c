@@ -214,9 +214,11 @@ int main(int argc, char **argv)
 	fprintf(stderr,
 		"aicert-probe: backend=%s records=%" PRIu64 " events=%" PRIu64 " rb_drops=%" PRIu64
 		" path_trunc=%" PRIu64 " dedup_hits=%" PRIu64 " errors=%" PRIu64
-		" malformed=%" PRIu64 "\n",
+		" malformed=%" PRIu64 " ring_full=%" PRIu64 " scratch_busy=%" PRIu64
+		" undelivered=%" PRIu64 " prog_misses=%" PRIu64 "\n",
 		access_backend_name(a), p.records, st.events, st.rb_drops, st.path_trunc,
-		st.dedup_hits, st.errors, st.malformed);
+		st.dedup_hits, st.errors, st.malformed, st.ring_full, st.scratch_busy,
+		st.undelivered, st.prog_misses);
 	access_close(a);
 	return ret;
 }

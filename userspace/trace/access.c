@@ -38,13 +38,14 @@ struct scope_ent {
 
 struct access {
 	enum access_backend backend;
+	char lsm_skipped[160]; /* why auto mode fell back to tracepoints; "" otherwise */
 	struct access_lsm_bpf *lsm;
 	struct access_tp_bpf *tp;
 	int stats_fd, scope_fd;
 	/* in the mmap'ed .bss of the object: see the scope check in bpf/access.bpf.h */
 	volatile __u64 *scope_levels, *scope_fast;
 	volatile __u32 *scope_nfast, *scope_more;
-	int nfast_max;
+	int nfast_max, nfast_live; /* slots of scope_fast in use, of them not tombstones (0) */
 	struct ring_buffer *rb;
 	pthread_t thread;
 	int running;
@@ -52,6 +53,7 @@ struct access {
 	access_cb cb;
 	void *ctx;
 	uint64_t malformed;
+	uint64_t delivered; /* records handed to the callback */
 	struct scope_ent scopes[SCOPE_MAX];
 	int nscopes;
 	pthread_mutex_t lock; /* scopes */
@@ -318,7 +320,7 @@ static int load_backend(struct access *a, const struct access_opts *o)
 				why);
 			return -EOPNOTSUPP;
 		}
-		log_info("BPF LSM not usable (%s): using the tracepoint backend", why);
+		snprintf(a->lsm_skipped, sizeof(a->lsm_skipped), "%s", why);
 		goto tracepoint;
 	}
 	err = open_lsm(a, o);
@@ -332,12 +334,15 @@ static int load_backend(struct access *a, const struct access_opts *o)
 						    : fail_msg(err));
 		return err;
 	}
-	log_info("BPF LSM programs did not load (%s): using the tracepoint backend",
+	snprintf(a->lsm_skipped, sizeof(a->lsm_skipped), "its programs did not load: %s",
 		 strerror(-err));
 tracepoint:
 	err = open_tp(a, o);
-	if (err)
+	if (err) {
 		log_err("cannot load the tracepoint backend: %s", fail_msg(err));
+		if (a->lsm_skipped[0])
+			log_info("BPF LSM was not used: %s", a->lsm_skipped);
+	}
 	return err;
 }
 
@@ -367,7 +372,11 @@ struct access *access_open(const struct access_opts *opts, int *err)
 		log_err("cannot set up the ring buffer: %s", strerror(errno));
 		goto cleanup;
 	}
-	log_info("tracing with the %s backend", access_backend_name(a));
+	if (a->lsm_skipped[0])
+		log_info("tracing with the %s backend (BPF LSM not used: %s)",
+			 access_backend_name(a), a->lsm_skipped);
+	else
+		log_info("tracing with the %s backend", access_backend_name(a));
 	if (err)
 		*err = 0;
 	return a;
@@ -379,18 +388,29 @@ cleanup:
 }
 
 /*
- * The programs read scope_fast[0 .. scope_nfast) while this runs: an entry is written before it
- * is counted, and a removed one is replaced by the last, so a present entry never disappears.
+ * The programs read scope_fast[0 .. scope_nfast) while this runs, with no ordering between
+ * their loads of the count and of the slots. So every slot store is a single aligned 64-bit
+ * store that changes one entry only: an entry is written before it is counted, a removed one
+ * becomes a tombstone (0, never a cgroup id) in place, and nothing ever moves, so a program
+ * sees each present entry whatever mix of old and new values it loads. The count never shrinks;
+ * tombstones are reused by later adds.
  */
 static void fast_add(struct access *a, __u64 id)
 {
 	__u32 n = *a->scope_nfast;
+	__u32 i;
 
-	if ((int)n < a->nfast_max) {
-		a->scope_fast[n] = id;
+	for (i = 0; i < n && a->scope_fast[i]; i++)
+		;
+	if (i < n) {
+		__atomic_store_n(&a->scope_fast[i], id, __ATOMIC_RELEASE);
+		a->nfast_live++;
+	} else if ((int)n < a->nfast_max) {
+		__atomic_store_n(&a->scope_fast[n], id, __ATOMIC_RELEASE);
 		__atomic_store_n(a->scope_nfast, n + 1, __ATOMIC_RELEASE);
+		a->nfast_live++;
 	}
-	__atomic_store_n(a->scope_more, (__u32)a->nscopes > *a->scope_nfast, __ATOMIC_RELEASE);
+	__atomic_store_n(a->scope_more, a->nscopes > a->nfast_live, __ATOMIC_RELEASE);
 }
 
 static void fast_del(struct access *a, __u64 id)
@@ -400,11 +420,11 @@ static void fast_del(struct access *a, __u64 id)
 	for (__u32 i = 0; i < n; i++) {
 		if (a->scope_fast[i] != id)
 			continue;
-		a->scope_fast[i] = a->scope_fast[n - 1];
-		__atomic_store_n(a->scope_nfast, n - 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&a->scope_fast[i], 0, __ATOMIC_RELEASE);
+		a->nfast_live--;
 		break;
 	}
-	__atomic_store_n(a->scope_more, (__u32)a->nscopes > *a->scope_nfast, __ATOMIC_RELEASE);
+	__atomic_store_n(a->scope_more, a->nscopes > a->nfast_live, __ATOMIC_RELEASE);
 }
 
 static void levels_update(struct access *a)
@@ -518,6 +538,7 @@ static int on_sample(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	memcpy(&a->rec, data, size);
+	a->delivered++;
 	if (a->cb)
 		a->cb(&a->rec, size, a->ctx);
 	return 0;
@@ -567,6 +588,32 @@ void access_stop(struct access *a)
 	ring_buffer__consume(a->rb);
 }
 
+/*
+ * Accesses that no program saw: the kernel skips a program that would recurse on its CPU (a
+ * tracepoint while another BPF program runs there, say) and counts it in recursion_misses.
+ */
+static uint64_t prog_misses(const struct access *a)
+{
+	struct bpf_object *obj = a->backend == ACCESS_BACKEND_LSM ? (a->lsm ? a->lsm->obj : NULL)
+								  : (a->tp ? a->tp->obj : NULL);
+	struct bpf_program *prog;
+	uint64_t sum = 0;
+
+	if (!obj)
+		return 0;
+	bpf_object__for_each_program(prog, obj)
+	{
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		memset(&info, 0, sizeof(info));
+		if (fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len))
+			sum += info.recursion_misses;
+	}
+	return sum;
+}
+
 void access_stats(const struct access *a, struct access_stats *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -586,11 +633,21 @@ void access_stats(const struct access *a, struct access_stats *out)
 	}
 	free(vals);
 	out->events = sum[AC_STAT_EVENTS];
-	out->rb_drops = sum[AC_STAT_RB_DROPS];
+	out->ring_full = sum[AC_STAT_RB_DROPS];
+	out->scratch_busy = sum[AC_STAT_SCRATCH_BUSY];
 	out->path_trunc = sum[AC_STAT_PATH_TRUNC];
 	out->dedup_hits = sum[AC_STAT_DEDUP_HITS];
 	out->errors = sum[AC_STAT_ERRORS];
 	out->malformed = a->malformed;
+	/*
+	 * Once stopped, every record the programs committed was either handed over or found
+	 * malformed; the rest came after the final drain (a preempted program held the ring's
+	 * consumer back, or tasks of the run went on) and never reached the callback.
+	 */
+	if (!a->running && out->events > a->delivered + a->malformed)
+		out->undelivered = out->events - a->delivered - a->malformed;
+	out->prog_misses = prog_misses(a);
+	out->rb_drops = out->ring_full + out->scratch_busy + out->undelivered + out->prog_misses;
 }
 
 void access_close(struct access *a)

@@ -26,8 +26,15 @@ struct access_opts {
 
 /* Sums of the per-CPU counters (enum ac_stat). */
 struct access_stats {
-	uint64_t events, rb_drops, path_trunc, dedup_hits, errors;
-	uint64_t malformed; /* records dropped by the collector: size or lengths inconsistent */
+	uint64_t events; /* records the programs committed to the ring buffer */
+	/* accesses lost, all causes: ring_full + scratch_busy + undelivered + prog_misses */
+	uint64_t rb_drops;
+	uint64_t path_trunc, dedup_hits, errors;
+	uint64_t malformed;    /* records dropped by the collector: size or lengths inconsistent */
+	uint64_t ring_full;    /* the ring buffer had no room (AC_STAT_RB_DROPS) */
+	uint64_t scratch_busy; /* all scratch buffers of the CPU taken (AC_STAT_SCRATCH_BUSY) */
+	uint64_t undelivered;  /* committed but never handed over (after access_stop; else 0) */
+	uint64_t prog_misses;  /* program runs the kernel skipped (recursion_misses) */
 };
 
 /* Called on the drain thread with a record copied out of the ring buffer (len bytes). */
