@@ -8,7 +8,6 @@
 #include "access.bpf.h"
 
 #define AC_FMODE_EXEC_FLAG 0x20 /* __FMODE_EXEC in f_flags: the open done by execve itself */
-#define AC_VM_EXEC 0x4
 
 static __always_inline void ac_open_emit(struct ac_scratch *s, __u64 scope_id, struct file *file)
 {
@@ -81,33 +80,6 @@ int BPF_PROG(ac_mmap_file, struct file *file, unsigned long reqprot, unsigned lo
 	if (ret)
 		return ret;
 	if (!file || !(prot & AC_PROT_EXEC))
-		return 0;
-	scope_id = ac_scope();
-	if (!scope_id)
-		return 0;
-	s = ac_scratch_get();
-	if (!s)
-		return 0;
-	ac_file_emit_btf(s, scope_id, file, AC_KIND_MMAP, -1);
-	ac_scratch_put(s);
-	return 0;
-}
-
-/* A file mapped without PROT_EXEC and made executable later: code mmap_file did not see. */
-SEC("lsm/file_mprotect")
-int BPF_PROG(ac_file_mprotect, struct vm_area_struct *vma, unsigned long reqprot,
-	     unsigned long prot, int ret)
-{
-	struct ac_scratch *s;
-	struct file *file;
-	__u64 scope_id;
-
-	if (ret)
-		return ret;
-	if (!(prot & AC_PROT_EXEC) || (vma->vm_flags & AC_VM_EXEC))
-		return 0;
-	file = vma->vm_file;
-	if (!file)
 		return 0;
 	scope_id = ac_scope();
 	if (!scope_id)

@@ -153,26 +153,6 @@ if [ -n "$PY" ]; then
 		[ "$(count "^file mmap .* path=$W/anon.txt$")" = 0 ]
 fi
 
-# a file mapped PROT_READ, then made executable by mprotect: the LSM backend's file_mprotect hook
-# reports it as an mmap (the tracepoint backend sees only mmap's arguments: README.md)
-if [ "$BACKEND" = lsm ] && [ -n "$PY" ]; then
-	head -c 4096 /dev/zero > "$W/code.bin"
-	"$PROBE" --backend lsm -- "$PY" -c "import ctypes, os, sys
-c = ctypes.CDLL(None, use_errno=True)
-c.mmap.restype = ctypes.c_void_p
-c.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-c.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-fd = os.open(sys.argv[1], os.O_RDONLY)
-p = c.mmap(None, 4096, 1, 2, fd, 0)
-assert p not in (None, ctypes.c_void_p(-1).value)
-os.close(fd)
-assert c.mprotect(p, 4096, 5) == 0, os.strerror(ctypes.get_errno())" "$W/code.bin" \
-		> "$W/out" 2> "$W/err"
-	check "mprotect(PROT_EXEC) of a file mapping: probe ran it" [ $? = 0 ]
-	check "mprotect(PROT_EXEC) of a file mapping: an mmap record" \
-		[ "$(count "^file mmap .* path=$W/code.bin$")" = 1 ]
-fi
-
 # a burst of distinct files: every record submitted reaches the callback (access_stop drains)
 mkdir "$W/many"
 (cd "$W/many" && seq 1 3000 | xargs touch)
