@@ -298,9 +298,11 @@ fi
 
 # last: the TPM goes away while the command runs
 "$B/aicert-trace" --tcti "$AICERT_TCTI" --no-cache --backend tracepoint --state-dir "$W/s7" \
-	-o "$W/b7" -- sh -c "cat $W/in/data1 > /dev/null; sleep 3" > /dev/null 2> "$W/b7.err" &
+	-o "$W/b7" -- sh -c "cat $W/in/data1 > /dev/null; : > $W/b7.started
+while [ ! -e $W/b7.go ]; do sleep 0.05; done" > /dev/null 2> "$W/b7.err" &
 pid=$!
-sleep 1.5
+# the command says when it runs (a marker file); the TPM is killed only then, then it goes on
+i=0; while [ ! -e "$W/b7.started" ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i + 1)); done
 log=$(ls "$W"/s7/*/events.cel 2> /dev/null)
 if [ -n "$log" ] && out=$($CR tpm "$log"); then
 	cp "$log" "$W/s7-before.cel"
@@ -309,6 +311,7 @@ else
 	nok "TPM gone: before, the host log replays to tpm2_pcrread" "${out:-no log in $W/s7}"
 fi
 kill "$(cat "$SWTPM_DIR/swtpm.pid")"
+: > "$W/b7.go"
 wait $pid
 rc=$?
 if [ $rc = 125 ] && grep -qiE 'tpm|esys|tcti' "$W/b7.err"; then

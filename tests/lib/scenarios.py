@@ -12,6 +12,7 @@ The same suite runs on the host (tracepoint backend) and in the VM (LSM backend)
 import argparse
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -299,9 +300,20 @@ def sc_exit_codes(s):
 def sc_signal(s):
     out = os.path.join(s.w, "bundles", "signal")
     log = open(os.path.join(s.w, "signal.stderr"), "w+")
+    # The command says when it runs (a line on its stdout, a pipe): the signal is sent only
+    # then, however long the backend takes to load on a busy machine. No sleep.
     pr = subprocess.Popen([s.trace, "-o", out, "--no-tpm", "--no-cache", "--backend", s.backend,
-                           "--", "sleep", "60"], cwd=s.w, stderr=log)
-    time.sleep(2)
+                           "--", "sh", "-c", "echo started; exec sleep 60"],
+                          cwd=s.w, stderr=log, stdout=subprocess.PIPE)
+    ready, _, _ = select.select([pr.stdout], [], [], 300)
+    line = pr.stdout.readline() if ready else b""
+    if line != b"started\n":
+        pr.kill()
+        pr.wait()
+        log.seek(0)
+        report("SIGTERM reaches the command; the bundle is still written", False,
+               f"the command never said it started ({line!r}); stderr: {log.read()[-300:]!r}")
+        return
     t0 = time.time()
     pr.send_signal(signal.SIGTERM)
     try:
