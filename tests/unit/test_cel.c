@@ -362,6 +362,14 @@ static void test_replay(void **state)
 	}
 	assert_int_equal(cel_replay_baseline(&log, 15, TPM2_ALG_SHA256, v, err), 0);
 	assert_memory_equal(v, want, 32);
+	/* record by record, in place (start == out), the same value */
+	fill(v, 32, 0x11);
+	for (size_t i = 0; i < log.n; i++) {
+		struct cel_log one = {.recs = &log.recs[i], .n = 1, .cap = 1};
+
+		assert_int_equal(cel_replay(&one, 15, TPM2_ALG_SHA256, v, v, err), 0);
+	}
+	assert_memory_equal(v, want, 32);
 	/* records of other PCRs do not count; a missing bank is an error */
 	assert_int_equal(cel_replay(&log, 14, TPM2_ALG_SHA256, zero, v, err), 0);
 	assert_memory_equal(v, zero, 32);
@@ -384,8 +392,20 @@ static void test_redact(void **state)
 
 	build_log(&log);
 	assert_int_equal(cel_replay_baseline(&log, 15, TPM2_ALG_SHA256, before, err), 0);
+	assert_false(cel_record_is_redacted(&log.recs[2]));
 	assert_int_equal(cel_record_redact(&log.recs[2]), 0);
 	assert_int_equal(log.recs[2].content_type, CEL_CT_REDACTED);
+	assert_true(cel_record_is_redacted(&log.recs[2]));
+	/* the marker, exactly: one byte changed, or a byte more, is not a redaction */
+	log.recs[2].content[0] ^= 1;
+	assert_false(cel_record_is_redacted(&log.recs[2]));
+	log.recs[2].content[0] ^= 1;
+	log.recs[2].content_len--;
+	assert_false(cel_record_is_redacted(&log.recs[2]));
+	log.recs[2].content_len++;
+	log.recs[2].content_type = CEL_CT_AICERT;
+	assert_false(cel_record_is_redacted(&log.recs[2]));
+	log.recs[2].content_type = CEL_CT_REDACTED;
 	assert_null(memmem(log.recs[2].content, log.recs[2].content_len, "train", 5));
 	assert_int_equal(cel_log_encode(&log, &buf, &len), 0);
 	assert_null(memmem(buf, len, "/data/train.csv", 15));

@@ -643,6 +643,88 @@ static void test_bad_templates(void **state)
 	ima_list_free(NULL);
 }
 
+struct steps {
+	uint8_t (*v)[IMA_MAX_DIGEST];
+	size_t n, size;
+};
+
+static void collect(void *arg, size_t n, const uint8_t *value)
+{
+	struct steps *s = arg;
+
+	assert_int_equal(n, s->n);
+	memcpy(s->v[s->n++], value, s->size);
+}
+
+/* n legacy "ima"-template violations (zero template and file digests), as the kernel logs them. */
+static uint8_t *add_violations(uint8_t *buf, size_t *len, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint8_t rec[4 + 20 + 4 + 3 + 20 + 4 + 32] = {10};
+		char name[32];
+		uint32_t nl = (uint32_t)snprintf(name, sizeof(name), "/tmp/violation-%zu", i);
+		size_t o = 24;
+
+		rec[o] = 3, o += 4;
+		memcpy(rec + o, "ima", 3), o += 3 + 20;
+		rec[o] = (uint8_t)nl, o += 4;
+		memcpy(rec + o, name, nl), o += nl;
+		buf = realloc(buf, *len + o);
+		assert_non_null(buf);
+		memcpy(buf + *len, rec, o);
+		*len += o;
+	}
+	return buf;
+}
+
+/* ima_replay_steps' one pass gives every prefix the value ima_replay gives it. */
+static void check_steps(const struct ima_list *l, const char *bank, unsigned flags)
+{
+	struct steps s = {.size = ima_digest_size(bank)};
+	uint8_t got[IMA_MAX_DIGEST];
+	char err[256];
+
+	s.v = calloc(l->count + 1, sizeof(*s.v));
+	assert_non_null(s.v);
+	if (ima_replay_steps(l, 10, bank, flags, collect, &s, err, sizeof(err)))
+		fail_msg("%s: %s", bank, err);
+	assert_int_equal(s.n, l->count + 1);
+	for (size_t n = 0; n <= l->count; n++) {
+		assert_int_equal(ima_replay(l, 10, bank, flags, n, got, NULL, NULL, 0), 0);
+		assert_memory_equal(got, s.v[n], s.size);
+	}
+	free(s.v);
+}
+
+static void test_replay_steps(void **state)
+{
+	static const char *const banks[] = {"sha1", "sha256", "sha384"};
+
+	for (size_t i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++) {
+		struct ima_list l;
+		size_t len, sz = 32;
+		uint8_t *buf = slurp(tu_fixture("ima", fixtures[i], "binary_after"), &len);
+		uint8_t want[32], ext[64];
+
+		buf = add_violations(buf, &len, 40);
+		assert_int_equal(ima_parse(buf, len, NULL, &l, NULL, 0), 0);
+		assert_true(l.entries[l.count - 1].violation && l.entries[l.count - 1].legacy);
+		for (size_t b = 0; b < 3; b++) {
+			check_steps(&l, banks[b], 0);
+			check_steps(&l, banks[b], IMA_REPLAY_PADDED_SHA1);
+		}
+		/* the last entry, a violation, extends 0xff..ff into the sha256 bank */
+		assert_int_equal(ima_replay(&l, 10, "sha256", 0, l.count - 1, ext, NULL, NULL, 0),
+				 0);
+		memset(ext + sz, 0xff, sz);
+		digest("sha256", ext, 2 * sz, want);
+		assert_int_equal(ima_replay(&l, 10, "sha256", 0, l.count, ext, NULL, NULL, 0), 0);
+		assert_memory_equal(ext, want, sz);
+		ima_list_free(&l);
+		free(buf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -652,7 +734,7 @@ int main(void)
 	    cmocka_unit_test(test_corruption),	     cmocka_unit_test(test_canonical_and_endian),
 	    cmocka_unit_test(test_per_bank_list),    cmocka_unit_test(test_tamper),
 	    cmocka_unit_test(test_synthetic_render), cmocka_unit_test(test_violation_and_latest),
-	    cmocka_unit_test(test_bad_templates),
+	    cmocka_unit_test(test_bad_templates),    cmocka_unit_test(test_replay_steps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

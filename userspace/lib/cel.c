@@ -518,22 +518,39 @@ int cel_record_redact(struct cel_record *r)
 	return 0;
 }
 
+bool cel_record_is_redacted(const struct cel_record *r)
+{
+	return r->content_type == CEL_CT_REDACTED &&
+	       r->content_len == sizeof(REDACTED_MARKER) - 1 &&
+	       !memcmp(r->content, REDACTED_MARKER, sizeof(REDACTED_MARKER) - 1);
+}
+
+/* value = H(value || digest) with a context the caller keeps: a replay of millions of records
+ * allocates it once. */
+static int extend_with(EVP_MD_CTX *ctx, const EVP_MD *md, size_t n, uint8_t *value,
+		       const uint8_t *digest)
+{
+	return EVP_DigestInit_ex(ctx, md, NULL) && EVP_DigestUpdate(ctx, value, n) &&
+		       EVP_DigestUpdate(ctx, digest, n) && EVP_DigestFinal_ex(ctx, value, NULL)
+		   ? 0
+		   : -EIO;
+}
+
 int cel_extend(uint16_t alg, uint8_t *value, const uint8_t *digest)
 {
 	const EVP_MD *md = cel_alg_md(alg);
 	size_t n = cel_alg_size(alg);
 	EVP_MD_CTX *ctx;
-	int ok;
+	int ret;
 
 	if (!md || !n)
 		return -EINVAL;
 	ctx = EVP_MD_CTX_new();
 	if (!ctx)
 		return -ENOMEM;
-	ok = EVP_DigestInit_ex(ctx, md, NULL) && EVP_DigestUpdate(ctx, value, n) &&
-	     EVP_DigestUpdate(ctx, digest, n) && EVP_DigestFinal_ex(ctx, value, NULL);
+	ret = extend_with(ctx, md, n, value, digest);
 	EVP_MD_CTX_free(ctx);
-	return ok ? 0 : -EIO;
+	return ret;
 }
 
 static const struct cel_digest *find_digest(const struct cel_digests *ds, uint16_t alg)
@@ -547,14 +564,23 @@ static const struct cel_digest *find_digest(const struct cel_digests *ds, uint16
 int cel_replay(const struct cel_log *log, uint32_t pcr, uint16_t alg, const uint8_t *start,
 	       uint8_t *out, char err[CEL_ERR_MAX])
 {
+	const EVP_MD *md = cel_alg_md(alg);
 	size_t n = cel_alg_size(alg);
+	EVP_MD_CTX *ctx;
+	int ret = 0;
 
 	if (!n) {
 		seterr(err, "cannot replay: unknown hash algorithm 0x%x", alg);
 		return -EINVAL;
 	}
-	memcpy(out, start, n);
-	for (size_t i = 0; i < log->n; i++) {
+	if (!md) {
+		seterr(err, "cannot replay: OpenSSL has no %s", cel_alg_name(alg));
+		return -EIO;
+	}
+	if (!(ctx = EVP_MD_CTX_new()))
+		return -ENOMEM;
+	memmove(out, start, n);
+	for (size_t i = 0; i < log->n && !ret; i++) {
 		const struct cel_record *r = &log->recs[i];
 		const struct cel_digest *d;
 
@@ -564,12 +590,13 @@ int cel_replay(const struct cel_log *log, uint32_t pcr, uint16_t alg, const uint
 		if (!d) {
 			seterr(err, "record %llu has no %s digest to replay",
 			       (unsigned long long)r->recnum, cel_alg_name(alg));
-			return -EBADMSG;
+			ret = -EBADMSG;
+		} else {
+			ret = extend_with(ctx, md, n, out, d->d);
 		}
-		if (cel_extend(alg, out, d->d))
-			return -EIO;
 	}
-	return 0;
+	EVP_MD_CTX_free(ctx);
+	return ret;
 }
 
 int cel_replay_baseline(const struct cel_log *log, uint32_t pcr, uint16_t alg, uint8_t *out,

@@ -32,7 +32,9 @@ enum cel_type {
 #define CEL_CT_AICERT 0xE1
 #define CEL_CT_REDACTED 0xE2
 
-#define CEL_MAX_BANKS 8
+/* One digest per algorithm aicert knows (cel_alg_size): a record holds no more, since a decoder
+ * rejects unknown and repeated algorithms, and each log record carries this array. */
+#define CEL_MAX_BANKS 5
 #define CEL_MAX_DIGEST 64
 
 struct cel_digest {
@@ -174,6 +176,8 @@ int cel_record_make(struct cel_record *r, uint64_t recnum, uint32_t pcr, uint8_t
 int cel_record_check_digests(const struct cel_record *r, char err[CEL_ERR_MAX]);
 /* Replaces the content by the redaction marker; recnum, index and digests stay. */
 int cel_record_redact(struct cel_record *r);
+/* r is a redacted record exactly as cel_record_redact leaves it (content type and marker). */
+bool cel_record_is_redacted(const struct cel_record *r);
 
 /* aicert content: encoder (malloc'ed bytes), decoder, free. */
 int cel_event_encode(const struct cel_event *ev, uint8_t **buf, size_t *len);

@@ -324,7 +324,7 @@ static int parse_legacy(struct pctx *c, struct ima_entry *e)
 		return -1;
 	if (!(f = add_field(c)))
 		return perr(c, "out of memory");
-	*f = (struct ima_field){"d", IMA_FMT_DIGEST, c->buf + c->off, IMA_LEGACY_DIGEST};
+	*f = (struct ima_field){"d", c->buf + c->off, IMA_FMT_DIGEST, IMA_LEGACY_DIGEST};
 	c->off += IMA_LEGACY_DIGEST;
 	if (read32(c, "file name length", &nlen))
 		return -1;
@@ -335,7 +335,7 @@ static int parse_legacy(struct pctx *c, struct ima_entry *e)
 		return -1;
 	if (!(f = add_field(c)))
 		return perr(c, "out of memory");
-	*f = (struct ima_field){"n", IMA_FMT_STRING, c->buf + c->off, nlen};
+	*f = (struct ima_field){"n", c->buf + c->off, IMA_FMT_STRING, nlen};
 	c->off += nlen;
 	e->data_len = (uint32_t)(c->buf + c->off - e->data);
 	return 0;
@@ -469,11 +469,13 @@ static bool detect_be(const uint8_t *buf, size_t len, enum ima_endian endian)
 	return get32(buf, false) > 0xffff && get32(buf, true) <= 0xffff;
 }
 
-static int init_list(struct pctx *c, const uint8_t *buf, size_t len, const struct ima_parse_opts *o)
+/* raw (malloc'ed, len bytes) becomes the list's: ima_list_free frees it. */
+static int init_list(struct pctx *c, uint8_t *raw, size_t len, const struct ima_parse_opts *o)
 {
 	const char *algo = o && o->digest_algo ? o->digest_algo : "sha1";
 	struct ima_list *l = c->l;
 
+	l->raw = raw;
 	l->digest_len = ima_digest_size(algo);
 	if (!l->digest_len) {
 		seterr(c->err, c->errlen, "ima: unknown template digest algorithm %s", algo);
@@ -486,30 +488,28 @@ static int init_list(struct pctx *c, const uint8_t *buf, size_t len, const struc
 		return -1;
 	}
 	/* Every string copied is a part of one record plus a NUL, and a record is at least
-	 * 33 bytes, so the arena never needs more than len + len / 8. */
+	 * 33 bytes, so the arena never needs more than len + len / 8 (pages never written to
+	 * are never resident). */
 	c->str_cap = len + len / 8 + 64;
-	l->raw = malloc(len ? len : 1);
 	l->strings = malloc(c->str_cap);
-	if (!l->raw || !l->strings) {
+	if (!raw || !l->strings) {
 		seterr(c->err, c->errlen, "ima: out of memory for a %zu byte list", len);
 		return -1;
 	}
-	if (len)
-		memcpy(l->raw, buf, len);
-	c->buf = l->raw;
+	c->buf = raw;
 	c->len = len;
-	c->be = l->big_endian = detect_be(buf, len, o ? o->endian : IMA_ENDIAN_AUTO);
+	c->be = l->big_endian = detect_be(raw, len, o ? o->endian : IMA_ENDIAN_AUTO);
 	return 0;
 }
 
-int ima_parse(const uint8_t *buf, size_t len, const struct ima_parse_opts *o, struct ima_list *out,
-	      char *err, size_t errlen)
+static int parse_owned(uint8_t *raw, size_t len, const struct ima_parse_opts *o,
+		       struct ima_list *out, char *err, size_t errlen)
 {
 	struct pctx c = {.err = err, .errlen = errlen, .l = out};
 	size_t k = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (init_list(&c, buf, len, o))
+	if (init_list(&c, raw, len, o))
 		goto fail;
 	while (c.off < c.len) {
 		c.rec = out->count + 1;
@@ -525,6 +525,21 @@ int ima_parse(const uint8_t *buf, size_t len, const struct ima_parse_opts *o, st
 fail:
 	ima_list_free(out);
 	return -1;
+}
+
+int ima_parse(const uint8_t *buf, size_t len, const struct ima_parse_opts *o, struct ima_list *out,
+	      char *err, size_t errlen)
+{
+	uint8_t *raw = len <= IMA_MAX_LIST ? malloc(len ? len : 1) : NULL;
+
+	if (raw && len)
+		memcpy(raw, buf, len);
+	if (!raw && len <= IMA_MAX_LIST) {
+		memset(out, 0, sizeof(*out));
+		seterr(err, errlen, "ima: out of memory for a %zu byte list", len);
+		return -1;
+	}
+	return parse_owned(raw, len, o, out, err, errlen);
 }
 
 void ima_list_free(struct ima_list *l)
@@ -573,7 +588,6 @@ int ima_read_file(const char *path, const struct ima_parse_opts *o, struct ima_l
 	struct ima_parse_opts opts = {0};
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (o)
@@ -582,9 +596,7 @@ int ima_read_file(const char *path, const struct ima_parse_opts *o, struct ima_l
 		opts.digest_algo = algo_from_path(path);
 	if (slurp(path, &buf, &len, err, errlen))
 		return -1;
-	rc = ima_parse(buf, len, &opts, out, err, errlen);
-	free(buf);
-	return rc;
+	return parse_owned(buf, len, &opts, out, err, errlen); /* the list keeps buf */
 }
 
 /* ---- ASCII rendering (ima_ascii_measurements_show, ima_show_template_data_ascii) ---- */
@@ -783,10 +795,9 @@ static int event_digest(const struct ima_list *l, struct bank *b, unsigned flags
 	return template_hash(b, e, d);
 }
 
-/* Replays up to n entries; with want, records in *match the largest prefix giving want. */
+/* Replays up to n entries; step sees the bank's value before the first and after each one. */
 static int replay(const struct ima_list *l, uint32_t pcr, const char *bank, unsigned flags,
-		  size_t n, uint8_t *out, const uint8_t *want, size_t *match, char *err,
-		  size_t errlen)
+		  size_t n, uint8_t *out, ima_step_fn step, void *arg, char *err, size_t errlen)
 {
 	uint8_t v[IMA_MAX_DIGEST] = {0}, d[IMA_MAX_DIGEST];
 	struct bank b;
@@ -794,8 +805,8 @@ static int replay(const struct ima_list *l, uint32_t pcr, const char *bank, unsi
 
 	if (bank_open(&b, bank, err, errlen))
 		goto cleanup;
-	if (want && !memcmp(v, want, b.size))
-		*match = 0;
+	if (step)
+		step(arg, 0, v);
 	for (size_t i = 0; i < l->count && i < n; i++) {
 		const struct ima_entry *e = &l->entries[i];
 
@@ -810,8 +821,8 @@ static int replay(const struct ima_list *l, uint32_t pcr, const char *bank, unsi
 				goto cleanup;
 			}
 		}
-		if (want && !memcmp(v, want, b.size))
-			*match = i + 1;
+		if (step)
+			step(arg, i + 1, v);
 	}
 	if (out)
 		memcpy(out, v, b.size);
@@ -831,25 +842,44 @@ int ima_replay(const struct ima_list *l, uint32_t pcr, const char *bank, unsigne
 	return 0;
 }
 
+int ima_replay_steps(const struct ima_list *l, uint32_t pcr, const char *bank, unsigned flags,
+		     ima_step_fn step, void *arg, char *err, size_t errlen)
+{
+	return replay(l, pcr, bank, flags, SIZE_MAX, NULL, step, arg, err, errlen);
+}
+
+struct match {
+	const uint8_t *want;
+	size_t size, n;
+};
+
+static void match_step(void *arg, size_t n, const uint8_t *value)
+{
+	struct match *m = arg;
+
+	if (!memcmp(value, m->want, m->size))
+		m->n = n;
+}
+
 int ima_replay_match(const struct ima_list *l, uint32_t pcr, const char *bank, unsigned flags,
 		     const uint8_t *want, size_t wantlen, size_t *n, char *err, size_t errlen)
 {
-	size_t match = SIZE_MAX;
+	struct match m = {want, wantlen, SIZE_MAX};
 
 	if (wantlen != ima_digest_size(bank)) {
 		seterr(err, errlen, "ima: a %s PCR value is %zu bytes, not %zu",
 		       bank ? bank : "(null)", ima_digest_size(bank), wantlen);
 		return -1;
 	}
-	if (replay(l, pcr, bank, flags, SIZE_MAX, NULL, want, &match, err, errlen))
+	if (replay(l, pcr, bank, flags, SIZE_MAX, NULL, match_step, &m, err, errlen))
 		return -1;
-	if (match == SIZE_MAX) {
+	if (m.n == SIZE_MAX) {
 		seterr(err, errlen,
 		       "ima: no prefix of the %zu records replays to the %s PCR %u value", l->count,
 		       bank, pcr);
 		return 1;
 	}
-	*n = match;
+	*n = m.n;
 	return 0;
 }
 

@@ -29,32 +29,33 @@ enum ima_field_fmt {
 
 struct ima_field {
 	const char *id; /* "d-ng", ...; "?" for fields of unknown templates */
-	enum ima_field_fmt fmt;
 	const uint8_t *data;
+	enum ima_field_fmt fmt;
 	uint32_t len;
 };
 
+/* Pointers first, then the 32-bit fields, then the flags: a list can hold millions. */
 struct ima_entry {
-	size_t offset; /* of the record in the list */
-	uint32_t pcr;
+	size_t offset;			/* of the record in the list */
 	const uint8_t *template_digest; /* list->digest_len bytes */
-	bool violation;			/* template digest all zero */
 	const char *template_name;	/* a name, or a format such as "d-ng|n-ng|sig" */
 	const uint8_t *data;		/* template data as hashed (see docs/ima.md) */
-	uint32_t data_len;
-	bool legacy;			/* "ima" template: data is d(20) || name (no lengths) */
 	const struct ima_field *fields; /* nfields, in template order */
-	unsigned nfields;
 	/* Decoded from the digest field (d, d-ng, d-ngv2); empty/NULL when absent. */
-	char digest_type[8]; /* "ima" or "verity" (d-ngv2 only) */
-	char hash_algo[24];  /* "sha256"; "sha1" or "md5" for d */
 	const uint8_t *file_digest;
-	uint32_t file_digest_len;
 	const char *file_name; /* n / n-ng as recorded (spaces became '_'), or NULL */
 	const uint8_t *sig;    /* sig field, NULL when empty */
+	const uint8_t *buf;    /* buf field (ima-buf), NULL when empty */
+	uint32_t pcr;
+	uint32_t data_len;
+	unsigned nfields;
+	uint32_t file_digest_len;
 	uint32_t sig_len;
-	const uint8_t *buf; /* buf field (ima-buf), NULL when empty */
 	uint32_t buf_len;
+	char digest_type[8]; /* "ima" or "verity" (d-ngv2 only) */
+	char hash_algo[22];  /* "sha256"; "sha1" or "md5" for d */
+	bool violation;	     /* template digest all zero */
+	bool legacy;	     /* "ima" template: data is d(20) || name (no lengths) */
 };
 
 struct ima_list {
@@ -106,6 +107,12 @@ int ima_replay(const struct ima_list *l, uint32_t pcr, const char *bank, unsigne
  * list). 0 and *n set on a match, 1 when no prefix matches, -1 with err on a bad bank/size. */
 int ima_replay_match(const struct ima_list *l, uint32_t pcr, const char *bank, unsigned flags,
 		     const uint8_t *want, size_t wantlen, size_t *n, char *err, size_t errlen);
+/* Replays every entry as ima_replay does, calling step with the bank's value before the first
+ * entry (n = 0) and after each entry n (whether or not it extends pcr): one pass gives every
+ * prefix's value. 0 or -1 with err. */
+typedef void (*ima_step_fn)(void *arg, size_t n, const uint8_t *value);
+int ima_replay_steps(const struct ima_list *l, uint32_t pcr, const char *bank, unsigned flags,
+		     ima_step_fn step, void *arg, char *err, size_t errlen);
 /* Checks every non-violation entry's template digest against the digest of its template data,
  * so a verifier can trust the decoded fields. 0, or -1 with err naming the first bad record. */
 int ima_check_digests(const struct ima_list *l, char *err, size_t errlen);

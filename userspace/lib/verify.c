@@ -418,18 +418,6 @@ cleanup:
 
 /* ---- 4. event log ---- */
 
-static bool is_marker(const struct cel_record *r)
-{
-	struct cel_record m = {0};
-	bool same;
-
-	if (cel_record_redact(&m))
-		return false;
-	same = r->content_len == m.content_len && !memcmp(r->content, m.content, m.content_len);
-	free(m.content);
-	return same;
-}
-
 static const struct cel_digest *bank(const struct cel_record *r, uint16_t alg)
 {
 	for (size_t i = 0; i < r->digests.n; i++)
@@ -457,8 +445,8 @@ static int check_record(struct ctx *c, const struct cel_record *r, uint64_t want
 		return snprintf(why, len, "record %llu has no sha256 digest",
 				(unsigned long long)r->recnum);
 	if (r->content_type == CEL_CT_REDACTED)
-		return is_marker(r) ? 0
-				    : snprintf(why, len, "redacted record %llu has altered content",
+		return cel_record_is_redacted(r) ? 0
+						  : snprintf(why, len, "redacted record %llu has altered content",
 					       (unsigned long long)r->recnum);
 	if (r->content_type != CEL_CT_AICERT)
 		return snprintf(why, len, "record %llu has content type %u, not aicert's",
@@ -470,11 +458,16 @@ static int check_record(struct ctx *c, const struct cel_record *r, uint64_t want
 
 static int keep_event(struct ctx *c, struct cel_event *e)
 {
-	struct cel_event *p = realloc(c->evs, (c->n_evs + 1) * sizeof(*p));
+	struct cel_event *p;
 
-	if (!p)
+	/* the capacity is the power of two at or above n_evs: linear in the run's records */
+	if (c->n_evs >= 16 && !(c->n_evs & (c->n_evs - 1))) {
+		if (!(p = realloc(c->evs, 2 * c->n_evs * sizeof(*p))))
+			return -ENOMEM;
+		c->evs = p;
+	} else if (!c->evs && !(c->evs = malloc(16 * sizeof(*p)))) {
 		return -ENOMEM;
-	c->evs = p;
+	}
 	c->evs[c->n_evs++] = *e;
 	return 0;
 }
@@ -646,20 +639,6 @@ static void load_ima(struct ctx *c)
 
 static size_t ima_pcr10_entries(const struct ima_list *l);
 
-/* The digest PCR 10's sha256 bank is extended with for entry e (docs/ima.md). */
-static void ima_extend_digest(const struct ima_list *l, const struct ima_entry *e, unsigned flags,
-			      uint8_t d[32])
-{
-	if (e->violation) {
-		memset(d, 0xff, 32);
-	} else if (flags & IMA_REPLAY_PADDED_SHA1) {
-		memset(d, 0, 32);
-		memcpy(d, e->template_digest, l->digest_len < 32 ? l->digest_len : 32);
-	} else {
-		EVP_Digest(e->data, e->data_len, d, NULL, EVP_sha256(), NULL);
-	}
-}
-
 static void put_values(const struct ctx *c, const uint8_t *pcr10, const uint8_t *pcrp,
 		       uint8_t vals[64])
 {
@@ -671,52 +650,42 @@ static void put_values(const struct ctx *c, const uint8_t *pcr10, const uint8_t 
 
 #define LOG_TAIL 64 /* log prefixes tried when the whole log does not match */
 
-/* PCR 10 values after the first n PCR 10 entries of ima.bin, for n in [n10 - lag, n10]. */
+/* PCR 10 values after the first n PCR 10 entries of ima.bin, for n in [lo, n10]: the last
+ * cap values of one replay, in a ring (v[n % cap]), so memory is bounded by the lag allowed. */
 struct ima_prefixes {
-	uint8_t (*v)[32]; /* v[n] */
-	size_t n10, lo;
+	uint8_t (*v)[32];
+	size_t n10, lo, cap;
+	const struct ima_list *l;
 };
 
-/*
- * Prefix values are computed incrementally; they are trusted only when the full replay agrees
- * with ima_replay (docs/ima.md's rules), else taken from ima_replay per prefix (slow, so fewer).
- */
+static void ima_step(void *arg, size_t n, const uint8_t *value)
+{
+	struct ima_prefixes *p = arg;
+
+	if (n && p->l->entries[n - 1].pcr != PCR_IMA)
+		return;
+	p->n10 += n > 0;
+	memcpy(p->v[p->n10 % p->cap], value, 32);
+}
+
+/* One replay of ima.bin by the rules of docs/ima.md (ima_replay_steps), whatever the list's
+ * size or templates: the quote may lag the list by up to ima_max_lag entries. */
 static int ima_prefixes(const struct ctx *c, unsigned flags, struct ima_prefixes *p)
 {
 	const struct ima_list *l = &c->ima;
 	size_t lag = c->o->ima_max_lag ? c->o->ima_max_lag : VERIFY_IMA_MAX_LAG;
-	uint8_t v[32] = {0}, full[32];
 	char err[256];
-	bool legacy = false;
 
 	p->n10 = p->lo = 0;
-	if (!(p->v = calloc(l->count + 1, sizeof(*p->v))))
+	p->l = l;
+	p->cap = (lag < l->count ? lag : l->count) + 1;
+	if (!(p->v = calloc(p->cap, sizeof(*p->v))))
 		return -ENOMEM;
 	if (!c->has_ima)
 		return 0; /* PCR 10 as after boot: zero */
-	memcpy(p->v[0], v, 32);
-	for (size_t i = 0; i < l->count; i++) {
-		const struct ima_entry *e = &l->entries[i];
-		uint8_t d[32];
-
-		if (e->pcr != PCR_IMA)
-			continue;
-		legacy |= e->legacy;
-		ima_extend_digest(l, e, flags, d);
-		cel_extend(TPM2_ALG_SHA256, v, d);
-		memcpy(p->v[++p->n10], v, 32);
-	}
-	if (ima_replay(l, PCR_IMA, "sha256", flags, SIZE_MAX, full, NULL, err, sizeof(err)))
+	if (ima_replay_steps(l, PCR_IMA, "sha256", flags, ima_step, p, err, sizeof(err)))
 		return -EINVAL;
-	if (!legacy && !memcmp(full, p->v[p->n10], 32)) {
-		p->lo = p->n10 > lag ? p->n10 - lag : 0;
-		return 0;
-	}
-	lag = lag < 64 ? lag : 64;
-	p->lo = p->n10 > lag ? p->n10 - lag : 0;
-	for (size_t n = p->lo; n <= p->n10; n++)
-		if (ima_replay(l, PCR_IMA, "sha256", flags, n, p->v[n], NULL, err, sizeof(err)))
-			return -EINVAL;
+	p->lo = p->n10 > p->cap - 1 ? p->n10 - (p->cap - 1) : 0;
 	return 0;
 }
 
@@ -728,7 +697,7 @@ static bool ima_match(const struct ctx *c, const struct ima_prefixes *p, const u
 	uint8_t vals[64];
 
 	for (size_t n = p->n10 + 1; n-- > p->lo;) {
-		put_values(c, p->v[n], pcrp, vals);
+		put_values(c, p->v[n % p->cap], pcrp, vals);
 		if (quote_check_pcr_digest(c->q, vals, 64, why) == QUOTE_OK) {
 			*covered = n;
 			return true;
@@ -737,25 +706,26 @@ static bool ima_match(const struct ctx *c, const struct ima_prefixes *p, const u
 	return false;
 }
 
-/* The dedicated PCR after each of the log's last LOG_TAIL records (tail[0]: the whole log). */
+/* The dedicated PCR after each of the log's last LOG_TAIL records (tail[0]: the whole log): one
+ * replay up to the oldest of them, then one extend per record. */
 static size_t log_tail(const struct ctx *c, uint8_t tail[LOG_TAIL][32], uint64_t recnum[LOG_TAIL])
 {
+	size_t k = c->log.n < LOG_TAIL ? c->log.n : LOG_TAIL, first = c->log.n - k + 1;
+	struct cel_log part = {.recs = c->log.recs, .n = first, .cap = first};
+	char err[CEL_ERR_MAX];
 	uint8_t v[32];
-	size_t n = 0;
 
-	memcpy(v, c->pcr_value, 32);
-	/* Walk back by recomputing forward: cheap next to the log's decode. */
-	for (size_t k = 0; k < LOG_TAIL && k < c->log.n; k++) {
-		size_t last = c->log.n - k; /* records [0, last) */
-		char err[CEL_ERR_MAX];
-		struct cel_log part = {.recs = c->log.recs, .n = last, .cap = last};
-
-		if (cel_replay_baseline(&part, c->m->pcr, TPM2_ALG_SHA256, v, err))
-			break;
-		memcpy(tail[n], v, 32);
-		recnum[n++] = c->log.recs[last - 1].recnum;
+	if (!k || cel_replay_baseline(&part, c->m->pcr, TPM2_ALG_SHA256, v, err))
+		return 0;
+	for (size_t last = first;; last++) { /* v: the PCR after records [0, last) */
+		memcpy(tail[c->log.n - last], v, 32);
+		recnum[c->log.n - last] = c->log.recs[last - 1].recnum;
+		if (last == c->log.n)
+			return k;
+		part = (struct cel_log){.recs = &c->log.recs[last], .n = 1, .cap = 1};
+		if (cel_replay(&part, c->m->pcr, TPM2_ALG_SHA256, v, v, err))
+			return 0; /* as for the whole log, which check_log replayed */
 	}
-	return n;
 }
 
 /* bom.json (bound by the quote) says no file had an IMA result: IMA was off. */
