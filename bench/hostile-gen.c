@@ -178,31 +178,27 @@ static void cel(const char *dir, size_t n, int match)
 	}
 }
 
-/* A violation of the "ima" template, as ima_add_violation() logs it: a zero template digest,
- * a zero file digest and the file's name. */
+/* Violations of the "ima" template, as ima_add_violation() logs them. */
 static void ima(const char *dir, size_t n, int match)
 {
-	char p[4096];
-	FILE *f;
+	uint8_t *buf = NULL, pcrv[32];
+	size_t len = 0;
 	unsigned pcr;
-	uint8_t pcrv[32];
+	FILE *f;
+	char p[4096];
 
 	snprintf(p, sizeof(p), "%s/ima.bin", dir);
 	if (!(f = fopen(p, "ab")))
 		die(p);
 	for (size_t i = 0; i < n; i++) {
-		uint8_t rec[4 + 20 + 4 + 3 + 20 + 4 + 32] = {10};
 		char name[32];
-		uint32_t nl = (uint32_t)snprintf(name, sizeof(name), "/tmp/v%zu", i);
-		size_t o = 24;
 
-		rec[o] = 3, o += 4;
-		memcpy(rec + o, "ima", 3), o += 3 + 20;
-		rec[o] = nl, o += 4;
-		memcpy(rec + o, name, nl), o += nl;
-		if (fwrite(rec, 1, o, f) != o)
+		snprintf(name, sizeof(name), "/tmp/v%zu", i);
+		len = 0;
+		if (ima_append_violation(&buf, &len, name) || fwrite(buf, 1, len, f) != len)
 			die(p);
 	}
+	free(buf);
 	if (fclose(f))
 		die(p);
 	if (match) {

@@ -660,19 +660,10 @@ static void collect(void *arg, size_t n, const uint8_t *value)
 static uint8_t *add_violations(uint8_t *buf, size_t *len, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		uint8_t rec[4 + 20 + 4 + 3 + 20 + 4 + 32] = {10};
 		char name[32];
-		uint32_t nl = (uint32_t)snprintf(name, sizeof(name), "/tmp/violation-%zu", i);
-		size_t o = 24;
 
-		rec[o] = 3, o += 4;
-		memcpy(rec + o, "ima", 3), o += 3 + 20;
-		rec[o] = (uint8_t)nl, o += 4;
-		memcpy(rec + o, name, nl), o += nl;
-		buf = realloc(buf, *len + o);
-		assert_non_null(buf);
-		memcpy(buf + *len, rec, o);
-		*len += o;
+		snprintf(name, sizeof(name), "/tmp/violation-%zu", i);
+		assert_int_equal(ima_append_violation(&buf, len, name), 0);
 	}
 	return buf;
 }
@@ -709,6 +700,8 @@ static void test_replay_steps(void **state)
 		buf = add_violations(buf, &len, 40);
 		assert_int_equal(ima_parse(buf, len, NULL, &l, NULL, 0), 0);
 		assert_true(l.entries[l.count - 1].violation && l.entries[l.count - 1].legacy);
+		assert_string_equal(l.entries[l.count - 1].file_name, "/tmp/violation-39");
+		assert_string_equal(l.entries[l.count - 1].template_name, "ima");
 		for (size_t b = 0; b < 3; b++) {
 			check_steps(&l, banks[b], 0);
 			check_steps(&l, banks[b], IMA_REPLAY_PADDED_SHA1);

@@ -599,6 +599,32 @@ int ima_read_file(const char *path, const struct ima_parse_opts *o, struct ima_l
 	return parse_owned(buf, len, &opts, out, err, errlen); /* the list keeps buf */
 }
 
+static void put32le(uint8_t *p, uint32_t v)
+{
+	p[0] = v, p[1] = v >> 8, p[2] = v >> 16, p[3] = v >> 24;
+}
+
+int ima_append_violation(uint8_t **buf, size_t *len, const char *name)
+{
+	size_t nl = strlen(name), n = 4 + 20 + 4 + 3 + IMA_LEGACY_DIGEST + 4 + nl;
+	uint8_t *p, *r;
+
+	if (nl > IMA_NAME_MAX)
+		return -EINVAL;
+	if (!(p = realloc(*buf, *len + n)))
+		return -ENOMEM;
+	*buf = p;
+	r = p + *len;
+	memset(r, 0, n);
+	put32le(r, 10);
+	put32le(r + 24, 3);
+	memcpy(r + 28, "ima", 3);
+	put32le(r + 31 + IMA_LEGACY_DIGEST, (uint32_t)nl);
+	memcpy(r + 35 + IMA_LEGACY_DIGEST, name, nl);
+	*len += n;
+	return 0;
+}
+
 /* ---- ASCII rendering (ima_ascii_measurements_show, ima_show_template_data_ascii) ---- */
 
 static void put_hex(FILE *f, const uint8_t *p, size_t n)

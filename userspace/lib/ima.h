@@ -121,6 +121,11 @@ int ima_check_digests(const struct ima_list *l, char *err, size_t errlen);
  * '_'); NULL when there is none. Its hash_algo/file_digest give the file digest. */
 const struct ima_entry *ima_lookup(const struct ima_list *l, const char *path);
 
+/* Appends to *buf (realloc'ed; *len grows) the record the kernel logs for a violation with the
+ * "ima" template in a SHA-1 list: PCR 10, zero template and file digests, the name (at most
+ * 255 bytes). For building lists in tests and benchmarks. 0 or -ENOMEM/-EINVAL. */
+int ima_append_violation(uint8_t **buf, size_t *len, const char *name);
+
 /* Digest size of a TPM bank / hash name ("sha1" 20, "sha256" 32, ...); 0 if unknown. */
 size_t ima_digest_size(const char *algo);
 
