@@ -213,7 +213,7 @@ static void policy(const char *path, size_t n)
 
 	if (!f)
 		die(path);
-	fputs("exclude:\n  paths: ", f);
+	fputs("version: 1\nexclude:\n  prefixes: ", f);
 	for (size_t i = 0; i < n; i++)
 		fputc('[', f);
 	for (size_t i = 0; i < n; i++)

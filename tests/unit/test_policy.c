@@ -230,6 +230,78 @@ static void test_errors(void **state)
 	expect_error("version: 1\n\tbad: tab\n", "t.yaml:2:");
 }
 
+/* "version: 1\nexclude:\n  prefixes: " and n open and n closing brackets (or braces) */
+static char *nested(size_t n, char open, char close)
+{
+	static const char head[] = "version: 1\nexclude:\n  prefixes: ";
+	size_t h = sizeof(head) - 1;
+	char *s = malloc(h + 2 * n * 4 + 2);
+	size_t k = h;
+
+	assert_non_null(s);
+	memcpy(s, head, h);
+	for (size_t i = 0; i < n; i++) {
+		s[k++] = open;
+		if (open == '{')
+			memcpy(s + k, "a: ", 3), k += 3;
+	}
+	for (size_t i = 0; i < n; i++)
+		s[k++] = close;
+	s[k++] = '\n';
+	s[k] = '\0';
+	return s;
+}
+
+static void expect_nested(size_t n, char open, char close, const char *want)
+{
+	char *s = nested(n, open, close);
+
+	expect_error(s, want);
+	free(s);
+}
+
+/* Nesting is capped before libyaml's per-level cost adds up; aliases are refused. */
+static void test_limits(void **state)
+{
+	/* 100,000 levels: the error names the first level past the cap (root, exclude, 14) */
+	expect_nested(100000, '[', ']', "t.yaml:3:27: nested more than 16 levels deep");
+	expect_nested(100000, '{', '}', "nested more than 16 levels deep");
+	/* 16 levels are parsed, and the schema has its say */
+	expect_nested(14, '[', ']', "t.yaml:3:14: expected a string");
+	expect_nested(15, '[', ']', "t.yaml:3:27: nested more than 16 levels deep");
+	expect_error("version: 1\ncategories:\n  - &c {name: a, globs: [\"*.a\"]}\n  - *c\n",
+		     "t.yaml:4:5: aliases (*name) are not allowed in a policy");
+	expect_error("version: 1\nexclude: [\n", "t.yaml:3:1: did not find expected node content");
+}
+
+/* Repeated filesystems are kept once; many categories keep their order (first match wins). */
+static void test_many(void **state)
+{
+	size_t cap = 1 << 20, k;
+	char *y = malloc(cap), err[256];
+	struct policy *p;
+
+	assert_non_null(y);
+	k = (size_t)snprintf(y, cap, "version: &v 1\nexclude:\n  filesystems: [");
+	for (int i = 0; i < 5000; i++)
+		k += (size_t)snprintf(y + k, cap - k, "%sproc", i ? ", " : "");
+	k += (size_t)snprintf(y + k, cap - k, ", sysfs]\ncategories:\n");
+	for (int i = 0; i < 3000; i++)
+		k += (size_t)snprintf(y + k, cap - k, "  - {name: c%d, globs: [\"*.e%d\", \"*.all\"]}\n",
+				      i, i);
+	p = policy_parse(y, k, "many.yaml", err, sizeof(err));
+	if (!p)
+		fail_msg("%s", err);
+	assert_true(policy_excluded(p, "/x", policy_fs_magic("proc")));
+	assert_true(policy_excluded(p, "/x", policy_fs_magic("sysfs")));
+	assert_false(policy_excluded(p, "/x", policy_fs_magic("tmpfs")));
+	assert_string_equal(policy_category(p, "/d/f.e2999"), "c2999");
+	assert_string_equal(policy_category(p, "/d/f.e17"), "c17");
+	assert_string_equal(policy_category(p, "/d/f.all"), "c0");
+	policy_free(p);
+	free(y);
+}
+
 static void test_fixture_errors(void **state)
 {
 	static const struct {
@@ -294,6 +366,8 @@ int main(void)
 	    cmocka_unit_test(test_fixture_errors),
 	    cmocka_unit_test(test_digest_differs),
 	    cmocka_unit_test(test_fs_names),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_many),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -37,7 +37,7 @@ struct policy {
 	uint32_t *magics;
 	size_t nmagics;
 	struct cat_rule *cats;
-	size_t ncats;
+	size_t ncats, cats_cap;
 	uint8_t digest[32];
 };
 
@@ -469,6 +469,10 @@ void policy_free(struct policy *p)
 
 /* ---- parsing ---- */
 
+/* A valid policy is 4 levels deep (categories: a list of mappings holding a list). */
+#define POLICY_MAX_DEPTH 16
+#define POLICY_MAX_DEPTH_TEXT "16"
+
 struct pctx {
 	yaml_document_t *doc;
 	const char *name;
@@ -543,6 +547,10 @@ static int add_item(struct pctx *c, struct strv *out, const char *v, enum item_k
 	int ret;
 
 	if (kind == ITEM_FS) {
+		/* once each: the list stays as short as fs_names[], however often a name repeats */
+		for (size_t i = 0; i < p->nmagics; i++)
+			if (p->magics[i] == policy_fs_magic(v))
+				return 0;
 		nm = realloc(p->magics, (p->nmagics + 1) * sizeof(*nm));
 		if (!nm)
 			return fail(c, NULL, "out of memory");
@@ -646,12 +654,17 @@ static int parse_cats(struct pctx *c, yaml_node_t *n)
 		return fail(c, n, "expected a list of categories");
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
 		yaml_node_t *e = node(c, *it);
-		struct cat_rule *nc = realloc(p->cats, (p->ncats + 1) * sizeof(*nc));
 
-		if (!nc)
-			return fail(c, NULL, "out of memory");
-		p->cats = nc;
-		memset(&p->cats[p->ncats], 0, sizeof(*nc));
+		if (p->ncats == p->cats_cap) {
+			size_t cap = p->cats_cap ? 2 * p->cats_cap : 8;
+			struct cat_rule *nc = realloc(p->cats, cap * sizeof(*nc));
+
+			if (!nc)
+				return fail(c, NULL, "out of memory");
+			p->cats = nc;
+			p->cats_cap = cap;
+		}
+		memset(&p->cats[p->ncats], 0, sizeof(p->cats[0]));
 		p->ncats++;
 		if (each_key(c, e, cat_key, &p->cats[p->ncats - 1]))
 			return -1;
@@ -693,20 +706,74 @@ static int parse_doc(struct pctx *c)
 	return 0;
 }
 
+static int syntax_error(struct pctx *c, const yaml_parser_t *parser)
+{
+	snprintf(c->err, c->errlen, "%s:%zu:%zu: %s%s%s", c->name, parser->problem_mark.line + 1,
+		 parser->problem_mark.column + 1, parser->problem ? parser->problem : "cannot parse",
+		 parser->context ? " " : "", parser->context ? parser->context : "");
+	return -1;
+}
+
+static int event_error(struct pctx *c, const yaml_event_t *ev, const char *msg)
+{
+	snprintf(c->err, c->errlen, "%s:%zu:%zu: %s", c->name, ev->start_mark.line + 1,
+		 ev->start_mark.column + 1, msg);
+	return -1;
+}
+
+/*
+ * libyaml's scanner spends time proportional to the nesting depth on every token (its stack of
+ * possible simple keys), and an alias repeats the node it names wherever it appears: a deep or
+ * aliased document costs more than linear time in its size. The events are read first, and
+ * the walk stops at the first level past POLICY_MAX_DEPTH or the first alias, so what libyaml
+ * does before the error is bounded by the cap, whatever the input's size.
+ */
+static int check_events(struct pctx *c, const char *buf, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, ret = 0, done = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return fail(c, NULL, "out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	while (!done && !ret) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			ret = syntax_error(c, &parser);
+			break;
+		}
+		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT) {
+			if (++depth > POLICY_MAX_DEPTH)
+				ret = event_error(c, &ev,
+						  "nested more than " POLICY_MAX_DEPTH_TEXT
+						  " levels deep (a policy needs 4)");
+		} else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+			   ev.type == YAML_MAPPING_END_EVENT) {
+			depth--;
+		} else if (ev.type == YAML_ALIAS_EVENT) {
+			ret = event_error(c, &ev, "aliases (*name) are not allowed in a policy");
+		} else if (ev.type == YAML_STREAM_END_EVENT) {
+			done = 1;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return ret;
+}
+
 static int load_yaml(struct pctx *c, const char *buf, size_t len)
 {
 	yaml_parser_t parser;
 	yaml_document_t extra;
 	int ret = -1;
 
+	if (check_events(c, buf, len))
+		return -1;
 	if (!yaml_parser_initialize(&parser))
 		return fail(c, NULL, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, c->doc)) {
-		snprintf(c->err, c->errlen, "%s:%zu:%zu: %s%s%s", c->name,
-			 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-			 parser.problem ? parser.problem : "cannot parse",
-			 parser.context ? " " : "", parser.context ? parser.context : "");
+		syntax_error(c, &parser);
 		goto cleanup;
 	}
 	/* A second document would be silently ignored otherwise. */
