@@ -4,8 +4,8 @@
 # and a quote (target < 2 s for the whole verification).
 #   BUILD=build bench/verify.sh [FILES]
 #
-# The bundle comes from tests/unit/test_verify.c built with -DVERIFY_GEN_ONLY: the log, bom.json
-# and manifest.json are written with libaicert (cel, bom, manifest), and the quote over the
+# The bundle comes from tests/unit/test_verify.c built with -DVERIFY_GEN_ONLY (bench/lib/gen.sh):
+# the log, bom.json and manifest.json are written with libaicert (cel, bom, manifest), and the quote over the
 # replayed PCR 15 is signed by a software ECDSA P-256 key standing in for the TPM's AK, in the
 # TPM's own encoding (MU). So every check runs, the signature included, as on a real bundle;
 # only the key did not live in a TPM. Repeats: VERIFY_BENCH_RUNS (default 3), the best counts.
@@ -15,12 +15,8 @@ BUILD=${BUILD:-build}
 FILES=${1:-1000000}
 RUNS=${VERIFY_BENCH_RUNS:-3}
 TARGET=2
-make --no-print-directory BUILD="$BUILD" "$BUILD/libaicert.a" "$BUILD/aicert-verify" >&2
-mkdir -p "$BUILD/bench"
-# shellcheck disable=SC2046
-${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
-	-DVERIFY_GEN_ONLY -Iinclude -Iuserspace -o "$BUILD/bench/verify-gen" tests/unit/test_verify.c \
-	"$BUILD/libaicert.a" $(pkg-config --libs openssl jansson yaml-0.1 tss2-mu) -lpthread
+. bench/lib/gen.sh
+gen_build verify-gen
 tmp=$(mktemp -d /tmp/aicert-verify-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 t0=$(date +%s.%N)

@@ -813,16 +813,17 @@ static void match_with_ima(struct ctx *c)
 	uint64_t recnum[LOG_TAIL];
 	size_t covered = 0, nt = 0;
 
-	for (int f = 0; f < 2; f++)
+	/* the second replay rule only when the first one gives no match */
+	for (int f = 0; f < 2; f++) {
 		if (ima_prefixes(c, flags[f], &p[f]) == -ENOMEM) {
 			nomem(c, VERIFY_IMA);
 			goto cleanup;
 		}
-	for (int f = 0; f < 2; f++)
 		if (p[f].v && ima_match(c, &p[f], c->pcr_value, &covered)) {
 			pass_both(c, covered);
 			goto cleanup;
 		}
+	}
 	nt = log_tail(c, tail, recnum);
 	for (size_t k = 1; k < nt; k++)
 		for (int f = 0; f < 2; f++)
