@@ -167,6 +167,30 @@ static void test_glob(void **state)
 	assert_false(policy_glob_match("**/d/**/e/*.csv", "/r/d/1/2/e/g/f.csv"));
 	assert_true(policy_glob_match("**/bin/python[0-9]*", "/usr/bin/python3.11"));
 	assert_false(policy_glob_match("**/bin/python[0-9]*", "/usr/bin/python-config"));
+	/* several "**": every way of splitting the path is covered, each (suffix, suffix) once */
+	assert_true(policy_glob_match("**/**/x", "/x"));
+	assert_true(policy_glob_match("**/**/x", "/a/b/x"));
+	assert_true(policy_glob_match("/a/**/b/**/c", "/a/b/c"));
+	assert_true(policy_glob_match("/a/**/b/**/c", "/a/z/b/y/b/c"));
+	assert_false(policy_glob_match("/a/**/b/**/c", "/a/c/b"));
+	assert_false(policy_glob_match("**/a/**/a/**/a/**/x", "/a/a/y/x"));
+	assert_true(policy_glob_match("**/a/**/a/**/a/**/x", "/a/q/a/a/x"));
+}
+
+/* 60 "**" against 60 components: each split tried once, not every combination of them. */
+static void test_glob_many_stars(void **state)
+{
+	char pat[512] = "", path[512] = "";
+
+	for (int i = 0; i < 60; i++) {
+		strcat(pat, "**/a/");
+		strcat(path, "/a");
+	}
+	strcat(pat, "x");
+	strcat(path, "/y");
+	assert_false(policy_glob_match(pat, path));
+	path[strlen(path) - 1] = 'x';
+	assert_true(policy_glob_match(pat, path));
 }
 
 static void test_custom_fixture(void **state)
@@ -361,6 +385,7 @@ int main(void)
 	    cmocka_unit_test(test_excludes),
 	    cmocka_unit_test(test_categories),
 	    cmocka_unit_test(test_glob),
+	    cmocka_unit_test(test_glob_many_stars),
 	    cmocka_unit_test(test_custom_fixture),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_fixture_errors),

@@ -335,12 +335,37 @@ static int fnmatch_n(const char *p, const char *s, size_t n)
 	return m;
 }
 
+/* The first pattern and path of a match, and the (pattern, path) suffix pairs already tried. */
+struct gctx {
+	const char *p0, *s0;
+	size_t slen;
+	uint8_t *tried; /* bit (p - p0) * (slen + 1) + (s - s0); NULL: fewer than two "**" */
+};
+
+static int glob_rec(struct gctx *g, const char *p, const char *s);
+
+/*
+ * A match found anywhere ends the whole search, so a pair met again failed the first time:
+ * with this, k "**" against a path of n components cost O(k n^2) tries, not O(n^k).
+ */
+static int glob_at(struct gctx *g, const char *p, const char *s)
+{
+	if (g->tried) {
+		size_t bit = (size_t)(p - g->p0) * (g->slen + 1) + (size_t)(s - g->s0);
+
+		if (g->tried[bit / 8] & (1u << (bit % 8)))
+			return 0;
+		g->tried[bit / 8] |= 1u << (bit % 8);
+	}
+	return glob_rec(g, p, s);
+}
+
 /*
  * p may hold "**" components. Splits p at the first "**": the part before (empty or ending in
  * "/") must match a prefix of s ending at a component boundary, and "**" swallows any number of
  * whole components after it.
  */
-static int glob_rec(const char *p, const char *s)
+static int glob_rec(struct gctx *g, const char *p, const char *s)
 {
 	const char *dd = strstr(p, "**");
 	size_t alen, slen = strlen(s);
@@ -366,7 +391,7 @@ static int glob_rec(const char *p, const char *s)
 		rest++; /* the "/" after "**" */
 		for (size_t j = i; j <= slen && !m; j++)
 			if (j == i || s[j - 1] == '/')
-				m = glob_rec(rest, s + j);
+				m = glob_at(g, rest, s + j);
 	}
 	free(a);
 	return m;
@@ -374,13 +399,22 @@ static int glob_rec(const char *p, const char *s)
 
 int policy_glob_match(const char *pattern, const char *path)
 {
-	const char *base;
+	struct gctx g = {pattern, path, strlen(path), NULL};
+	const char *base, *dd = strstr(pattern, "**");
+	int m;
 
 	if (!strchr(pattern, '/')) {
 		base = strrchr(path, '/');
 		return fnmatch(pattern, base ? base + 1 : path, 0) == 0;
 	}
-	return glob_rec(pattern, path);
+	if (dd && strstr(dd + 2, "**")) {
+		g.tried = calloc((strlen(pattern) + 1) * (g.slen + 1) / 8 + 1, 1);
+		if (!g.tried)
+			return 0;
+	}
+	m = glob_rec(&g, pattern, path);
+	free(g.tried);
+	return m;
 }
 
 static int prefix_match(const char *prefix, const char *path)
