@@ -8,8 +8,8 @@
 # 1 and 2 are measured on the whole check path, twice: "accepted" is what an honest host with
 # that history hands over (the quote's PCR digest is the replay of the new list/log, so the
 # bundle verifies: exit 0 expected); "forged" is what an attacker holding the AK hands over
-# (the entries/records added after the quote, the bundle re-quoted so its binding holds: the
-# PCR values do not match and the verifier tries every prefix it allows before it fails).
+# (the same entries and records, which the quoted PCRs never saw, the bundle re-quoted so its
+# binding holds: the verifier tries every IMA prefix and log tail it allows, then fails).
 # The bundles come from bench/lib/gen.sh (verify-gen, then hostile-gen and a re-quote with the
 # software AK). Each figure is the median of HOSTILE_RUNS (default 3) runs; the verdict is on
 # CPU time (see measure()); peak RSS is /usr/bin/time's maximum resident set size.
