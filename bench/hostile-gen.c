@@ -155,7 +155,8 @@ static void cel(const char *dir, size_t n, int match)
 
 			sha256(seed, sizeof(seed), d);
 			memset(red.digests.v[i].d, 0, red.digests.v[i].len);
-			memcpy(red.digests.v[i].d, d, red.digests.v[i].len < 32 ? red.digests.v[i].len : 32);
+			memcpy(red.digests.v[i].d, d,
+			       red.digests.v[i].len < 32 ? red.digests.v[i].len : 32);
 		}
 		write_rec(f, &red, &enc, &cap);
 	}

@@ -311,8 +311,8 @@ static void test_many(void **state)
 		k += (size_t)snprintf(y + k, cap - k, "%sproc", i ? ", " : "");
 	k += (size_t)snprintf(y + k, cap - k, ", sysfs]\ncategories:\n");
 	for (int i = 0; i < 3000; i++)
-		k += (size_t)snprintf(y + k, cap - k, "  - {name: c%d, globs: [\"*.e%d\", \"*.all\"]}\n",
-				      i, i);
+		k += (size_t)snprintf(y + k, cap - k,
+				      "  - {name: c%d, globs: [\"*.e%d\", \"*.all\"]}\n", i, i);
 	p = policy_parse(y, k, "many.yaml", err, sizeof(err));
 	if (!p)
 		fail_msg("%s", err);

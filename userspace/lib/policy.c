@@ -743,8 +743,9 @@ static int parse_doc(struct pctx *c)
 static int syntax_error(struct pctx *c, const yaml_parser_t *parser)
 {
 	snprintf(c->err, c->errlen, "%s:%zu:%zu: %s%s%s", c->name, parser->problem_mark.line + 1,
-		 parser->problem_mark.column + 1, parser->problem ? parser->problem : "cannot parse",
-		 parser->context ? " " : "", parser->context ? parser->context : "");
+		 parser->problem_mark.column + 1,
+		 parser->problem ? parser->problem : "cannot parse", parser->context ? " " : "",
+		 parser->context ? parser->context : "");
 	return -1;
 }
 

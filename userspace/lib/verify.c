@@ -445,9 +445,10 @@ static int check_record(struct ctx *c, const struct cel_record *r, uint64_t want
 		return snprintf(why, len, "record %llu has no sha256 digest",
 				(unsigned long long)r->recnum);
 	if (r->content_type == CEL_CT_REDACTED)
-		return cel_record_is_redacted(r) ? 0
-						  : snprintf(why, len, "redacted record %llu has altered content",
-					       (unsigned long long)r->recnum);
+		return cel_record_is_redacted(r)
+			   ? 0
+			   : snprintf(why, len, "redacted record %llu has altered content",
+				      (unsigned long long)r->recnum);
 	if (r->content_type != CEL_CT_AICERT)
 		return snprintf(why, len, "record %llu has content type %u, not aicert's",
 				(unsigned long long)r->recnum, r->content_type);
