@@ -684,8 +684,13 @@ static int ima_prefixes(const struct ctx *c, unsigned flags, struct ima_prefixes
 		return -ENOMEM;
 	if (!c->has_ima)
 		return 0; /* PCR 10 as after boot: zero */
-	if (ima_replay_steps(l, PCR_IMA, "sha256", flags, ima_step, p, err, sizeof(err)))
+	if (ima_replay_steps(l, PCR_IMA, "sha256", flags, ima_step, p, err, sizeof(err))) {
+		/* this rule cannot replay the list (padded SHA-1 of a non-SHA-1 list): only the
+		 * empty prefix is left to try */
+		p->n10 = 0;
+		memset(p->v[0], 0, 32);
 		return -EINVAL;
+	}
 	p->lo = p->n10 > p->cap - 1 ? p->n10 - (p->cap - 1) : 0;
 	return 0;
 }
