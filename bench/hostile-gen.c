@@ -83,13 +83,13 @@ static void set_pcr_digest(const char *dir, const uint8_t *vals, size_t n)
 	free(q);
 }
 
-static void write_rec(FILE *f, const struct cel_record *r, uint8_t **buf, size_t *cap)
+/* buf: scratch for the encoding, reused from record to record */
+static void write_rec(FILE *f, const struct cel_record *r, uint8_t **buf)
 {
 	size_t len = 0;
 
 	if (cel_record_encode(r, buf, &len) || fwrite(*buf, 1, len, f) != len)
 		die("cannot write a record");
-	*cap = len > *cap ? len : *cap;
 }
 
 /* The bundle's PCR values: the dedicated PCR (events.cel), and PCR 10 when ima.bin exists. */
@@ -132,7 +132,7 @@ static void replay_file(const char *dir, unsigned *pcr, uint8_t out[32])
 
 static void cel(const char *dir, size_t n, int match)
 {
-	size_t len, pos = 0, used, cap = 0;
+	size_t len, pos = 0, used;
 	uint8_t *in = get(dir, "events.cel", &len), *enc = NULL, pcrv[32];
 	struct cel_record r, red = {0};
 	char err[CEL_ERR_MAX];
@@ -142,7 +142,7 @@ static void cel(const char *dir, size_t n, int match)
 
 	if (cel_record_decode(in, len, 0, &r, &used, err))
 		die(err);
-	write_rec(f, &r, &enc, &cap);
+	write_rec(f, &r, &enc);
 	red = r;
 	red.content = NULL;
 	if (cel_record_redact(&red))
@@ -158,14 +158,14 @@ static void cel(const char *dir, size_t n, int match)
 			memcpy(red.digests.v[i].d, d,
 			       red.digests.v[i].len < 32 ? red.digests.v[i].len : 32);
 		}
-		write_rec(f, &red, &enc, &cap);
+		write_rec(f, &red, &enc);
 	}
 	cel_record_free(&r);
 	for (pos = used; pos < len; pos += used) {
 		if (cel_record_decode(in + pos, len - pos, pos, &r, &used, err))
 			die(err);
 		r.recnum += n;
-		write_rec(f, &r, &enc, &cap);
+		write_rec(f, &r, &enc);
 		cel_record_free(&r);
 	}
 	if (fclose(f))
