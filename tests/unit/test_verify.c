@@ -27,12 +27,15 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <tss2/tss2_mu.h>
 
 #include "lib/bom.h"
+#include "lib/cdx.h"
 #include "lib/cel.h"
 #include "lib/hex.h"
 #include "lib/ima.h"
+#include "lib/intoto.h"
 #include "lib/manifest.h"
 #include "lib/quote.h"
 #include "lib/verify.h"
@@ -41,6 +44,7 @@
 #define OTHER_RUN "11111111-2222-4333-8444-555555555555"
 #define BOOT_ID "0b5e7c1a-3d4f-4e2a-9b8c-7d6e5f4a3b2c"
 #define WEIGHTS "trained weights\n"
+#define GEN_VERSION "0.1.0" /* the aicert version run_start records */
 /* run_start and run_end times: bom.json's started/finished lie within them */
 #define T_START 1795629599849123000ull /* 2026-11-25T17:59:59.849123Z */
 #define T_END 1795629900973268000ull   /* 2026-11-25T18:05:00.973268Z */
@@ -160,7 +164,7 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 	memset(&e, 0, sizeof(e));
 	e.kind = CEL_KIND_RUN_START;
 	memcpy(e.run_id, OTHER_RUN, 37);
-	e.argv = argv, e.argc = 1, e.cwd = "/secret", e.backend = "lsm", e.version = "0.1.0";
+	e.argv = argv, e.argc = 1, e.cwd = "/secret", e.backend = "lsm", e.version = GEN_VERSION;
 	add_event(log, g->pcr, &e, true);
 	memcpy(e.run_id, RUN_ID, 37);
 	e.argc = 2, e.cwd = "/home/u";
@@ -409,6 +413,24 @@ static void binding(const char *dir, unsigned pcr, const uint8_t *nonce, size_t 
 	manifest_free(m);
 }
 
+/* bom.cdx.json and provenance.intoto.json as aicert-trace writes them (the run_start version). */
+static void write_docs(const char *dir, const struct bom *b, const uint8_t *cel, size_t n)
+{
+	uint8_t d[32];
+	char hx[65], *cdx, *prov;
+
+	SHA256(cel, n, d);
+	hex_encode(d, 32, hx);
+	cdx = cdx_render(b, GEN_VERSION);
+	prov = intoto_render(b, hx, GEN_VERSION);
+	if (!cdx || !prov)
+		die("cdx_render/intoto_render");
+	put_file(dir, "bom.cdx.json", cdx, strlen(cdx));
+	put_file(dir, "provenance.intoto.json", prov, strlen(prov));
+	free(cdx);
+	free(prov);
+}
+
 static void make_bundle(const struct gen *g)
 {
 	struct cel_log log = {0};
@@ -430,6 +452,7 @@ static void make_bundle(const struct gen *g)
 	snprintf(err, sizeof(err), "%s/bom.json", g->dir);
 	if (bom_write(&b, err))
 		die("bom_write");
+	write_docs(g->dir, &b, enc, n);
 	if (g->ima_dir) {
 		uint8_t *ima = get_file(g->ima_dir, "binary_after", &n);
 

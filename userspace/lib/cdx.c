@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <openssl/sha.h>
@@ -353,32 +352,23 @@ static json_t *workflow(const struct bom *b, const struct bom_file **files, char
 	return w;
 }
 
-static json_t *timestamp(const struct bom_run *r)
+/* The run's time, never the time of writing: the document is a function of bom.json alone. */
+static const char *timestamp(const struct bom_run *r)
 {
-	char buf[32];
-	time_t now;
-	struct tm tm;
-
-	if (r->finished)
-		return bomjson_name(r->finished);
-	if (r->started)
-		return bomjson_name(r->started);
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_string(buf);
+	return r->finished ? r->finished : r->started;
 }
 
-static json_t *metadata(const struct bom *b, json_t *main_component)
+static json_t *metadata(const struct bom *b, json_t *main_component, const char *version)
 {
 	json_t *m = json_object(), *p = json_array();
 	json_t *tools =
 	    json_pack("{s:[{s:s,s:s,s:s,s:s}]}", "components", "type", "application", "name",
-		      "aicert", "version", AICERT_VERSION, "description",
+		      "aicert", "version", version, "description",
 		      "aicert-trace: file accesses of a training run, hashed and attested");
 	int err = !m || !p;
 
-	err |= json_object_set_new(m, "timestamp", timestamp(&b->run));
+	if (timestamp(&b->run))
+		err |= json_object_set_new(m, "timestamp", bomjson_name(timestamp(&b->run)));
 	err |= json_object_set_new(m, "tools", tools);
 	if (main_component)
 		err |= json_object_set(m, "component", main_component);
@@ -396,7 +386,8 @@ static json_t *metadata(const struct bom *b, json_t *main_component)
 	return m;
 }
 
-static json_t *document(const struct bom *b, const struct bom_file **files, char (*refs)[32])
+static json_t *document(const struct bom *b, const struct bom_file **files, char (*refs)[32],
+			const char *version)
 {
 	json_t *doc = json_object(), *comps = json_array(), *main_c = NULL, *wf, *formula;
 	char serial[46];
@@ -424,7 +415,7 @@ static json_t *document(const struct bom *b, const struct bom_file **files, char
 	err |= json_object_set_new(doc, "specVersion", json_string("1.6"));
 	err |= json_object_set_new(doc, "serialNumber", json_string(serial));
 	err |= json_object_set_new(doc, "version", json_integer(1));
-	err |= json_object_set_new(doc, "metadata", err ? NULL : metadata(b, main_c));
+	err |= json_object_set_new(doc, "metadata", err ? NULL : metadata(b, main_c, version));
 	err |= json_object_set_new(doc, "components", comps);
 	err |= json_object_set_new(doc, "formulation", formula);
 	json_decref(main_c);
@@ -435,21 +426,50 @@ static json_t *document(const struct bom *b, const struct bom_file **files, char
 	return doc;
 }
 
-char *cdx_dumps(const struct bom *b)
+/* One line: indentation would be most of a 200,000-file document, repeated per file. Dumped
+ * straight into its buffer (json_dumpb), as the document can be large. */
+static char *dump_compact(json_t *doc)
 {
-	const struct bom_file **files = bom_sorted_files(b);
+	const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER;
+	size_t n = doc ? json_dumpb(doc, NULL, 0, flags) : 0;
+	char *t = n ? malloc(n + 2) : NULL;
+
+	if (t && json_dumpb(doc, t, n, flags) == n) {
+		t[n] = '\n';
+		t[n + 1] = '\0';
+	} else {
+		free(t);
+		t = NULL;
+		errno = ENOMEM;
+	}
+	json_decref(doc);
+	return t;
+}
+
+char *cdx_render(const struct bom *b, const char *version)
+{
+	const struct bom_file **files = NULL;
 	char(*refs)[32] = NULL;
 	json_t *doc = NULL;
 	char *t = NULL;
 
-	if (!files)
+	if (!version) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!(files = bom_sorted_files(b)))
 		return NULL; /* errno from bom_sorted_files */
 	refs = calloc(b->nfiles + 1, sizeof(*refs));
-	doc = refs ? document(b, files, refs) : NULL;
-	t = bomjson_dumps(doc);
+	doc = refs ? document(b, files, refs, version) : NULL;
+	t = dump_compact(doc);
 	free(refs);
 	free(files);
 	return t;
+}
+
+char *cdx_dumps(const struct bom *b)
+{
+	return cdx_render(b, AICERT_VERSION);
 }
 
 int cdx_write(const struct bom *b, const char *path)

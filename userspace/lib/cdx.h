@@ -5,7 +5,8 @@
  * Layout (every field name from the 1.6 JSON schema; the document validates against it):
  *   bomFormat "CycloneDX", specVersion "1.6", serialNumber "urn:uuid:<run id>" (the run id
  *   lowercased; a run id that is not a UUID gives a UUID made from its SHA-256), version 1,
- *   metadata { timestamp (run.finished, else run.started, else now), tools.components [aicert],
+ *   metadata { timestamp (run.finished, else run.started, else absent), tools.components
+ *              [aicert, with the version that made the run: run_start's],
  *              component (the one output of category "model"; with none, the one output
  *                         taken for a model below; absent when there is no single one: then
  *                         every file is in components),
@@ -35,7 +36,14 @@
 #define AICERT_LIB_CDX_H
 #include "lib/bom.h"
 
-/* The document, NUL-terminated, malloc'd (free it); NULL with errno set (ENOMEM, EINVAL). */
+/*
+ * The document as aicert version `version` writes it for b: a function of b and version alone
+ * (no clock), so aicert-verify regenerates it from the checked bom.json and run_start's version
+ * and compares bytes. One line of compact JSON. NUL-terminated, malloc'd (free it); NULL with
+ * errno set (ENOMEM, EINVAL).
+ */
+char *cdx_render(const struct bom *b, const char *version);
+/* cdx_render(b, this build's version). */
 char *cdx_dumps(const struct bom *b);
 /* Writes cdx_dumps(b) to path: tmp + fsync + rename. 0 or -errno. */
 int cdx_write(const struct bom *b, const char *path);

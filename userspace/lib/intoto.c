@@ -160,16 +160,17 @@ static json_t *build_definition(const struct bom *b, const struct bom_file **fil
 			 dependencies(b, files));
 }
 
-static json_t *run_details(const struct bom *b, const char *events_hex)
+static json_t *run_details(const struct bom *b, const char *events_hex, const char *version)
 {
+	char id[256];
+
 	const struct bom_run *r = &b->run;
 	json_t *d = json_object(), *meta = json_object();
 	int err = !d || !meta;
 
-	err |= json_object_set_new(d, "builder",
-				   json_pack("{s:s,s:{s:s}}", "id",
-					     INTOTO_BUILDER_ID_PREFIX AICERT_VERSION, "version",
-					     "aicert", AICERT_VERSION));
+	snprintf(id, sizeof(id), "%s%s", INTOTO_BUILDER_ID_PREFIX, version);
+	err |= json_object_set_new(
+	    d, "builder", json_pack("{s:s,s:{s:s}}", "id", id, "version", "aicert", version));
 	if (r->id)
 		err |= json_object_set_new(meta, "invocationId", bomjson_name(r->id));
 	if (r->started)
@@ -199,13 +200,17 @@ static int valid_hex64(const char *s)
 	return 1;
 }
 
-char *intoto_dumps(const struct bom *b, const char *events_sha256_hex)
+char *intoto_render(const struct bom *b, const char *events_sha256_hex, const char *version)
 {
 	const struct bom_file **files = NULL;
 	char ev[65] = "";
 	json_t *doc = NULL;
 	char *t = NULL;
 
+	if (!version) {
+		errno = EINVAL;
+		return NULL;
+	}
 	if (events_sha256_hex) {
 		if (!valid_hex64(events_sha256_hex)) {
 			errno = EINVAL;
@@ -221,10 +226,15 @@ char *intoto_dumps(const struct bom *b, const char *events_sha256_hex)
 	doc = json_pack("{s:s,s:o,s:s,s:{s:o,s:o}}", "_type", INTOTO_STATEMENT_TYPE, "subject",
 			subjects(b, files), "predicateType", INTOTO_PREDICATE_TYPE, "predicate",
 			"buildDefinition", build_definition(b, files), "runDetails",
-			run_details(b, events_sha256_hex ? ev : NULL));
+			run_details(b, events_sha256_hex ? ev : NULL, version));
 	t = bomjson_dumps(doc);
 	free(files);
 	return t;
+}
+
+char *intoto_dumps(const struct bom *b, const char *events_sha256_hex)
+{
+	return intoto_render(b, events_sha256_hex, AICERT_VERSION);
 }
 
 int intoto_write(const struct bom *b, const char *path, const char *events_sha256_hex)

@@ -46,6 +46,10 @@
  * events_sha256_hex is neither NULL nor 64 hex digits).
  */
 char *intoto_dumps(const struct bom *b, const char *events_sha256_hex /* may be NULL */);
+/* intoto_dumps as aicert `version` writes it (the builder id and version): a function of its
+ * arguments alone, which aicert-verify regenerates from bom.json, events.cel's digest and
+ * run_start's version, and compares byte for byte. */
+char *intoto_render(const struct bom *b, const char *events_sha256_hex, const char *version);
 /* Writes intoto_dumps() to path: tmp + fsync + rename. 0 or -errno. */
 int intoto_write(const struct bom *b, const char *path, const char *events_sha256_hex);
 

@@ -5,7 +5,10 @@
  */
 #include "lib/verify.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <fts.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,19 +16,33 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <tss2/tss2_tpm2_types.h>
 
 #include "lib/bom.h"
+#include "lib/cdx.h"
 #include "lib/cel.h"
 #include "lib/fileio.h"
 #include "lib/hex.h"
 #include "lib/ima.h"
+#include "lib/intoto.h"
 #include "lib/manifest.h"
 #include "lib/quote.h"
 
 #define PCR_IMA 10
+
+/* Caps on what a bundle file may hold, checked before reading (fileio_read_regular). */
+#define MAX_MANIFEST (16u << 20)
+#define MAX_QUOTE (64u << 10)
+#define MAX_PEM (1u << 20)
+#define MAX_CEL ((size_t)2 << 30)
+#define MAX_IMA ((size_t)1 << 30)
+#define MAX_BOM ((size_t)1 << 30)
+#define MAX_DOC ((size_t)2 << 30) /* bom.cdx.json, provenance.intoto.json */
 
 static const char *const check_names[VERIFY_N_CHECKS] = {
     [VERIFY_MANIFEST] = "manifest", [VERIFY_QUOTE] = "quote",	    [VERIFY_AK] = "ak",
@@ -58,6 +75,8 @@ struct ctx {
 	const struct verify_opts *o;
 	struct verify_report *r;
 	bool failed[VERIFY_N_CHECKS];
+	int dfd; /* the bundle directory: every file is opened relative to it */
+	char dir_note[VERIFY_REASON_MAX / 2]; /* "the bundle directory is a symbolic link..." */
 	/* manifest */
 	struct manifest *m;
 	bool have_qual;
@@ -83,7 +102,7 @@ struct ctx {
 	/* bom */
 	bool bom_loaded, bom_ok;
 	struct bom bom;
-	char bom_err[512];
+	char bom_err[600];
 };
 
 const char *verify_check_name(enum verify_check_id id)
@@ -93,10 +112,87 @@ const char *verify_check_name(enum verify_check_id id)
 
 /* ---- reporting ---- */
 
+/* Length of the UTF-8 sequence at p (RFC 3629: no overlong form, no surrogate, at most
+ * U+10FFFF), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned cp;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* A character a terminal acts on rather than shows: C0, DEL, C1 (U+0080..U+009F, CSI among
+ * them) and the bidirectional overrides and isolates, which reorder what follows. */
+static bool unsafe_char(const unsigned char *p, size_t n)
+{
+	if (n == 1)
+		return p[0] < 0x20 || p[0] == 0x7f || p[0] == '\\';
+	if (n == 2)
+		return p[0] == 0xc2 && p[1] < 0xa0;
+	return n == 3 && p[0] == 0xe2 &&
+	       ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+		(p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
+}
+
+/*
+ * Reasons quote file names, arguments and fields of the bundle: its author chooses them. They
+ * are printed escaped, so no byte of theirs moves the cursor, recolours, rewrites a FAIL line or
+ * breaks the JSON report: each byte of an unsafe character or of an invalid UTF-8 sequence
+ * becomes \xNN, a backslash \\; the rest is valid UTF-8 and printable.
+ */
+static void escape(const char *in, char *out, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0;
+
+	while (*p) {
+		size_t n = utf8_len(p), need;
+		bool plain = n && !unsafe_char(p, n);
+
+		need = plain ? n : p[0] == '\\' ? 2 : 4 * (n ? n : 1);
+
+		if (o + need >= cap)
+			break;
+		if (plain) {
+			memcpy(out + o, p, n);
+		} else if (p[0] == '\\') {
+			memcpy(out + o, "\\\\", 2);
+			n = 1;
+		} else {
+			n = n ? n : 1;
+			for (size_t i = 0; i < n; i++)
+				snprintf(out + o + 4 * i, 5, "\\x%02X", p[i]);
+		}
+		o += need;
+		p += n;
+	}
+	out[o] = '\0';
+}
+
 static void vset(struct ctx *c, enum verify_check_id id, bool ok, int code, const char *fmt,
 		 va_list ap)
 {
 	struct verify_check *k = &c->r->checks[id];
+	char raw[VERIFY_REASON_MAX];
 
 	/* The first failure of a check is its reason; later ones would only repeat it. */
 	if (c->failed[id])
@@ -104,7 +200,8 @@ static void vset(struct ctx *c, enum verify_check_id id, bool ok, int code, cons
 	k->ok = ok;
 	k->exit_code = ok ? 0 : code;
 	c->failed[id] = !ok;
-	vsnprintf(k->reason, sizeof(k->reason), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	escape(raw, k->reason, sizeof(k->reason));
 }
 
 static void pass(struct ctx *c, enum verify_check_id id, const char *fmt, ...)
@@ -143,25 +240,35 @@ static void bpath(const struct ctx *c, const char *name, char *out, size_t len)
 	snprintf(out, len, "%s/%s", c->o->bundle, name);
 }
 
+/* Present under that name, whatever it is (a link, a FIFO: reading it says what is wrong). */
 static bool exists(const struct ctx *c, const char *name)
 {
-	char p[4096];
 	struct stat st;
 
-	bpath(c, name, p, sizeof(p));
-	return lstat(p, &st) == 0;
+	return c->dfd >= 0 && fstatat(c->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static int sha256_file(const char *path, uint8_t out[32])
+/* A whole bundle file, a regular one of at most max bytes; why names the file. */
+static int bread(const struct ctx *c, const char *name, size_t max, uint8_t **buf, size_t *len,
+		 char why[FILEIO_WHY_MAX])
 {
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int ret = fileio_read(path, SIZE_MAX, &buf, &len);
+	if (c->dfd < 0) {
+		snprintf(why, FILEIO_WHY_MAX, "%s: the bundle directory is unusable", name);
+		return -EBADF;
+	}
+	return fileio_read_regular(c->dfd, name, max, buf, len, why);
+}
 
-	if (!ret && EVP_Digest(buf, len, out, NULL, EVP_sha256(), NULL) != 1)
-		ret = -EIO;
-	free(buf);
-	return ret;
+/* A PEM file of the bundle, checked to be a regular file before OpenSSL opens it by name. */
+static int pem_path(const struct ctx *c, const char *name, char *out, size_t len, char *why)
+{
+	int fd = c->dfd < 0 ? -EBADF : fileio_open_regular(c->dfd, name, MAX_PEM, 0, why);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	bpath(c, name, out, len);
+	return 0;
 }
 
 /* ---- 1. manifest ---- */
@@ -197,24 +304,86 @@ static int expected_qual(struct ctx *c)
 	return 0;
 }
 
-static void check_manifest(struct ctx *c)
+/* Every entry of the bundle must be a regular file: a FIFO, device, socket or link is refused
+ * by name here, before anything reads it (and fileio_read_regular refuses it again). */
+static void check_entries(struct ctx *c, struct problems *pr)
 {
-	char p[4096], why[MANIFEST_WHY_MAX], hx[65];
-	struct problems pr = {.n = 0};
+	char why[FILEIO_WHY_MAX];
+	struct dirent *e;
+	struct stat st;
+	int fd = dup(c->dfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 
-	bpath(c, MANIFEST_NAME, p, sizeof(p));
-	if (manifest_read(p, &c->m, why)) {
-		fail(c, VERIFY_MANIFEST, "%s", why);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(why, sizeof(why), "cannot list the bundle directory: %s", strerror(errno));
+		collect(pr, why);
 		return;
 	}
-	if (manifest_check_files(c->o->bundle, c->m, collect, &pr)) {
-		if (pr.n > 1)
-			fail(c, VERIFY_MANIFEST, "%s (and %d more problems)", pr.first, pr.n - 1);
-		else
-			fail(c, VERIFY_MANIFEST, "%s", pr.first);
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(c->dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
+			snprintf(why, sizeof(why), "%.200s: %s", e->d_name, strerror(errno));
+			collect(pr, why);
+		} else if (!S_ISREG(st.st_mode)) {
+			snprintf(why, sizeof(why), "%.200s: is %s, not a regular file", e->d_name,
+				 fileio_type_name(st.st_mode));
+			collect(pr, why);
+		}
 	}
+	closedir(d);
+}
+
+static int read_manifest(struct ctx *c, char why[MANIFEST_WHY_MAX])
+{
+	char err[FILEIO_WHY_MAX], inner[MANIFEST_WHY_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (bread(c, MANIFEST_NAME, MAX_MANIFEST, &buf, &len, err)) {
+		snprintf(why, MANIFEST_WHY_MAX, "cannot read %.230s", err);
+		return -1;
+	}
+	ret = manifest_parse((const char *)buf, len, &c->m, inner);
+	if (ret)
+		snprintf(why, MANIFEST_WHY_MAX, "%s: %.200s", MANIFEST_NAME, inner);
+	free(buf);
+	return ret;
+}
+
+static void check_manifest(struct ctx *c)
+{
+	char why[MANIFEST_WHY_MAX], hx[65];
+	struct problems pr = {.n = 0};
+
+	if (c->dfd < 0) {
+		fail(c, VERIFY_MANIFEST, "%s", c->dir_note);
+		return;
+	}
+	check_entries(c, &pr);
+	if (read_manifest(c, why)) {
+		if (pr.n)
+			fail(c, VERIFY_MANIFEST, "%s (and %d more problem%s)", pr.first, pr.n,
+			     pr.n > 1 ? "s" : "");
+		else
+			fail(c, VERIFY_MANIFEST, "%s", why);
+		return;
+	}
+	manifest_check_files(c->o->bundle, c->m, collect, &pr);
+	if (pr.n > 1)
+		fail(c, VERIFY_MANIFEST, "%s (and %d more problem%s)", pr.first, pr.n - 1,
+		     pr.n > 2 ? "s" : "");
+	else if (pr.n)
+		fail(c, VERIFY_MANIFEST, "%s", pr.first);
 	if (manifest_check_binding(c->m, why))
 		fail(c, VERIFY_MANIFEST, "%s", why);
+	if (strcmp(c->m->qualifying_data_of, MANIFEST_BINDING_TEXT))
+		fail(c, VERIFY_MANIFEST,
+		     "qualifying_data_of is not the documented text \"%.120s...\" (docs/bundle.md)",
+		     MANIFEST_BINDING_TEXT);
 	if (strcmp(c->m->pcr_bank, "sha256"))
 		fail(c, VERIFY_MANIFEST, "pcr_bank is %s; aicert-verify checks sha256 only",
 		     c->m->pcr_bank);
@@ -225,8 +394,9 @@ static void check_manifest(struct ctx *c)
 	hex_encode(c->m->qualifying_data, 32, hx);
 	pass(c, VERIFY_MANIFEST,
 	     "%zu files present with matching sha256 and size, nothing else; "
-	     "binding %.16s... (PCR %u%s)",
-	     c->m->n_files, hx, c->m->pcr, c->m->has_nonce ? ", nonce" : "");
+	     "binding %.16s... (PCR %u%s)%s%s",
+	     c->m->n_files, hx, c->m->pcr, c->m->has_nonce ? ", nonce" : "",
+	     c->dir_note[0] ? "; NOTE: " : "", c->dir_note);
 }
 
 /* ---- 2. quote and 3. ak ---- */
@@ -330,9 +500,40 @@ static void check_quote_fields(struct ctx *c)
 		 : "");
 }
 
+static int load_quote(struct ctx *c)
+{
+	char why[QUOTE_WHY_MAX], err[FILEIO_WHY_MAX];
+	uint8_t *msg = NULL, *sig = NULL;
+	size_t msg_len = 0, sig_len = 0;
+	int ret = -1;
+
+	if (bread(c, "quote.msg", MAX_QUOTE, &msg, &msg_len, err) ||
+	    bread(c, "quote.sig", MAX_QUOTE, &sig, &sig_len, err))
+		fail(c, VERIFY_QUOTE, "cannot read %.230s", err);
+	else if (quote_decode(msg, msg_len, sig, sig_len, &c->q, why))
+		fail(c, VERIFY_QUOTE, "%s", why);
+	else
+		ret = 0;
+	free(msg);
+	free(sig);
+	return ret;
+}
+
+/* A key from a PEM file of the bundle (a public key or a certificate). */
+static int load_pem_key(const struct ctx *c, const char *name, EVP_PKEY **key, char *why)
+{
+	char p[4096], err[FILEIO_WHY_MAX];
+
+	if (pem_path(c, name, p, sizeof(p), err)) {
+		snprintf(why, QUOTE_WHY_MAX, "cannot read %.230s", err);
+		return -1;
+	}
+	return quote_load_pubkey(p, key, why) ? -1 : 0;
+}
+
 static void check_quote(struct ctx *c)
 {
-	char msg[4096], sig[4096], why[QUOTE_WHY_MAX];
+	char why[QUOTE_WHY_MAX];
 	bool has_msg = exists(c, "quote.msg"), has_sig = exists(c, "quote.sig");
 
 	if (!has_msg && !has_sig) {
@@ -346,24 +547,96 @@ static void check_quote(struct ctx *c)
 		fail(c, VERIFY_QUOTE, "%s is missing", has_msg ? "quote.sig" : "quote.msg");
 		return;
 	}
-	bpath(c, "quote.msg", msg, sizeof(msg));
-	bpath(c, "quote.sig", sig, sizeof(sig));
-	if (quote_load(msg, sig, &c->q, why)) {
-		fail(c, VERIFY_QUOTE, "%s", why);
-		return;
-	}
-	bpath(c, "ak.pub.pem", msg, sizeof(msg));
-	if (quote_load_pubkey(msg, &c->ak, why)) {
-		fail(c, VERIFY_QUOTE, "cannot check the signature: %s", why);
+	if (load_quote(c) || load_pem_key(c, "ak.pub.pem", &c->ak, why)) {
+		if (!c->failed[VERIFY_QUOTE])
+			fail(c, VERIFY_QUOTE, "cannot check the signature: %s", why);
 		return;
 	}
 	check_quote_fields(c);
 }
 
+/* The EKUs an AK certificate may carry (docs/verify.md): tcg-kp-AIKCertificate, TCG EK
+ * Credential Profile / PC Client Platform TPM Profile. */
+static const char *const ak_ekus[] = {"2.23.133.8.3"};
+
+static bool ak_eku_ok(X509 *leaf, char *why)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(leaf, NID_ext_key_usage, NULL, NULL);
+	bool ok = eku != NULL;
+	char oid[80];
+
+	for (int i = 0; ok && i < sk_ASN1_OBJECT_num(eku); i++) {
+		bool known = false;
+
+		OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(eku, i), 1);
+		for (size_t k = 0; k < sizeof(ak_ekus) / sizeof(ak_ekus[0]); k++)
+			known |= !strcmp(oid, ak_ekus[k]);
+		if (!known) {
+			snprintf(why, QUOTE_WHY_MAX,
+				 "ak.cert.pem has extended key usage %s, which is not an AK's "
+				 "(tcg-kp-AIKCertificate 2.23.133.8.3)",
+				 oid);
+			ok = false;
+		}
+	}
+	if (!eku)
+		snprintf(why, QUOTE_WHY_MAX,
+			 "ak.cert.pem: its extended key usage cannot be decoded");
+	EXTENDED_KEY_USAGE_free(eku);
+	return ok;
+}
+
+/* What makes a certificate an AK's and not a TLS, key-agreement or CA certificate that the
+ * same CA issued: no CA, digitalSignature, an AK EKU if any (the key is compared elsewhere). */
+static int check_ak_profile(const struct ctx *c, char *why)
+{
+	char err[FILEIO_WHY_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	BIO *bio = NULL;
+	X509 *leaf = NULL;
+	uint32_t xf;
+	int ret = -1;
+
+	if (bread(c, "ak.cert.pem", MAX_PEM, &buf, &len, err)) {
+		snprintf(why, QUOTE_WHY_MAX, "cannot read %.230s", err);
+		return -1;
+	}
+	if (!(bio = BIO_new_mem_buf(buf, (int)len)) ||
+	    !(leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		snprintf(why, QUOTE_WHY_MAX, "ak.cert.pem holds no PEM certificate");
+		goto cleanup;
+	}
+	xf = X509_get_extension_flags(leaf);
+	if (xf & EXFLAG_INVALID)
+		snprintf(why, QUOTE_WHY_MAX, "ak.cert.pem has invalid or duplicated extensions");
+	else if (X509_check_ca(leaf))
+		snprintf(
+		    why, QUOTE_WHY_MAX,
+		    "ak.cert.pem is a CA certificate (basicConstraints CA:TRUE, keyCertSign or "
+		    "a self-signed v1 certificate), not an AK's");
+	else if (!(xf & EXFLAG_KUSAGE))
+		snprintf(why, QUOTE_WHY_MAX,
+			 "ak.cert.pem has no keyUsage: an AK certificate must have "
+			 "digitalSignature");
+	else if (!(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
+		snprintf(why, QUOTE_WHY_MAX,
+			 "ak.cert.pem's keyUsage lacks digitalSignature: its key may not sign "
+			 "(a quote is a signature)");
+	else if (!(xf & EXFLAG_XKUSAGE) || ak_eku_ok(leaf, why))
+		ret = 0;
+cleanup:
+	X509_free(leaf);
+	BIO_free(bio);
+	free(buf);
+	return ret;
+}
+
 static void check_ak(struct ctx *c)
 {
-	char why[QUOTE_WHY_MAX], cert[4096];
+	char why[QUOTE_WHY_MAX], cert[4096], err[FILEIO_WHY_MAX];
 	EVP_PKEY *pinned = NULL;
+	bool has_cert;
 
 	if (!c->attested) {
 		failx(c, VERIFY_AK, VERIFY_EXIT_UNATTESTED, "not checked: unattested bundle");
@@ -387,11 +660,12 @@ static void check_ak(struct ctx *c)
 		}
 	}
 	/* a certificate in the bundle must be the AK's, whatever authenticated the AK */
-	if (exists(c, "ak.cert.pem")) {
+	has_cert = exists(c, "ak.cert.pem");
+	if (has_cert) {
 		EVP_PKEY *ck = NULL;
 
-		bpath(c, "ak.cert.pem", cert, sizeof(cert));
-		if (quote_load_pubkey(cert, &ck, why) || quote_check_ak_pin(c->ak, ck, why)) {
+		if (load_pem_key(c, "ak.cert.pem", &ck, why) ||
+		    quote_check_ak_pin(c->ak, ck, why)) {
 			fail(c, VERIFY_AK, "ak.cert.pem does not certify ak.pub.pem: %s", why);
 			EVP_PKEY_free(ck);
 			goto cleanup;
@@ -399,19 +673,28 @@ static void check_ak(struct ctx *c)
 		EVP_PKEY_free(ck);
 	}
 	if (c->o->n_ca) {
-		if (!exists(c, "ak.cert.pem")) {
+		if (!has_cert) {
 			fail(c, VERIFY_AK, "--ca given but the bundle has no ak.cert.pem");
 			goto cleanup;
 		}
-		bpath(c, "ak.cert.pem", cert, sizeof(cert));
-		if (quote_check_ak_cert(cert, c->o->ca_pems, c->o->n_ca, c->ak, why)) {
+		if (pem_path(c, "ak.cert.pem", cert, sizeof(cert), err)) {
+			fail(c, VERIFY_AK, "cannot read %.230s", err);
+			goto cleanup;
+		}
+		if (quote_check_ak_cert(cert, c->o->ca_pems, c->o->n_ca, c->ak, why) ||
+		    check_ak_profile(c, why)) {
 			fail(c, VERIFY_AK, "%s", why);
 			goto cleanup;
 		}
 	}
-	pass(c, VERIFY_AK, "%s%s%s", c->o->ak_pem ? "AK equals the pinned key" : "",
+	pass(c, VERIFY_AK, "%s%s%s%s", c->o->ak_pem ? "AK equals the pinned key" : "",
 	     c->o->ak_pem && c->o->n_ca ? "; " : "",
-	     c->o->n_ca ? "ak.cert.pem chains to the given CA and holds the AK" : "");
+	     c->o->n_ca ? "ak.cert.pem chains to the given CA, has an AK's profile (not a CA, "
+			  "digitalSignature, AK EKU if any) and holds the AK"
+			: "",
+	     !c->o->n_ca && has_cert ? "; ak.cert.pem: not checked (no --ca: its chain and "
+				       "profile are not verified, only that it holds the AK)"
+				     : "");
 cleanup:
 	EVP_PKEY_free(pinned);
 }
@@ -579,9 +862,8 @@ static void check_log(struct ctx *c)
 		     "not checked: manifest.json is unusable (PCR index unknown)");
 		return;
 	}
-	bpath(c, "events.cel", p, sizeof(p));
-	if ((ret = fileio_read(p, SIZE_MAX, &buf, &len))) {
-		fail(c, VERIFY_EVENTLOG, "cannot read %s: %s", p, strerror(-ret));
+	if (bread(c, "events.cel", MAX_CEL, &buf, &len, p)) {
+		fail(c, VERIFY_EVENTLOG, "cannot read %s", p);
 		return;
 	}
 	if (cel_log_decode(buf, len, &c->log, NULL, err)) {
@@ -616,15 +898,31 @@ cleanup:
 
 /* ---- 5. ima ---- */
 
+/* ima.bin (binary_runtime_measurements: sha1 template digests) from the bundle. */
+static int read_ima(struct ctx *c, char *err, size_t errlen)
+{
+	char why[FILEIO_WHY_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (bread(c, "ima.bin", MAX_IMA, &buf, &len, why)) {
+		snprintf(err, errlen, "cannot read %.230s", why);
+		return -1;
+	}
+	ret = ima_parse(buf, len, NULL, &c->ima, err, errlen);
+	free(buf);
+	return ret;
+}
+
 static void load_ima(struct ctx *c)
 {
-	char p[4096], err[256] = "";
+	char err[256] = "";
 
 	c->has_ima = exists(c, "ima.bin");
 	if (!c->has_ima)
 		return;
-	bpath(c, "ima.bin", p, sizeof(p));
-	if (ima_read_file(p, NULL, &c->ima, err, sizeof(err))) {
+	if (read_ima(c, err, sizeof(err))) {
 		fail(c, VERIFY_IMA, "%s", err);
 		return;
 	}
@@ -978,14 +1276,19 @@ static bool sorted(const struct item *v, size_t n)
 	return true;
 }
 
+static void sort_items(struct item *v, size_t n)
+{
+	/* bom_write sorts its files, and logs are often in order: skip the sort then */
+	if (!sorted(v, n))
+		qsort(v, n, sizeof(*v), item_cmp);
+}
+
 /* Sorts and merges duplicates (roles or'ed). Returns the new count. */
 static size_t merge_items(struct item *v, size_t n)
 {
 	size_t o = 0;
 
-	/* bom_write sorts its files, and logs are often in order: skip the sort then */
-	if (!sorted(v, n))
-		qsort(v, n, sizeof(*v), item_cmp);
+	sort_items(v, n);
 	for (size_t i = 0; i < n; i++) {
 		if (o && !item_cmp(&v[o - 1], &v[i]))
 			v[o - 1].roles |= v[i].roles;
@@ -1109,7 +1412,15 @@ static int bom_items(const struct bom *b, struct item **out, size_t *n, uint8_t 
 	}
 	*out = v;
 	*digests = d;
-	*n = merge_items(v, b->nfiles);
+	*n = b->nfiles;
+	/* one entry per (path, sha256): a second one would be merged, and its size and status
+	 * never compared with anything */
+	sort_items(v, b->nfiles);
+	for (size_t i = 1; i < b->nfiles; i++)
+		if (!item_cmp(&v[i - 1], &v[i])) {
+			*n = i;
+			return -EEXIST;
+		}
 	return 0;
 }
 
@@ -1468,10 +1779,10 @@ cleanup:
 
 /* bom.json is the largest file of a bundle: it is parsed on a thread while the log is checked. */
 struct bom_job {
-	char path[4096];
+	const struct ctx *c;
 	struct bom *b;
 	int rc;
-	char err[512];
+	char err[600];
 	pthread_t tid;
 	bool started;
 };
@@ -1479,14 +1790,25 @@ struct bom_job {
 static void *bom_job_run(void *arg)
 {
 	struct bom_job *j = arg;
+	char why[FILEIO_WHY_MAX], err[512];
+	uint8_t *buf = NULL;
+	size_t len = 0;
 
-	j->rc = bom_read(j->b, j->path, j->err, sizeof(j->err));
+	if (bread(j->c, "bom.json", MAX_BOM, &buf, &len, why)) {
+		snprintf(j->err, sizeof(j->err), "cannot read %.230s", why);
+		j->rc = -1;
+		return NULL;
+	}
+	j->rc = bom_loads(j->b, (const char *)buf, len, err, sizeof(err));
+	if (j->rc)
+		snprintf(j->err, sizeof(j->err), "bom.json: %s", err);
+	free(buf);
 	return NULL;
 }
 
 static void bom_job_start(struct ctx *c, struct bom_job *j)
 {
-	bpath(c, "bom.json", j->path, sizeof(j->path));
+	j->c = c;
 	j->b = &c->bom;
 	j->started = !pthread_create(&j->tid, NULL, bom_job_run, j);
 }
@@ -1502,14 +1824,81 @@ static void bom_job_wait(struct ctx *c, struct bom_job *j)
 	snprintf(c->bom_err, sizeof(c->bom_err), "%s", j->err);
 }
 
+/* Where two texts first differ: "byte N (line L)". */
+static void first_difference(const char *a, size_t na, const char *b, size_t nb, char *out,
+			     size_t len)
+{
+	size_t i = 0, line = 1;
+
+	for (; i < na && i < nb && a[i] == b[i]; i++)
+		line += a[i] == '\n';
+	snprintf(out, len, "byte %zu, line %zu", i, line);
+}
+
+/* One derived document: the bundle's bytes must be what the library makes of bom.json. */
+static bool same_doc(struct ctx *c, const char *name, char *want)
+{
+	char why[FILEIO_WHY_MAX], where[64];
+	uint8_t *buf = NULL;
+	size_t len = 0, wl;
+	bool ok = false;
+
+	if (!want) {
+		nomem(c, VERIFY_BOM);
+		return false;
+	}
+	wl = strlen(want);
+	if (bread(c, name, MAX_DOC, &buf, &len, why)) {
+		fail(c, VERIFY_BOM, "cannot read %.230s", why);
+	} else if (len != wl || memcmp(buf, want, wl)) {
+		first_difference((const char *)buf, len, want, wl, where, sizeof(where));
+		fail(c, VERIFY_BOM,
+		     "%s is not what bom.json (checked against the log) gives: it differs at %s "
+		     "(rewritten, or not made by aicert %s)",
+		     name, where, c->start->version);
+	} else {
+		ok = true;
+	}
+	free(buf);
+	free(want);
+	return ok;
+}
+
+/*
+ * bom.cdx.json and provenance.intoto.json are functions of bom.json, run_start's aicert version
+ * and events.cel's digest (lib/cdx.h, lib/intoto.h): regenerated and compared byte for byte,
+ * so neither can say anything that the log does not (the manifest binds them, but the AK's
+ * holder could re-quote a rewritten one).
+ */
+static bool check_docs(struct ctx *c)
+{
+	const struct manifest_file *ev = NULL;
+	char hx[65];
+
+	for (size_t i = 0; c->m && i < c->m->n_files && !ev; i++)
+		if (!strcmp(c->m->files[i].name, "events.cel"))
+			ev = &c->m->files[i];
+	if (!ev || !c->start->version) {
+		fail(c, VERIFY_BOM, "bom.cdx.json and provenance.intoto.json not checked: %s",
+		     ev ? "run_start records no aicert version"
+			: "manifest.json lists no events.cel");
+		return false;
+	}
+	hex_encode(ev->sha256, 32, hx);
+	return same_doc(c, "bom.cdx.json", cdx_render(&c->bom, c->start->version)) &&
+	       same_doc(c, "provenance.intoto.json", intoto_render(&c->bom, hx, c->start->version));
+}
+
 static void check_bom(struct ctx *c)
 {
 	struct item *bi = NULL, *li = NULL;
 	uint8_t(*digests)[32] = NULL;
 	size_t nb = 0, nl = 0;
+	char hx[65];
+	int ret;
 
 	if (!c->bom_loaded) {
-		fail(c, VERIFY_BOM, "bom.json: %s", c->bom_err);
+		fail(c, VERIFY_BOM, "%s", c->bom_err);
 		return;
 	}
 	c->bom_ok = true;
@@ -1519,17 +1908,24 @@ static void check_bom(struct ctx *c)
 	}
 	if (!check_run_fields(c))
 		return;
-	if (bom_items(&c->bom, &bi, &nb, &digests) || log_items(c, &li, &nl)) {
+	if ((ret = bom_items(&c->bom, &bi, &nb, &digests)) == -EEXIST) {
+		fail(c, VERIFY_BOM,
+		     "bom.json lists %s (sha256 %.16s) twice: entries must be unique", bi[nb].path,
+		     sha_text(&bi[nb], hx));
+		goto cleanup;
+	}
+	if (ret || log_items(c, &li, &nl)) {
 		nomem(c, VERIFY_BOM);
 		goto cleanup;
 	}
 	c->r->run_files = nl;
-	if (same_items(c, bi, nb, li, nl) && check_bom_ima(c))
+	if (same_items(c, bi, nb, li, nl) && check_bom_ima(c) && check_docs(c))
 		pass(c, VERIFY_BOM,
 		     "run %s: %zu files in bom.json, the same (path, sha256, roles, size, status) "
 		     "as the log, ima values as ima.bin's covered entries say; command, cwd, "
 		     "backend, times, exit status %d, signal, events lost, paths truncated, "
-		     "detached, complete, host name, kernel, boot id agree (files[].category and "
+		     "detached, complete, host name, kernel, boot id agree; bom.cdx.json and "
+		     "provenance.intoto.json are bom.json's (files[].category and "
 		     "host.tpm are unattested annotations)",
 		     c->run_id, nb, c->end->exit_status);
 cleanup:
@@ -1540,10 +1936,95 @@ cleanup:
 
 /* ---- 7. weights and 8. complete ---- */
 
+static bool is_output(const struct ctx *c, const uint8_t d[32])
+{
+	for (size_t j = 0; j < c->end->n_outputs; j++)
+		if (!memcmp(c->end->outputs[j].sha256, d, 32))
+			return true;
+	return false;
+}
+
+/* What --weights found: files hashed, those that are no output (named in bad), read errors. */
+struct wtally {
+	size_t files, n_bad;
+	char bad[VERIFY_REASON_MAX];
+	char err[VERIFY_REASON_MAX];
+};
+
+static void note_bad(struct wtally *t, const char *path, const uint8_t d[32])
+{
+	size_t used = strlen(t->bad);
+	char hx[65];
+
+	hex_encode(d, 32, hx);
+	if (t->n_bad++ < 8 && used + strlen(path) + 40 < sizeof(t->bad))
+		snprintf(t->bad + used, sizeof(t->bad) - used, "%s%s (sha256 %.16s...)",
+			 used ? ", " : "", path, hx);
+}
+
+/* One file, streamed (a model may be larger than memory); a link to a file is followed, as a
+ * user's own path may be one (a Hugging Face snapshot is made of links). */
+static int weigh_file(const struct ctx *c, const char *path, struct wtally *t)
+{
+	char why[FILEIO_WHY_MAX];
+	uint8_t d[32];
+	int fd = fileio_open_regular(AT_FDCWD, path, UINT64_MAX, FILEIO_FOLLOW, why), ret;
+
+	if (fd < 0) {
+		snprintf(t->err, sizeof(t->err), "cannot read --weights %s", why);
+		return -1;
+	}
+	ret = fileio_sha256_fd(fd, d, NULL);
+	close(fd);
+	if (ret) {
+		snprintf(t->err, sizeof(t->err), "cannot read --weights %.300s: %s", path,
+			 strerror(-ret));
+		return -1;
+	}
+	t->files++;
+	if (!is_output(c, d))
+		note_bad(t, path, d);
+	return 0;
+}
+
+static int name_order(const FTSENT **a, const FTSENT **b)
+{
+	return strcmp((*a)->fts_name, (*b)->fts_name);
+}
+
+/* Every regular file under dir (links followed, each directory once), in name order. */
+static int weigh_dir(const struct ctx *c, const char *dir, struct wtally *t)
+{
+	char *const roots[] = {(char *)dir, NULL};
+	FTS *fts = fts_open(roots, FTS_LOGICAL | FTS_NOCHDIR, name_order);
+	FTSENT *e;
+	int ret = 0;
+
+	if (!fts) {
+		snprintf(t->err, sizeof(t->err), "cannot walk --weights %.300s: %s", dir,
+			 strerror(errno));
+		return -1;
+	}
+	while (!ret && (e = fts_read(fts))) {
+		if (e->fts_info == FTS_DNR || e->fts_info == FTS_ERR || e->fts_info == FTS_NS ||
+		    e->fts_info == FTS_SLNONE) {
+			snprintf(t->err, sizeof(t->err), "cannot read --weights %.300s: %s",
+				 e->fts_path,
+				 e->fts_info == FTS_SLNONE ? "a dangling symbolic link"
+							   : strerror(e->fts_errno));
+			ret = -1;
+		} else if (e->fts_info == FTS_F && S_ISREG(e->fts_statp->st_mode)) {
+			ret = weigh_file(c, e->fts_path, t);
+		}
+	}
+	fts_close(fts);
+	return ret;
+}
+
 static void check_weights(struct ctx *c)
 {
-	uint8_t d[32];
-	char hx[65];
+	struct wtally t = {.files = 0};
+	struct stat st;
 
 	if (!c->o->n_weights) {
 		pass(c, VERIFY_WEIGHTS, "no --weights given");
@@ -1555,27 +2036,43 @@ static void check_weights(struct ctx *c)
 	}
 	for (size_t i = 0; i < c->o->n_weights; i++) {
 		const char *w = c->o->weights[i];
-		bool found = false;
-		int ret = sha256_file(w, d);
+		int ret = !stat(w, &st) && S_ISDIR(st.st_mode) ? weigh_dir(c, w, &t)
+							       : weigh_file(c, w, &t);
 
 		if (ret) {
-			fail(c, VERIFY_WEIGHTS, "cannot read %s: %s", w, strerror(-ret));
-			return;
-		}
-		for (size_t j = 0; j < c->end->n_outputs && !found; j++)
-			found = !memcmp(c->end->outputs[j].sha256, d, 32);
-		if (!found) {
-			hex_encode(d, 32, hx);
-			fail(c, VERIFY_WEIGHTS, "%s (sha256 %.16s...) is not an output of run %s",
-			     w, hx, c->run_id);
+			fail(c, VERIFY_WEIGHTS, "%s", t.err);
 			return;
 		}
 	}
-	pass(c, VERIFY_WEIGHTS, "%zu file(s) match outputs of run %s", c->o->n_weights, c->run_id);
+	if (t.n_bad) {
+		fail(c, VERIFY_WEIGHTS,
+		     "%zu of %zu --weights file(s) not an output of run %s: %s%s", t.n_bad, t.files,
+		     c->run_id, t.bad, t.n_bad > 8 ? ", ..." : "");
+		return;
+	}
+	if (!t.files) {
+		fail(c, VERIFY_WEIGHTS, "--weights: no regular file to check");
+		return;
+	}
+	pass(c, VERIFY_WEIGHTS, "%zu file(s) match outputs of run %s", t.files, c->run_id);
+}
+
+/* An output the run wrote but could not measure: its digest is nowhere, so no --weights can be
+ * checked against it and the record says nothing of what the run made. */
+static const struct bom_file *unmeasured_output(const struct ctx *c)
+{
+	if (!c->bom_ok)
+		return NULL;
+	for (size_t i = 0; i < c->bom.nfiles; i++)
+		if ((c->bom.files[i].roles & BOM_ROLE_OUTPUT) && !c->bom.files[i].sha256[0])
+			return &c->bom.files[i];
+	return NULL;
 }
 
 static void check_complete(struct ctx *c)
 {
+	const struct bom_file *f;
+
 	if (!c->end) {
 		fail(c, VERIFY_COMPLETE, "not checked: the event log is unusable");
 		return;
@@ -1603,6 +2100,12 @@ static void check_complete(struct ctx *c)
 		fail(c, VERIFY_COMPLETE, "incomplete: bom.json marks the run incomplete");
 		return;
 	}
+	if ((f = unmeasured_output(c))) {
+		failx(c, VERIFY_COMPLETE, VERIFY_EXIT_UNMEASURED,
+		      "incomplete: the output %s was not measured (%s): its digest is unknown",
+		      f->path, f->status ? f->status : "no sha256");
+		return;
+	}
 	pass(c, VERIFY_COMPLETE, "no event lost, no path truncated, not detached (per run_end)");
 }
 
@@ -1620,10 +2123,12 @@ static void finish(struct ctx *c)
 			    r->checks[i].exit_code ? r->checks[i].exit_code : VERIFY_EXIT_INTERNAL;
 	}
 	r->records = c->log.n;
-	r->verdict = r->exit_code == 0			      ? "verified"
-		     : r->exit_code == VERIFY_EXIT_UNATTESTED ? "unattested"
-		     : r->exit_code == VERIFY_EXIT_INCOMPLETE ? "incomplete"
-							      : "failed";
+	r->verdict =
+	    r->exit_code == 0			     ? "verified"
+	    : r->exit_code == VERIFY_EXIT_UNATTESTED ? "unattested"
+	    : r->exit_code == VERIFY_EXIT_INCOMPLETE || r->exit_code == VERIFY_EXIT_UNMEASURED
+		? "incomplete"
+		: "failed";
 }
 
 static void ctx_free(struct ctx *c)
@@ -1638,15 +2143,40 @@ static void ctx_free(struct ctx *c)
 	if (c->has_ima)
 		ima_list_free(&c->ima);
 	bom_free(&c->bom);
+	if (c->dfd >= 0)
+		close(c->dfd);
+}
+
+/* The bundle directory, opened once: every file is read relative to it. A bundle given as a
+ * symbolic link is verified where it points, and the report says so. */
+static void open_bundle(struct ctx *c)
+{
+	char target[256];
+	struct stat st;
+	ssize_t n;
+
+	if (!lstat(c->o->bundle, &st) && S_ISLNK(st.st_mode)) {
+		n = readlink(c->o->bundle, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		snprintf(c->dir_note, sizeof(c->dir_note),
+			 "the bundle directory %.60s is a symbolic link (to %.100s)", c->o->bundle,
+			 target);
+	}
+	c->dfd = open(c->o->bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->dfd < 0)
+		snprintf(c->dir_note, sizeof(c->dir_note),
+			 "cannot open the bundle directory %.100s: %s", c->o->bundle,
+			 strerror(errno));
 }
 
 int verify_bundle(const struct verify_opts *o, struct verify_report *r)
 {
-	struct ctx c = {.o = o, .r = r};
+	struct ctx c = {.o = o, .r = r, .dfd = -1};
 	struct bom_job job = {.rc = 0};
 
 	memset(r, 0, sizeof(*r));
 	bom_init(&c.bom);
+	open_bundle(&c);
 	bom_job_start(&c, &job);
 	for (int i = 0; i < VERIFY_N_CHECKS; i++) {
 		r->checks[i].name = check_names[i];
