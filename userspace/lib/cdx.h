@@ -7,10 +7,10 @@
  *   lowercased; a run id that is not a UUID gives a UUID made from its SHA-256), version 1,
  *   metadata { timestamp (run.finished, else run.started, else absent), tools.components
  *              [aicert, with the version that made the run: run_start's],
+ *              properties (aicert:host.*, aicert:attested, aicert:run.id),
  *              component (the one output of category "model"; with none, the one output
  *                         taken for a model below; absent when there is no single one: then
- *                         every file is in components),
- *              properties (aicert:host.*, aicert:attested, aicert:run.id) },
+ *                         every file is in components) },
  *   components: one per bom.json file, in bom.json's order, bom-ref "file-<n>" (n from 1);
  *   type, first match wins:
  *     category "dataset"                    -> "data", data [{type "dataset"}]
@@ -22,8 +22,9 @@
  *                                              are the model)
  *     else (code, other inputs)             -> "file"
  *     name = the path (bom_display_name form), hashes [{SHA-256}] when hashed, properties
- *     aicert:roles, aicert:category, aicert:size, aicert:ima, aicert:status (when not hashed),
- *     aicert:path_b64 (when the path is not UTF-8).
+ *     (only what CycloneDX has no field for) aicert:path_b64 (when the path is not UTF-8),
+ *     aicert:roles, aicert:category, aicert:size, aicert:ima (when not "unavailable"),
+ *     aicert:status (when not hashed).
  *   formulation [{ bom-ref "formula-1", workflows [{ bom-ref "run", uid = run id,
  *     name "aicert-trace run", taskTypes ["build"] (1.6 has no "train": training builds the
  *     model), timeStart/timeEnd, steps [{name "command", commands [{executed: the command,

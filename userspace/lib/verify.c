@@ -2073,9 +2073,15 @@ static const struct bom_file *unmeasured_output(const struct ctx *c)
 {
 	if (!c->bom_ok)
 		return NULL;
-	for (size_t i = 0; i < c->bom.nfiles; i++)
-		if ((c->bom.files[i].roles & BOM_ROLE_OUTPUT) && !c->bom.files[i].sha256[0])
-			return &c->bom.files[i];
+	for (size_t i = 0; i < c->bom.nfiles; i++) {
+		const struct bom_file *f = &c->bom.files[i];
+		int64_t st = bom_status_code(f->status);
+
+		/* a file deleted before the end, or no regular file, is nothing the run left */
+		if ((f->roles & BOM_ROLE_OUTPUT) && !f->sha256[0] && st != CEL_FILE_DELETED &&
+		    st != CEL_FILE_VANISHED && st != CEL_FILE_NOT_REGULAR)
+			return f;
+	}
 	return NULL;
 }
 
