@@ -303,8 +303,42 @@ static void test_empty(void **state)
 	assert_non_null(json_object_get(wf, "uid"));
 	assert_non_null(json_object_get(wf, "taskTypes"));
 	assert_null(json_object_get(wf, "inputs")); /* optional arrays are left out, not [] */
+	/* no run time: no timestamp, never the time of writing (the document is bom.json's) */
+	assert_null(json_object_get(json_object_get(doc, "metadata"), "timestamp"));
 	json_decref(doc);
 	free(text);
+	bom_free(&b);
+}
+
+/* cdx_render is a function of the bom and the version: aicert-verify regenerates it. */
+static void test_render(void **state)
+{
+	struct bom b;
+	char *a, *c, *v;
+	json_t *doc, *tool;
+
+	fill(&b, 2);
+	a = cdx_render(&b, "9.9.9");
+	c = cdx_render(&b, "9.9.9");
+	v = cdx_render(&b, "1.0");
+	assert_non_null(a);
+	assert_non_null(c);
+	assert_non_null(v);
+	assert_string_equal(a, c);
+	assert_string_not_equal(a, v);
+	doc = tu_json_parse(a);
+	tool = json_array_get(
+	    json_object_get(json_object_get(json_object_get(doc, "metadata"), "tools"),
+			    "components"),
+	    0);
+	assert_string_equal(json_string_value(json_object_get(tool, "version")), "9.9.9");
+	json_decref(doc);
+	errno = 0;
+	assert_null(cdx_render(&b, NULL));
+	assert_int_equal(errno, EINVAL);
+	free(a);
+	free(c);
+	free(v);
 	bom_free(&b);
 }
 
@@ -314,6 +348,7 @@ int main(void)
 	    cmocka_unit_test(test_document),
 	    cmocka_unit_test(test_two_models_and_non_uuid),
 	    cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_render),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
