@@ -432,6 +432,9 @@ printf 'payload\n' > "$W/$EVIL"
 "$B/aicert-trace" --tcti "$AICERT_TCTI" --no-cache --backend tracepoint --state-dir "$W/state" \
 	-o "$W/run5" -- cat "$W/$EVIL" > "$W/trace-run5.log" 2>&1
 if [ -f "$W/run5/quote.msg" ]; then
+	# untouched, it verifies: bom.cdx.json and provenance.intoto.json regenerate exactly
+	reject_code "a bundle whose input name holds escape sequences verifies untouched" \
+		"$W/run5" 0 --ak "$AK"
 	GOOD=$W/run5 copy
 	bomedit "$W/t" '
 for f in b["files"]:
