@@ -435,28 +435,48 @@ static void emit_document(struct jsonout *o, const struct bom *b, const struct b
 	jsonout_raw(o, "]}]}");
 }
 
-char *cdx_render(const struct bom *b, const char *version)
+/* The document into o, one line (indentation would be most of a large document). */
+static void emit(struct jsonout *o, const struct bom *b, const char *version)
 {
 	const struct bom_file **files = NULL;
-	struct jsonout o = {.err = false};
 	char(*refs)[32] = NULL;
-	char *t;
 
 	if (!version) {
 		errno = EINVAL;
-		return NULL;
+		o->err = true;
+		return;
 	}
-	if (!(files = bom_sorted_files(b)))
-		return NULL; /* errno from bom_sorted_files */
+	if (!(files = bom_sorted_files(b))) {
+		o->err = true; /* errno from bom_sorted_files */
+		return;
+	}
 	refs = calloc(b->nfiles + 1, sizeof(*refs));
 	if (refs)
-		emit_document(&o, b, files, refs, version);
+		emit_document(o, b, files, refs, version);
 	else
-		o.err = true;
-	t = jsonout_finish(&o); /* one line: indentation would be most of a large document */
+		o->err = true;
 	free(refs);
 	free(files);
-	return t;
+}
+
+char *cdx_render(const struct bom *b, const char *version)
+{
+	struct jsonout o = {.err = false};
+
+	emit(&o, b, version);
+	if (o.err && errno == EINVAL) {
+		free(o.p);
+		return NULL;
+	}
+	return jsonout_finish(&o);
+}
+
+int cdx_stream(const struct bom *b, const char *version, jsonout_sink sink, void *ctx)
+{
+	struct jsonout o = {.sink = sink, .sink_ctx = ctx};
+
+	emit(&o, b, version);
+	return jsonout_end(&o);
 }
 
 char *cdx_dumps(const struct bom *b)

@@ -36,6 +36,7 @@
 #ifndef AICERT_LIB_CDX_H
 #define AICERT_LIB_CDX_H
 #include "lib/bom.h"
+#include "lib/jsonout.h"
 
 /*
  * The document as aicert version `version` writes it for b: a function of b and version alone
@@ -44,6 +45,9 @@
  * errno set (ENOMEM, EINVAL).
  */
 char *cdx_render(const struct bom *b, const char *version);
+/* cdx_render's text given to sink in pieces of about 1 MiB, never held whole. 0, or -1 when
+ * anything failed or sink refused a piece. */
+int cdx_stream(const struct bom *b, const char *version, jsonout_sink sink, void *ctx);
 /* cdx_render(b, this build's version). */
 char *cdx_dumps(const struct bom *b);
 /* Writes cdx_dumps(b) to path: tmp + fsync + rename. 0 or -errno. */

@@ -208,39 +208,62 @@ static int valid_hex64(const char *s)
 	return 1;
 }
 
-char *intoto_render(const struct bom *b, const char *events_sha256_hex, const char *version)
+/* The statement into o, one line: no indentation repeated per file. -1 (errno EINVAL) when
+ * the arguments are refused before anything is written. */
+static int emit(struct jsonout *o, const struct bom *b, const char *events_sha256_hex,
+		const char *version)
 {
 	const struct bom_file **files = NULL;
-	struct jsonout o = {.err = false};
 	char ev[65] = "";
 
 	if (!version) {
 		errno = EINVAL;
-		return NULL;
+		return -1;
 	}
 	if (events_sha256_hex) {
 		if (!valid_hex64(events_sha256_hex)) {
 			errno = EINVAL;
-			return NULL;
+			return -1;
 		}
 		/* in-toto digests are lowercase hex. */
 		for (int i = 0; i < 64; i++)
 			ev[i] = (char)(events_sha256_hex[i] | 0x20);
 	}
 	files = bom_sorted_files(b);
-	if (!files)
-		return NULL; /* errno from bom_sorted_files */
-	jsonout_raw(&o, "{\"_type\":\"" INTOTO_STATEMENT_TYPE "\",\"subject\":");
-	emit_subjects(&o, b, files);
-	jsonout_raw(&o, ",\"predicateType\":\"" INTOTO_PREDICATE_TYPE
-			"\",\"predicate\":{\"buildDefinition\":");
-	jsonout_open(&o, build_head(b));
-	emit_dependencies(&o, b, files);
-	jsonout_raw(&o, "},\"runDetails\":");
-	jsonout_value(&o, run_details(b, events_sha256_hex ? ev : NULL, version));
-	jsonout_raw(&o, "}}");
+	if (!files) {
+		o->err = true; /* errno from bom_sorted_files */
+		return 0;
+	}
+	jsonout_raw(o, "{\"_type\":\"" INTOTO_STATEMENT_TYPE "\",\"subject\":");
+	emit_subjects(o, b, files);
+	jsonout_raw(o, ",\"predicateType\":\"" INTOTO_PREDICATE_TYPE
+		       "\",\"predicate\":{\"buildDefinition\":");
+	jsonout_open(o, build_head(b));
+	emit_dependencies(o, b, files);
+	jsonout_raw(o, "},\"runDetails\":");
+	jsonout_value(o, run_details(b, events_sha256_hex ? ev : NULL, version));
+	jsonout_raw(o, "}}");
 	free(files);
-	return jsonout_finish(&o); /* one line: no indentation repeated per file */
+	return 0;
+}
+
+char *intoto_render(const struct bom *b, const char *events_sha256_hex, const char *version)
+{
+	struct jsonout o = {.err = false};
+
+	if (emit(&o, b, events_sha256_hex, version))
+		return NULL;
+	return jsonout_finish(&o);
+}
+
+int intoto_stream(const struct bom *b, const char *events_sha256_hex, const char *version,
+		  jsonout_sink sink, void *ctx)
+{
+	struct jsonout o = {.sink = sink, .sink_ctx = ctx};
+
+	if (emit(&o, b, events_sha256_hex, version))
+		return -1;
+	return jsonout_end(&o);
 }
 
 char *intoto_dumps(const struct bom *b, const char *events_sha256_hex)

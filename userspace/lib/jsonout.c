@@ -9,12 +9,24 @@
 #include "lib/bom.h"
 
 #define JSONOUT_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
+#define JSONOUT_PIECE (1u << 20)
 
+static void flush(struct jsonout *o)
+{
+	if (o->n && o->sink(o->sink_ctx, o->p, o->n))
+		o->err = true;
+	o->n = 0;
+}
+
+/* Room for more bytes; with a sink, what is held goes first once it reaches a piece (never in
+ * the middle of a call, so jsonout_open can take back the brace it just wrote). */
 static bool reserve(struct jsonout *o, size_t more)
 {
 	size_t cap = o->cap ? o->cap : 4096;
 	char *p;
 
+	if (!o->err && o->sink && o->n >= JSONOUT_PIECE)
+		flush(o);
 	if (o->err)
 		return false;
 	while (cap - o->n < more + 2) /* room for "\n" and NUL at the end */
@@ -131,4 +143,16 @@ char *jsonout_finish(struct jsonout *o)
 	o->p = NULL;
 	o->n = o->cap = 0;
 	return p;
+}
+
+int jsonout_end(struct jsonout *o)
+{
+	if (!o->err && reserve(o, 0)) {
+		o->p[o->n++] = '\n';
+		flush(o);
+	}
+	free(o->p);
+	o->p = NULL;
+	o->n = o->cap = 0;
+	return o->err ? -1 : 0;
 }

@@ -13,10 +13,17 @@
 
 #include <jansson.h>
 
+/* Receives the text in pieces, in order; a non-zero return stops the document (it fails). */
+typedef int (*jsonout_sink)(void *ctx, const char *p, size_t n);
+
 struct jsonout {
 	char *p;
 	size_t n, cap;
 	bool err; /* out of memory, or a NULL value given: jsonout_finish fails */
+	/* when set, the text goes to sink in pieces of about 1 MiB instead of growing p: a
+	 * document of hundreds of MB is compared or written without being held */
+	jsonout_sink sink;
+	void *sink_ctx;
 };
 
 /* Literal JSON text (the caller's own: keys, punctuation). */
@@ -38,5 +45,8 @@ void jsonout_sep(struct jsonout *o, bool *first);
 /* The text and a newline, NUL-terminated, malloc'd; NULL with errno ENOMEM when anything
  * failed (the buffer is freed either way). */
 char *jsonout_finish(struct jsonout *o);
+/* With a sink: the rest of the text and the newline go to it, the buffer is freed; 0, or -1
+ * when anything failed (the sink's refusal included). */
+int jsonout_end(struct jsonout *o);
 
 #endif

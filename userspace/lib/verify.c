@@ -103,6 +103,7 @@ struct ctx {
 	bool bom_loaded, bom_ok;
 	struct bom bom;
 	char bom_err[600];
+	struct doc_job *docs; /* bom.cdx.json, provenance.intoto.json: compared on threads */
 };
 
 const char *verify_check_name(enum verify_check_id id)
@@ -1833,44 +1834,156 @@ static void bom_job_wait(struct ctx *c, struct bom_job *j)
 	snprintf(c->bom_err, sizeof(c->bom_err), "%s", j->err);
 }
 
-/* Where two texts first differ: "byte N (line L)". */
-static void first_difference(const char *a, size_t na, const char *b, size_t nb, char *out,
-			     size_t len)
-{
-	size_t i = 0, line = 1;
+/* The bundle's copy of a derived document, compared with the regenerated text piece by piece
+ * as it is made: neither is ever held whole (hundreds of MB for a million files). */
+struct doc_cmp {
+	int fd;
+	size_t off; /* bytes equal so far */
+	bool differs;
+	int err; /* errno of a read */
+	char buf[1 << 16];
+};
 
-	for (; i < na && i < nb && a[i] == b[i]; i++)
-		line += a[i] == '\n';
-	snprintf(out, len, "byte %zu, line %zu", i, line);
+static int doc_piece(void *ctx, const char *p, size_t n)
+{
+	struct doc_cmp *d = ctx;
+
+	while (n) {
+		ssize_t r = read(d->fd, d->buf, n < sizeof(d->buf) ? n : sizeof(d->buf));
+		size_t k = 0;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			d->err = r < 0 ? errno : 0;
+			d->differs = !r; /* the bundle's copy is shorter */
+			return 1;
+		}
+		if (!memcmp(d->buf, p, (size_t)r))
+			k = (size_t)r;
+		while (k < (size_t)r && d->buf[k] == p[k])
+			k++;
+		d->off += k;
+		if (k < (size_t)r) {
+			d->differs = true;
+			return 1;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
 }
 
-/* One derived document: the bundle's bytes must be what the library makes of bom.json. */
-static bool same_doc(struct ctx *c, const char *name, char *want)
-{
-	char why[FILEIO_WHY_MAX], where[64];
-	uint8_t *buf = NULL;
-	size_t len = 0, wl;
-	bool ok = false;
+/* One derived document compared on its own thread (they are the slowest part of a large
+ * bundle, and independent): started once bom.json is loaded, reported by check_docs once
+ * bom.json has been checked against the log. */
+struct doc_job {
+	const struct ctx *c;
+	const char *name;
+	char events_hex[65]; /* provenance.intoto.json's events.cel digest; "" for bom.cdx.json */
+	int ret;	     /* of the stream; -1 also when the file could not be opened */
+	char why[FILEIO_WHY_MAX]; /* why it could not be opened */
+	struct doc_cmp *d;
+	pthread_t tid;
+	bool started, done;
+};
 
-	if (!want) {
+static void *doc_job_run(void *arg)
+{
+	struct doc_job *j = arg;
+	const char *version = j->c->start->version;
+	struct doc_cmp *d = j->d;
+	char extra;
+
+	d->fd = fileio_open_regular(j->c->dfd, j->name, MAX_DOC, 0, j->why);
+	if (d->fd < 0) {
+		j->ret = -1;
+		return NULL;
+	}
+	j->ret = j->events_hex[0] ? intoto_stream(&j->c->bom, j->events_hex, version, doc_piece, d)
+				  : cdx_stream(&j->c->bom, version, doc_piece, d);
+	/* all of it matched: the bundle's copy must end there too */
+	if (!j->ret && read(d->fd, &extra, 1) != 0)
+		d->differs = true;
+	close(d->fd);
+	return NULL;
+}
+
+/* What check_docs needs: the run's version and events.cel's digest; NULL when it is there. */
+static const char *docs_missing(const struct ctx *c, char hx[65])
+{
+	const struct manifest_file *ev = NULL;
+
+	for (size_t i = 0; c->m && i < c->m->n_files && !ev; i++)
+		if (!strcmp(c->m->files[i].name, "events.cel"))
+			ev = &c->m->files[i];
+	if (!c->bom_loaded || !c->start || c->dfd < 0)
+		return "bom.json or events.cel is unusable";
+	if (!ev)
+		return "manifest.json lists no events.cel";
+	if (!c->start->version)
+		return "run_start records no aicert version";
+	hex_encode(ev->sha256, 32, hx);
+	return NULL;
+}
+
+static void docs_start(struct ctx *c, struct doc_job jobs[2])
+{
+	char hx[65];
+
+	if (docs_missing(c, hx))
+		return;
+	for (int k = 0; k < 2; k++) {
+		jobs[k].c = c;
+		jobs[k].name = k ? "provenance.intoto.json" : "bom.cdx.json";
+		snprintf(jobs[k].events_hex, sizeof(jobs[k].events_hex), "%s", k ? hx : "");
+		if (!(jobs[k].d = calloc(1, sizeof(*jobs[k].d))))
+			continue;
+		jobs[k].started = !pthread_create(&jobs[k].tid, NULL, doc_job_run, &jobs[k]);
+		if (!jobs[k].started)
+			doc_job_run(&jobs[k]);
+		jobs[k].done = true;
+	}
+}
+
+static void docs_wait(struct doc_job jobs[2])
+{
+	for (int k = 0; k < 2; k++)
+		if (jobs[k].started) {
+			pthread_join(jobs[k].tid, NULL);
+			jobs[k].started = false;
+		}
+}
+
+static void docs_free(struct doc_job jobs[2])
+{
+	docs_wait(jobs);
+	for (int k = 0; k < 2; k++)
+		free(jobs[k].d);
+}
+
+static bool doc_result(struct ctx *c, const struct doc_job *j)
+{
+	const struct doc_cmp *d = j->d;
+
+	if (!d || !j->done) {
 		nomem(c, VERIFY_BOM);
 		return false;
 	}
-	wl = strlen(want);
-	if (bread(c, name, MAX_DOC, &buf, &len, why)) {
-		fail(c, VERIFY_BOM, "cannot read %.230s", why);
-	} else if (len != wl || memcmp(buf, want, wl)) {
-		first_difference((const char *)buf, len, want, wl, where, sizeof(where));
+	if (d->fd < 0)
+		fail(c, VERIFY_BOM, "cannot read %.230s", j->why);
+	else if (d->err)
+		fail(c, VERIFY_BOM, "cannot read %s: %s", j->name, strerror(d->err));
+	else if (d->differs)
 		fail(c, VERIFY_BOM,
-		     "%s is not what bom.json (checked against the log) gives: it differs at %s "
-		     "(rewritten, or not made by aicert %s)",
-		     name, where, c->start->version);
-	} else {
-		ok = true;
-	}
-	free(buf);
-	free(want);
-	return ok;
+		     "%s is not what bom.json (checked against the log) gives: it differs from "
+		     "byte %zu on (rewritten, or not made by aicert %s)",
+		     j->name, d->off, c->start->version);
+	else if (j->ret)
+		nomem(c, VERIFY_BOM);
+	else
+		return true;
+	return false;
 }
 
 /*
@@ -1881,21 +1994,16 @@ static bool same_doc(struct ctx *c, const char *name, char *want)
  */
 static bool check_docs(struct ctx *c)
 {
-	const struct manifest_file *ev = NULL;
+	const char *missing;
 	char hx[65];
 
-	for (size_t i = 0; c->m && i < c->m->n_files && !ev; i++)
-		if (!strcmp(c->m->files[i].name, "events.cel"))
-			ev = &c->m->files[i];
-	if (!ev || !c->start->version) {
+	if ((missing = docs_missing(c, hx))) {
 		fail(c, VERIFY_BOM, "bom.cdx.json and provenance.intoto.json not checked: %s",
-		     ev ? "run_start records no aicert version"
-			: "manifest.json lists no events.cel");
+		     missing);
 		return false;
 	}
-	hex_encode(ev->sha256, 32, hx);
-	return same_doc(c, "bom.cdx.json", cdx_render(&c->bom, c->start->version)) &&
-	       same_doc(c, "provenance.intoto.json", intoto_render(&c->bom, hx, c->start->version));
+	docs_wait(c->docs);
+	return doc_result(c, &c->docs[0]) && doc_result(c, &c->docs[1]);
 }
 
 static void check_bom(struct ctx *c)
@@ -2187,7 +2295,8 @@ static void open_bundle(struct ctx *c)
 
 int verify_bundle(const struct verify_opts *o, struct verify_report *r)
 {
-	struct ctx c = {.o = o, .r = r, .dfd = -1};
+	struct doc_job docs[2] = {{.ret = 0}, {.ret = 0}};
+	struct ctx c = {.o = o, .r = r, .dfd = -1, .docs = docs};
 	struct bom_job job = {.rc = 0};
 
 	memset(r, 0, sizeof(*r));
@@ -2208,8 +2317,10 @@ int verify_bundle(const struct verify_opts *o, struct verify_report *r)
 	check_ak(&c);
 	check_log(&c);
 	bom_job_wait(&c, &job);
+	docs_start(&c, docs);
 	check_pcr_digest(&c);
 	check_bom(&c);
+	docs_free(docs);
 	check_weights(&c);
 	check_complete(&c);
 	finish(&c);
