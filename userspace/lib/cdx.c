@@ -22,6 +22,7 @@
 #include "lib/bom.h"
 #include "lib/bomjson.h"
 #include "lib/cdx.h"
+#include "lib/fileio.h"
 #include "lib/jsonout.h"
 
 #ifndef AICERT_VERSION
@@ -486,5 +487,11 @@ char *cdx_dumps(const struct bom *b)
 
 int cdx_write(const struct bom *b, const char *path)
 {
-	return bom_write_dumped(path, cdx_dumps(b));
+	struct fileio_atomic a;
+
+	/* streamed: a large document is never held whole */
+	if (fileio_atomic_begin(&a, path, 0644, 0))
+		return fileio_atomic_end(&a, 0);
+	return fileio_atomic_end(&a, cdx_stream(b, AICERT_VERSION, fileio_atomic_sink, &a) ? -ENOMEM
+											   : 0);
 }

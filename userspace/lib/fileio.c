@@ -49,37 +49,64 @@ static void sync_dir(const char *path)
 	free(dir);
 }
 
+int fileio_atomic_begin(struct fileio_atomic *a, const char *path, mode_t mode, int flags)
+{
+	a->path = path;
+	a->fd = -1;
+	a->err = 0;
+	if (asprintf(&a->tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+		a->tmp = NULL;
+		return a->err = -ENOMEM;
+	}
+	a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (a->fd < 0)
+		a->err = -errno;
+	else if ((flags & FILEIO_EXACT_MODE) && fchmod(a->fd, mode))
+		a->err = -errno;
+	return a->err;
+}
+
+int fileio_atomic_write(struct fileio_atomic *a, const void *p, size_t len)
+{
+	if (!a->err && a->fd >= 0)
+		a->err = fileio_write_all(a->fd, p, len);
+	return a->err;
+}
+
+int fileio_atomic_sink(void *ctx, const char *p, size_t n)
+{
+	return fileio_atomic_write(ctx, p, n);
+}
+
+int fileio_atomic_end(struct fileio_atomic *a, int failed)
+{
+	int ret = a->err ? a->err : failed;
+
+	if (a->fd >= 0) {
+		if (!ret && fsync(a->fd))
+			ret = -errno;
+		if (close(a->fd) && !ret)
+			ret = -errno;
+		a->fd = -1;
+		if (!ret && rename(a->tmp, a->path))
+			ret = -errno;
+		if (ret)
+			unlink(a->tmp);
+		else
+			sync_dir(a->path);
+	}
+	free(a->tmp);
+	a->tmp = NULL;
+	return ret;
+}
+
 int fileio_write_atomic(const char *path, const void *p, size_t len, mode_t mode, int flags)
 {
-	char *tmp = NULL;
-	int fd = -1, ret = 0;
+	struct fileio_atomic a;
 
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0) {
-		ret = -errno;
-		goto cleanup;
-	}
-	if ((flags & FILEIO_EXACT_MODE) && fchmod(fd, mode))
-		ret = -errno;
-	if (!ret)
-		ret = fileio_write_all(fd, p, len);
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (close(fd) && !ret)
-		ret = -errno;
-	fd = -1;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		goto cleanup;
-	}
-	sync_dir(path);
-cleanup:
-	free(tmp);
-	return ret;
+	if (!fileio_atomic_begin(&a, path, mode, flags))
+		fileio_atomic_write(&a, p, len);
+	return fileio_atomic_end(&a, 0);
 }
 
 static ssize_t read_retry(int fd, void *b, size_t n)

@@ -22,6 +22,20 @@ int fileio_write_all(int fd, const void *p, size_t len);
  */
 int fileio_write_atomic(const char *path, const void *p, size_t len, mode_t mode, int flags);
 
+/* fileio_write_atomic in steps, for content made piece by piece: begin, write..., end. The
+ * first error sticks; end(failed != 0, e.g. -ENOMEM) removes the temporary file and returns
+ * that error, else it fsyncs and renames. Each returns 0 or -errno. */
+struct fileio_atomic {
+	const char *path;
+	char *tmp;
+	int fd, err;
+};
+int fileio_atomic_begin(struct fileio_atomic *a, const char *path, mode_t mode, int flags);
+int fileio_atomic_write(struct fileio_atomic *a, const void *p, size_t len);
+int fileio_atomic_end(struct fileio_atomic *a, int failed);
+/* fileio_atomic_write(ctx, p, n), shaped as a sink for text made in pieces (lib/jsonout.h). */
+int fileio_atomic_sink(void *ctx, const char *p, size_t n);
+
 /*
  * Reads fd to EOF (securityfs files report st_size 0, so the size is only a hint) into a
  * malloc'd buffer with a NUL byte after the data (*len excludes it). 0, or -errno: -EFBIG when

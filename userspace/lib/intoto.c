@@ -16,6 +16,7 @@
 
 #include "lib/bom.h"
 #include "lib/bomjson.h"
+#include "lib/fileio.h"
 #include "lib/intoto.h"
 #include "lib/jsonout.h"
 
@@ -273,5 +274,14 @@ char *intoto_dumps(const struct bom *b, const char *events_sha256_hex)
 
 int intoto_write(const struct bom *b, const char *path, const char *events_sha256_hex)
 {
-	return bom_write_dumped(path, intoto_dumps(b, events_sha256_hex));
+	struct fileio_atomic a;
+	int failed;
+
+	if (events_sha256_hex && !valid_hex64(events_sha256_hex))
+		return -EINVAL;
+	/* streamed: a large statement is never held whole */
+	if (fileio_atomic_begin(&a, path, 0644, 0))
+		return fileio_atomic_end(&a, 0);
+	failed = intoto_stream(b, events_sha256_hex, AICERT_VERSION, fileio_atomic_sink, &a);
+	return fileio_atomic_end(&a, failed ? -ENOMEM : 0);
 }
