@@ -462,6 +462,16 @@ else
 	nok "aicert-trace makes an attested bundle (a name with escapes)" "$(tail -1 "$W/trace-run5.log")"
 fi
 
+# an output deleted before the run ended has no digest, but it is nothing the run left behind:
+# not "unmeasured" (exit 12), the run verifies
+trace run6 "echo scratch > '$W/scratch.tmp'; rm '$W/scratch.tmp'; echo y > '$W/out-run6.bin'"
+if [ -f "$W/run6/quote.msg" ]; then
+	reject_code "a run that wrote and deleted a scratch file verifies (not exit 12)" "$W/run6" 0 \
+		--ak "$AK"
+else
+	nok "aicert-trace makes an attested bundle (a deleted output)" "$(tail -1 "$W/trace-run6.log")"
+fi
+
 # a resettable PCR: reset 16, extend a rewritten history of the run (an input's digest
 # changed) onto it, quote it with the real AK
 copy

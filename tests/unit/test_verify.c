@@ -73,7 +73,9 @@ struct gen {
 	uint8_t ima_sha[32];
 	enum bom_ima ima_claim;
 	const char *arg1; /* the command's argument (NULL: "train.py") */
-	bool unmeasured;  /* one more output, unreadable: no digest (exit 12) */
+	/* one more output without a digest, with this status: CEL_FILE_UNREADABLE (exit 12),
+	 * CEL_FILE_DELETED (not counted); 0: none */
+	int unmeasured;
 };
 
 static _Noreturn void die(const char *what)
@@ -231,7 +233,7 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 		struct cel_file f = {.path = "/out/ckpt.bin",
 				     .size = 7,
 				     .roles = BOM_ROLE_OUTPUT,
-				     .status = CEL_FILE_UNREADABLE};
+				     .status = g->unmeasured};
 		struct cel_event be = {.kind = CEL_KIND_BATCH, .files = &f, .n_files = 1};
 		struct bom_file *bf;
 
@@ -242,7 +244,9 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 			die("bom_add_file");
 		bf->size = 7;
 		bf->roles = BOM_ROLE_OUTPUT;
-		bf->status = strdup("unreadable: Permission denied");
+		bf->status =
+		    strdup(g->unmeasured == CEL_FILE_DELETED ? "deleted before the run ended"
+							     : "unreadable: Permission denied");
 	}
 	if (g->lost) {
 		struct cel_event le = {.kind = CEL_KIND_LOSS, .lost = g->lost};
@@ -256,7 +260,7 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 	memcpy(e.run_id, RUN_ID, 37);
 	sha(WEIGHTS, strlen(WEIGHTS), out.sha256);
 	e.outputs = &out, e.n_outputs = 1;
-	e.total_files = g->n_files + !!g->ima_path + g->unmeasured, e.total_lost = g->lost,
+	e.total_files = g->n_files + !!g->ima_path + !!g->unmeasured, e.total_lost = g->lost,
 	e.total_batches = batches;
 	e.exit_status = g->signal ? 128 + g->signal : 0;
 	e.signal = g->signal;
@@ -1810,7 +1814,8 @@ static void test_unmeasured(void **state)
 {
 	struct world *w = *state;
 	struct verify_report r;
-	struct gen g = {.n_files = 3, .batch = 2, .pcr = 15, .unmeasured = true, .key = w->key};
+	struct gen g = {
+	    .n_files = 3, .batch = 2, .pcr = 15, .unmeasured = CEL_FILE_UNREADABLE, .key = w->key};
 
 	rm_rf(w->dir);
 	g.dir = w->dir;
@@ -1818,8 +1823,17 @@ static void test_unmeasured(void **state)
 	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_COMPLETE, VERIFY_EXIT_UNMEASURED);
 	assert_string_equal(r.verdict, "incomplete");
 	assert_non_null(strstr(r.checks[VERIFY_COMPLETE].reason, "/out/ckpt.bin"));
+	/* an output deleted before the run ended is nothing the run left: it verifies */
+	rm_rf(w->dir);
+	g.unmeasured = CEL_FILE_DELETED;
+	make_bundle(&g);
+	if (run(w, w->ak, NULL, 0, NULL, &r)) {
+		verify_report_print(&r, stderr);
+		fail_msg("a deleted output made the run incomplete");
+	}
 	/* the same run's lost events come first: exit 9 */
 	rm_rf(w->dir);
+	g.unmeasured = CEL_FILE_UNREADABLE;
 	g.lost = 2;
 	make_bundle(&g);
 	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_COMPLETE, VERIFY_EXIT_INCOMPLETE);
