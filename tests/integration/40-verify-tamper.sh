@@ -120,7 +120,8 @@ openssl ecparam -name prime256v1 -genkey -noout -out "$W/other.key" 2> /dev/null
 	openssl ec -in "$W/other.key" -pubout -out "$W/other.pem" 2> /dev/null
 expect "another AK (--ak other)" 4 ak "$GOOD" --ak "$W/other.pem"
 
-# --ca: an AK certificate from a test CA (the swtpm has none in NV)
+# --ca: an AK certificate from a test CA (the swtpm has none in NV), with an AK's profile
+# (not a CA, digitalSignature, EKU tcg-kp-AIKCertificate); the profile's forgeries are in 45
 ca() { # NAME: a self-signed CA in $W/NAME.{key,pem}
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
 		-subj "/CN=aicert test $1" -keyout "$W/$1.key" -out "$W/$1.pem" 2> /dev/null
@@ -128,8 +129,10 @@ ca() { # NAME: a self-signed CA in $W/NAME.{key,pem}
 copy
 if ca ca && ca otherca && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
 	-nodes -subj "/CN=aicert AK" -keyout "$W/csr.key" -out "$W/ak.csr" 2> /dev/null &&
+	printf '%s\n' basicConstraints=critical,CA:FALSE keyUsage=critical,digitalSignature \
+		extendedKeyUsage=2.23.133.8.3 > "$W/ak.ext" &&
 	openssl x509 -req -in "$W/ak.csr" -force_pubkey "$AK" -CA "$W/ca.pem" -CAkey "$W/ca.key" \
-		-CAcreateserial -days 1 -out "$W/t/ak.cert.pem" 2> /dev/null; then
+		-CAcreateserial -days 1 -extfile "$W/ak.ext" -out "$W/t/ak.cert.pem" 2> /dev/null; then
 	"$GEN" --manifest "$W/t" # ak.cert.pem is evidence, not in the binding
 	expect "AK certificate chains to --ca" 0 - "$W/t" --ca "$W/ca.pem"
 	expect "AK certificate and --ak together" 0 - "$W/t" --ca "$W/ca.pem" --ak "$AK"

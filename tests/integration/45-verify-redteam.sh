@@ -7,7 +7,10 @@
 # tests/integration/40-verify-tamper.sh holds the basic tampering cases; these are the ones that
 # play with the CEL encoding, redaction, splicing of runs, manifest names, ima.bin, a resettable
 # PCR, ak.cert.pem, and every bom.json fact the log holds (command, cwd, backend, times, host,
-# exit status and signal, detached, truncated paths, file size, status and ima).
+# exit status and signal, detached, truncated paths, file size, status and ima); bundle files
+# that are FIFOs, devices, sockets or links (each refused within a second), bom.cdx.json and
+# provenance.intoto.json rewritten, duplicate bom.json entries, AK certificates of the wrong
+# profile, escape sequences in file names, and --weights streamed or given a directory.
 . "$(dirname "$0")/../lib/common.sh"
 V=$B/aicert-verify
 need_root "needs root to trace (BPF)"
@@ -258,6 +261,105 @@ cp "$W/t/bom.json" "$W/t/bom.json.orig"
 "$GEN" --manifest "$W/t"
 reject "an extra file added, manifest rewritten, not re-quoted" "$W/t"
 
+# reject_code NAME BUNDLE CODE [aicert-verify options]: the forgery fails with that exit code
+reject_code() {
+	local name=$1 dir=$2 want=$3 rc out
+	shift 3
+	out=$("$V" "$dir" "$@" 2>&1)
+	rc=$?
+	if [ "$rc" != "$want" ]; then
+		nok "$name" "exit $rc, expected $want: $(grep -m1 '^FAIL' <<< "$out" | cut -c1-160)"
+	else
+		ok "$name" "exit $rc: $(grep -m1 '^FAIL' <<< "$out" | cut -c1-110)"
+	fi
+}
+
+# --- bundle files that are not regular files: each refused by name, within a second ---
+refuse_fast() { # NAME BUNDLE PATTERN
+	local rc out
+	out=$(timeout 1 "$V" "$2" --ak "$AK" 2>&1)
+	rc=$?
+	if [ "$rc" = 124 ]; then
+		nok "$1" "still running after 1 s (killed by timeout)"
+	elif [ "$rc" != 2 ] || ! grep -q "^FAIL manifest: .*$3" <<< "$out"; then
+		nok "$1" "exit $rc: $(grep -m1 '^FAIL' <<< "$out" | cut -c1-140)"
+	else
+		ok "$1" "exit 2 within 1 s: $(grep -m1 '^FAIL' <<< "$out" | cut -c1-90)"
+	fi
+}
+for f in events.cel bom.json quote.msg quote.sig manifest.json ak.pub.pem bom.cdx.json; do
+	copy
+	rm "$W/t/$f" && mkfifo "$W/t/$f"
+	refuse_fast "a FIFO named $f" "$W/t" "$f: is a FIFO, not a regular file"
+done
+copy
+rm "$W/t/events.cel" && ln -s /dev/zero "$W/t/events.cel"
+refuse_fast "events.cel -> /dev/zero" "$W/t" "events.cel: is a symbolic link"
+copy
+rm "$W/t/bom.json" && mknod "$W/t/bom.json" c 1 5
+refuse_fast "bom.json a character device (/dev/zero's)" "$W/t" "bom.json: is a character device"
+copy
+rm "$W/t/quote.msg" &&
+	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$W/t/quote.msg"
+refuse_fast "quote.msg a socket" "$W/t" "quote.msg: is a socket"
+copy
+mkfifo "$W/t/notes"
+refuse_fast "an extra FIFO the manifest does not list" "$W/t" "notes: is a FIFO"
+ln -sfn "$GOOD" "$W/latest"
+out=$("$V" "$W/latest" --ak "$AK" 2>&1)
+if [ $? = 0 ] && grep -q "^PASS manifest: .*NOTE: the bundle directory .* is a symbolic link" <<< "$out"; then
+	ok "a bundle directory given as a symbolic link verifies, and the report says so"
+else
+	nok "a bundle directory given as a symbolic link" "$(head -1 <<< "$out")"
+fi
+
+# --- the derived documents: regenerated from bom.json and compared byte for byte ---
+attack_doc() { # NAME FILE PYTHON-FOR-THE-DOCUMENT (d): rewritten, resealed, must fail bom (7)
+	copy
+	python3 - "$W/t/$2" "$3" << 'PY' || { nok "$1" "the edit failed"; return; }
+import json, sys
+p = sys.argv[1]
+d = json.load(open(p))
+exec(sys.argv[2])
+open(p, "w").write(json.dumps(d, separators=(",", ":")) + "\n")
+PY
+	reseal "$W/t" || { nok "$1" "reseal: $(tail -1 "$W/tpm.err")"; return; }
+	reject_code "$1" "$W/t" 7 --ak "$AK"
+}
+attack_doc "bom.cdx.json: the model's hash rewritten, re-quoted" bom.cdx.json '
+for c in d["components"] + [d["metadata"].get("component", {})]:
+    for h in c.get("hashes", []):
+        if c["name"].endswith("out-run2.bin"): h["content"] = "ee" * 32'
+attack_doc "bom.cdx.json: an input dropped from the formulation, re-quoted" bom.cdx.json '
+wf = d["formulation"][0]["workflows"][0]; wf["inputs"] = wf["inputs"][1:]'
+attack_doc "provenance.intoto.json: another command, re-quoted" provenance.intoto.json '
+d["predicate"]["buildDefinition"]["externalParameters"]["command"] = ["python3", "train.py", "--data", "clean.csv"]'
+attack_doc "provenance.intoto.json: the subject (model) digest rewritten, re-quoted" provenance.intoto.json '
+for s in d["subject"]: s["digest"]["sha256"] = "ee" * 32'
+attack_doc "provenance.intoto.json: an input digest rewritten, re-quoted" provenance.intoto.json '
+for r in d["predicate"]["buildDefinition"]["resolvedDependencies"]:
+    if r["name"].endswith("input.txt"): r["digest"]["sha256"] = "ee" * 32'
+copy
+rm "$W/t/bom.cdx.json"
+reseal "$W/t" && reject_code "bom.cdx.json removed, re-quoted" "$W/t" 7 --ak "$AK"
+
+# --- unique entries; the documented qualifying_data_of ---
+copy
+bomedit "$W/t" '
+f = [x for x in b["files"] if x["path"].endswith("input.txt")][0]
+b["files"].append(dict(f, size=f["size"] + 4096))'
+reseal "$W/t" && reject_code "bom.json: a second entry for an input (another size), re-quoted" \
+	"$W/t" 7 --ak "$AK"
+copy
+python3 - "$W/t/manifest.json" << 'PY'
+import json, sys
+p = sys.argv[1]
+m = json.load(open(p))
+m["qualifying_data_of"] = "sha256 of whatever the signer liked"
+open(p, "w").write(json.dumps(m, indent=2) + "\n")
+PY
+reject_code "manifest.json: another qualifying_data_of" "$W/t" 2 --ak "$AK"
+
 # --- bom.json fields the log holds (resealed) ---
 attack_bom() { # NAME PYTHON-FOR-bom.json (b)
 	copy
@@ -323,6 +425,53 @@ else
 	nok "aicert-trace makes an attested detached bundle" "$(tail -1 "$W/trace-run4.log")"
 fi
 
+# an input whose name holds terminal escape sequences and a carriage return, its size forged
+# (re-quoted): the FAIL line names it escaped, so it cannot rewrite itself into a PASS line
+EVIL=$(printf 'evil\033[1A\033[2K\rPASS bom: ok\033[0m.txt')
+printf 'payload\n' > "$W/$EVIL"
+"$B/aicert-trace" --tcti "$AICERT_TCTI" --no-cache --backend tracepoint --state-dir "$W/state" \
+	-o "$W/run5" -- cat "$W/$EVIL" > "$W/trace-run5.log" 2>&1
+if [ -f "$W/run5/quote.msg" ]; then
+	# untouched, it verifies: bom.cdx.json and provenance.intoto.json regenerate exactly
+	reject_code "a bundle whose input name holds escape sequences verifies untouched" \
+		"$W/run5" 0 --ak "$AK"
+	GOOD=$W/run5 copy
+	bomedit "$W/t" '
+for f in b["files"]:
+    if "evil" in f["path"]: f["size"] += 1'
+	if GOOD=$W/run5 reseal "$W/t"; then
+		out=$("$V" "$W/t" --ak "$AK" 2>&1)
+		rc=$?
+		if [ "$rc" != 7 ] || LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]' <<< "$out"; then
+			nok "a file name with escape sequences is printed escaped" \
+				"exit $rc or a control byte printed: $(grep -m1 '^FAIL' <<< "$out" | od -c | head -2)"
+		elif ! grep -qF 'evil\x1B[1A\x1B[2K\x0DPASS bom: ok\x1B[0m.txt' <<< "$out"; then
+			nok "a file name with escape sequences is printed escaped" "$(grep -m1 '^FAIL bom' <<< "$out")"
+		else
+			ok "a file name with escape sequences is printed escaped" "exit 7"
+		fi
+		if "$V" "$W/t" --ak "$AK" --json | python3 -c 'import json, sys; json.load(sys.stdin)'; then
+			ok "the --json report of that forgery is valid JSON"
+		else
+			nok "the --json report of that forgery is valid JSON"
+		fi
+	else
+		nok "a file name with escape sequences is printed escaped" "reseal failed"
+	fi
+else
+	nok "aicert-trace makes an attested bundle (a name with escapes)" "$(tail -1 "$W/trace-run5.log")"
+fi
+
+# an output deleted before the run ended has no digest, but it is nothing the run left behind:
+# not "unmeasured" (exit 12), the run verifies
+trace run6 "echo scratch > '$W/scratch.tmp'; rm '$W/scratch.tmp'; echo y > '$W/out-run6.bin'"
+if [ -f "$W/run6/quote.msg" ]; then
+	reject_code "a run that wrote and deleted a scratch file verifies (not exit 12)" "$W/run6" 0 \
+		--ak "$AK"
+else
+	nok "aicert-trace makes an attested bundle (a deleted output)" "$(tail -1 "$W/trace-run6.log")"
+fi
+
 # a resettable PCR: reset 16, extend a rewritten history of the run (an input's digest
 # changed) onto it, quote it with the real AK
 copy
@@ -367,6 +516,35 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W
 	-subj /CN=other -days 1 -out "$W/t/ak.cert.pem" 2> /dev/null
 "$GEN" --manifest "$W/t"
 reject "ak.cert.pem of another key, with --ak the real AK" "$W/t"
+
+# --weights: streamed (a 512 MiB file under a 256 MiB address-space limit), a directory
+truncate -s 512M "$W/big.bin"
+out=$(ulimit -v 262144 && "$V" "$GOOD" --ak "$AK" --weights "$W/big.bin" 2>&1)
+if [ $? = 8 ] && grep -q '^FAIL weights: 1 of 1 --weights file(s) not an output' <<< "$out"; then
+	ok "--weights streams: a 512 MiB file hashed within 256 MiB of address space"
+else
+	nok "--weights streams a large file" "$(grep -m1 '^FAIL' <<< "$out")"
+fi
+rm -f "$W/big.bin"
+mkdir -p "$W/model/snapshot"
+cp "$W/out-run2.bin" "$W/model/model.safetensors"
+ln -s ../model.safetensors "$W/model/snapshot/model.safetensors"
+reject_code "--weights DIR: every file an output (a link followed)" "$GOOD" 0 --ak "$AK" \
+	--weights "$W/model"
+echo '{"vocab": 1}' > "$W/model/snapshot/tokenizer.json"
+echo '{"layers": 2}' > "$W/model/config.json"
+out=$("$V" "$GOOD" --ak "$AK" --weights "$W/model" 2>&1)
+if [ $? = 8 ] && grep -q '^FAIL weights: 2 of 4 .*config.json.*snapshot/tokenizer.json' <<< "$out"; then
+	ok "--weights DIR names each file that is not an output"
+else
+	nok "--weights DIR names each file that is not an output" "$(grep -m1 '^FAIL' <<< "$out")"
+fi
+mkfifo "$W/weights.fifo"
+out=$(timeout 1 "$V" "$GOOD" --ak "$AK" --weights "$W/weights.fifo" 2>&1)
+rc=$?
+[ "$rc" = 8 ] && grep -q "is a FIFO" <<< "$out" &&
+	ok "--weights FIFO refused within a second" ||
+	nok "--weights FIFO refused within a second" "exit $rc: $(grep -m1 '^FAIL' <<< "$out")"
 
 # IMA: an IMA-off bundle given an ima.bin
 copy
@@ -426,6 +604,49 @@ x, d = ng(b"/models/approved.bin", bytes(32)); L.insert(3, [11, d, b"ima-ng", x]
 	reject "bom.json: a file said to match ima.bin, which has no entry for it" "$W/t" "$G/ak.pub.pem"
 else
 	nok "generate a bundle with ima.bin" "gen or verify failed"
+fi
+
+# --- --ca: the AK certificate's profile. The generated bundle's quote is made by a software
+# key: a CA that certified that key for TLS, for key agreement only, or as a sub-CA did not
+# make it an AK, so none of those may verify it; the AK profile does ---
+if [ -f "$G/ak.pub.pem" ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=aicert red-team CA" -keyout "$W/ca.key" -out "$W/ca.pem" 2> /dev/null
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=x" \
+		-keyout "$W/csr.key" -out "$W/x.csr" 2> /dev/null
+	akcert() { # NAME EXT-LINES...: a certificate of $G's key with these extensions
+		local name=$1
+		shift
+		printf '%s\n' "$@" > "$W/$name.ext"
+		rm -rf "$W/t" && cp -a "$G" "$W/t"
+		openssl x509 -req -in "$W/x.csr" -force_pubkey "$G/ak.pub.pem" -CA "$W/ca.pem" \
+			-CAkey "$W/ca.key" -CAcreateserial -days 1 -extfile "$W/$name.ext" \
+			-out "$W/t/ak.cert.pem" 2> "$W/openssl.err" && "$GEN" --manifest "$W/t"
+	}
+	akcert ak basicConstraints=critical,CA:FALSE keyUsage=critical,digitalSignature \
+		extendedKeyUsage=2.23.133.8.3 &&
+		reject_code "--ca: an AK certificate (not a CA, digitalSignature, tcg-kp-AIKCertificate)" \
+			"$W/t" 0 --ca "$W/ca.pem"
+	out=$("$V" "$W/t" --ak "$G/ak.pub.pem")
+	grep -q '^PASS ak: .*ak.cert.pem: not checked (no --ca' <<< "$out" &&
+		ok "--ak: a present ak.cert.pem is reported as not checked" ||
+		nok "--ak: a present ak.cert.pem is reported as not checked" "$(grep '^PASS ak' <<< "$out")"
+	akcert tls basicConstraints=CA:FALSE keyUsage=digitalSignature,keyEncipherment \
+		extendedKeyUsage=serverAuth subjectAltName=DNS:build.example.com &&
+		reject_code "--ca: a TLS server certificate of the quoting key" "$W/t" 4 --ca "$W/ca.pem"
+	akcert ka basicConstraints=CA:FALSE keyUsage=critical,keyAgreement &&
+		reject_code "--ca: a keyAgreement-only certificate of the quoting key" "$W/t" 4 \
+			--ca "$W/ca.pem"
+	akcert subca basicConstraints=critical,CA:TRUE keyUsage=critical,keyCertSign,cRLSign,digitalSignature &&
+		reject_code "--ca: a sub-CA certificate of the quoting key, from the same CA" "$W/t" 4 \
+			--ca "$W/ca.pem"
+	akcert noku basicConstraints=CA:FALSE &&
+		reject_code "--ca: a certificate without keyUsage" "$W/t" 4 --ca "$W/ca.pem"
+	akcert mixed basicConstraints=CA:FALSE keyUsage=digitalSignature \
+		extendedKeyUsage=2.23.133.8.3,clientAuth &&
+		reject_code "--ca: an AK EKU beside clientAuth" "$W/t" 4 --ca "$W/ca.pem"
+else
+	nok "--ca profile cases" "no generated bundle"
 fi
 
 [ "$fails" = 0 ]

@@ -2,7 +2,9 @@
 /*
  * test_fileio.c - whole-file reads with a cap (exactly max bytes pass, one more is -EFBIG; files
  * that report size 0 are read to EOF) and atomic writes (content replaced, no temporary file
- * left, the exact mode on request, errors as -errno).
+ * left, the exact mode on request, errors as -errno); untrusted opens (a FIFO, device,
+ * directory or link refused at once and named, the cap checked before reading) and the
+ * streamed SHA-256.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +19,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
 
 #include "lib/fileio.h"
 #include "testutil.h"
@@ -157,13 +161,92 @@ static void test_write_all(void **state)
 	assert_int_equal(errno, EBADF);
 }
 
+/* What fileio_open_regular refuses, and how it says so: at once, never by blocking. */
+static void test_open_regular(void **state)
+{
+	char why[FILEIO_WHY_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY), fd;
+
+	assert_true(dfd >= 0);
+	tu_write_file(tpath("reg"), "0123456789", 10);
+	fd = fileio_open_regular(dfd, "reg", 10, 0, why);
+	assert_true(fd >= 0);
+	/* blocking again: a read is a plain read */
+	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	close(fd);
+	assert_int_equal(fileio_open_regular(dfd, "reg", 9, 0, why), -EFBIG);
+	assert_non_null(strstr(why, "reg: larger than 9 bytes"));
+
+	assert_int_equal(mkfifo(tpath("fifo"), 0644), 0);
+	assert_int_equal(fileio_open_regular(dfd, "fifo", 100, 0, why), -EINVAL);
+	assert_string_equal(why, "fifo: is a FIFO, not a regular file");
+	assert_int_equal(fileio_read_regular(dfd, "fifo", 100, &buf, &len, why), -EINVAL);
+
+	assert_int_equal(symlink("/dev/zero", tpath("zero")), 0);
+	assert_int_equal(fileio_open_regular(dfd, "zero", 100, 0, why), -ELOOP);
+	assert_string_equal(why, "zero: is a symbolic link, not a regular file");
+	/* followed on request (a user's own path), and then it is a device */
+	assert_int_equal(fileio_open_regular(dfd, "zero", 100, FILEIO_FOLLOW, why), -EINVAL);
+	assert_string_equal(why, "zero: is a character device, not a regular file");
+	assert_int_equal(symlink("reg", tpath("link")), 0);
+	fd = fileio_open_regular(dfd, "link", 100, FILEIO_FOLLOW, why);
+	assert_true(fd >= 0);
+	close(fd);
+
+	assert_int_equal(mkdir(tpath("subdir"), 0755), 0);
+	assert_int_equal(fileio_open_regular(dfd, "subdir", 100, 0, why), -EINVAL);
+	assert_string_equal(why, "subdir: is a directory, not a regular file");
+	assert_int_equal(fileio_open_regular(dfd, "none", 100, 0, why), -ENOENT);
+	assert_string_equal(why, "none: No such file or directory");
+
+	assert_int_equal(fileio_read_regular(dfd, "reg", 10, &buf, &len, why), 0);
+	assert_int_equal(len, 10);
+	assert_memory_equal(buf, "0123456789", 10);
+	free(buf);
+	/* AT_FDCWD and a path work too */
+	fd = fileio_open_regular(AT_FDCWD, tpath("reg"), 10, 0, why);
+	assert_true(fd >= 0);
+	close(fd);
+	close(dfd);
+	unlink(tpath("reg"));
+	unlink(tpath("fifo"));
+	unlink(tpath("zero"));
+	unlink(tpath("link"));
+	rmdir(tpath("subdir"));
+}
+
+/* fileio_sha256_fd hashes what it reads, in blocks: compared with one EVP_Digest of it all. */
+static void test_sha256_fd(void **state)
+{
+	size_t n = (1 << 16) * 3 + 123;
+	uint8_t *data = malloc(n), want[32], got[32];
+	uint64_t size = 0;
+	int fd;
+
+	assert_non_null(data);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (uint8_t)(i * 7 + (i >> 9));
+	tu_write_file(tpath("h"), data, n);
+	assert_int_equal(EVP_Digest(data, n, want, NULL, EVP_sha256(), NULL), 1);
+	fd = open(tpath("h"), O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fileio_sha256_fd(fd, got, &size), 0);
+	close(fd);
+	assert_int_equal(size, n);
+	assert_memory_equal(got, want, 32);
+	assert_int_equal(fileio_sha256_fd(-1, got, NULL), -EBADF);
+	unlink(tpath("h"));
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_read_cap),
-	    cmocka_unit_test(test_read_size_zero),
-	    cmocka_unit_test(test_write_atomic),
-	    cmocka_unit_test(test_write_all),
+	    cmocka_unit_test(test_read_cap),	 cmocka_unit_test(test_read_size_zero),
+	    cmocka_unit_test(test_write_atomic), cmocka_unit_test(test_write_all),
+	    cmocka_unit_test(test_open_regular), cmocka_unit_test(test_sha256_fd),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

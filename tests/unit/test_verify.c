@@ -21,18 +21,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <tss2/tss2_mu.h>
 
 #include "lib/bom.h"
+#include "lib/cdx.h"
 #include "lib/cel.h"
 #include "lib/hex.h"
 #include "lib/ima.h"
+#include "lib/intoto.h"
 #include "lib/manifest.h"
 #include "lib/quote.h"
 #include "lib/verify.h"
@@ -41,6 +47,7 @@
 #define OTHER_RUN "11111111-2222-4333-8444-555555555555"
 #define BOOT_ID "0b5e7c1a-3d4f-4e2a-9b8c-7d6e5f4a3b2c"
 #define WEIGHTS "trained weights\n"
+#define GEN_VERSION "0.1.0" /* the aicert version run_start records */
 /* run_start and run_end times: bom.json's started/finished lie within them */
 #define T_START 1795629599849123000ull /* 2026-11-25T17:59:59.849123Z */
 #define T_END 1795629900973268000ull   /* 2026-11-25T18:05:00.973268Z */
@@ -66,6 +73,9 @@ struct gen {
 	uint8_t ima_sha[32];
 	enum bom_ima ima_claim;
 	const char *arg1; /* the command's argument (NULL: "train.py") */
+	/* one more output without a digest, with this status: CEL_FILE_UNREADABLE (exit 12),
+	 * CEL_FILE_DELETED (not counted); 0: none */
+	int unmeasured;
 };
 
 static _Noreturn void die(const char *what)
@@ -160,7 +170,7 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 	memset(&e, 0, sizeof(e));
 	e.kind = CEL_KIND_RUN_START;
 	memcpy(e.run_id, OTHER_RUN, 37);
-	e.argv = argv, e.argc = 1, e.cwd = "/secret", e.backend = "lsm", e.version = "0.1.0";
+	e.argv = argv, e.argc = 1, e.cwd = "/secret", e.backend = "lsm", e.version = GEN_VERSION;
 	add_event(log, g->pcr, &e, true);
 	memcpy(e.run_id, RUN_ID, 37);
 	e.argc = 2, e.cwd = "/home/u";
@@ -219,6 +229,25 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 		bf->category = strdup("code");
 		bf->ima = g->ima_claim;
 	}
+	if (g->unmeasured) {
+		struct cel_file f = {.path = "/out/ckpt.bin",
+				     .size = 7,
+				     .roles = BOM_ROLE_OUTPUT,
+				     .status = g->unmeasured};
+		struct cel_event be = {.kind = CEL_KIND_BATCH, .files = &f, .n_files = 1};
+		struct bom_file *bf;
+
+		memcpy(be.run_id, RUN_ID, 37);
+		add_event(log, g->pcr, &be, false);
+		batches++;
+		if (!(bf = bom_add_file(b, f.path, NULL)))
+			die("bom_add_file");
+		bf->size = 7;
+		bf->roles = BOM_ROLE_OUTPUT;
+		bf->status =
+		    strdup(g->unmeasured == CEL_FILE_DELETED ? "deleted before the run ended"
+							     : "unreadable: Permission denied");
+	}
 	if (g->lost) {
 		struct cel_event le = {.kind = CEL_KIND_LOSS, .lost = g->lost};
 
@@ -231,7 +260,7 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 	memcpy(e.run_id, RUN_ID, 37);
 	sha(WEIGHTS, strlen(WEIGHTS), out.sha256);
 	e.outputs = &out, e.n_outputs = 1;
-	e.total_files = g->n_files + !!g->ima_path, e.total_lost = g->lost,
+	e.total_files = g->n_files + !!g->ima_path + !!g->unmeasured, e.total_lost = g->lost,
 	e.total_batches = batches;
 	e.exit_status = g->signal ? 128 + g->signal : 0;
 	e.signal = g->signal;
@@ -409,6 +438,24 @@ static void binding(const char *dir, unsigned pcr, const uint8_t *nonce, size_t 
 	manifest_free(m);
 }
 
+/* bom.cdx.json and provenance.intoto.json as aicert-trace writes them (the run_start version). */
+static void write_docs(const char *dir, const struct bom *b, const uint8_t *cel, size_t n)
+{
+	uint8_t d[32];
+	char hx[65], *cdx, *prov;
+
+	SHA256(cel, n, d);
+	hex_encode(d, 32, hx);
+	cdx = cdx_render(b, GEN_VERSION);
+	prov = intoto_render(b, hx, GEN_VERSION);
+	if (!cdx || !prov)
+		die("cdx_render/intoto_render");
+	put_file(dir, "bom.cdx.json", cdx, strlen(cdx));
+	put_file(dir, "provenance.intoto.json", prov, strlen(prov));
+	free(cdx);
+	free(prov);
+}
+
 static void make_bundle(const struct gen *g)
 {
 	struct cel_log log = {0};
@@ -430,6 +477,7 @@ static void make_bundle(const struct gen *g)
 	snprintf(err, sizeof(err), "%s/bom.json", g->dir);
 	if (bom_write(&b, err))
 		die("bom_write");
+	write_docs(g->dir, &b, enc, n);
 	if (g->ima_dir) {
 		uint8_t *ima = get_file(g->ima_dir, "binary_after", &n);
 
@@ -1547,6 +1595,292 @@ static void test_ak_cert(void **state)
 	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_AK, VERIFY_EXIT_AK);
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Runs the verifier on w->dir and asserts it failed manifest (exit 2) within a second, with a
+ * reason that names what the file is. */
+static void expect_refused(struct world *w, const char *what)
+{
+	struct verify_report r;
+	double t0 = now_s();
+
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_MANIFEST, VERIFY_EXIT_MANIFEST);
+	assert_true(now_s() - t0 < 1.0);
+	if (!strstr(r.checks[VERIFY_MANIFEST].reason, what))
+		fail_msg("manifest reason '%s' does not say '%s'", r.checks[VERIFY_MANIFEST].reason,
+			 what);
+}
+
+static void bpath_of(const struct world *w, const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "%s/%s", w->dir, name);
+}
+
+/* Item 1: a FIFO (no writer: reading it would block for ever), a device, a socket or a link
+ * in place of any bundle file is refused at once, by name; a bundle directory given as a link
+ * verifies, and the report says so. */
+static void test_bundle_files(void **state)
+{
+	static const char *const names[] = {"events.cel",    "bom.json", "quote.msg",
+					    "manifest.json", "ima.bin",	 "ak.pub.pem",
+					    "bom.cdx.json"};
+	struct world *w = *state;
+	struct verify_report r;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char p[300], link[200];
+	int fd;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		fresh(w);
+		bpath_of(w, names[i], p, sizeof(p));
+		assert_int_equal(unlink(p), 0);
+		assert_int_equal(mkfifo(p, 0644), 0);
+		expect_refused(w, "is a FIFO, not a regular file");
+		assert_int_equal(unlink(p), 0);
+		assert_int_equal(symlink("/dev/zero", p), 0);
+		expect_refused(w, "is a symbolic link");
+	}
+	fresh(w);
+	bpath_of(w, "bom.json", p, sizeof(p));
+	assert_int_equal(unlink(p), 0);
+	assert_true(strlen(p) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, p, strlen(p) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	expect_refused(w, "is a socket");
+	close(fd);
+	/* an extra FIFO the manifest does not list is named too */
+	fresh(w);
+	bpath_of(w, "extra", p, sizeof(p));
+	assert_int_equal(mkfifo(p, 0644), 0);
+	expect_refused(w, "extra: is a FIFO");
+	/* the directory itself a link: verified where it points, and said */
+	fresh(w);
+	snprintf(link, sizeof(link), "%s/link", w->root);
+	unlink(link);
+	assert_int_equal(symlink(w->dir, link), 0);
+	{
+		struct verify_opts o = {.bundle = link, .ak_pem = w->ak};
+
+		assert_int_equal(verify_bundle(&o, &r), 0);
+		assert_non_null(strstr(r.checks[VERIFY_MANIFEST].reason, "is a symbolic link"));
+	}
+	unlink(link);
+}
+
+/* Item 3: bom.cdx.json and provenance.intoto.json are regenerated from bom.json and compared:
+ * a model hash or a command rewritten in them, even re-quoted with the AK, fails bom (7). */
+static void test_docs(void **state)
+{
+	static const char *const docs[] = {"bom.cdx.json", "provenance.intoto.json"};
+	struct world *w = *state;
+	struct verify_report r;
+	char p[300], hx[65];
+	uint8_t *buf, *hit;
+	size_t n;
+
+	for (size_t i = 0; i < 2; i++) {
+		fresh(w);
+		buf = get_file(w->dir, docs[i], &n);
+		/* the model's digest, as both documents hold it */
+		sha(WEIGHTS, strlen(WEIGHTS), (uint8_t *)p);
+		hex_encode((uint8_t *)p, 32, hx);
+		hit = memmem(buf, n, hx, 64);
+		assert_non_null(hit);
+		memcpy(hit, "00000000", 8);
+		put_file(w->dir, docs[i], buf, n);
+		free(buf);
+		reseal(w->dir, w->key, NULL, 0, NULL);
+		expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_BOM, VERIFY_EXIT_BOM);
+		assert_non_null(strstr(r.checks[VERIFY_BOM].reason, docs[i]));
+		/* removed (the manifest rewritten): not checkable is a failure */
+		bpath_of(w, docs[i], p, sizeof(p));
+		assert_int_equal(unlink(p), 0);
+		reseal(w->dir, w->key, NULL, 0, NULL);
+		expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_BOM, VERIFY_EXIT_BOM);
+	}
+	/* the same document in another JSON layout is not the document */
+	fresh(w);
+	buf = get_file(w->dir, "bom.cdx.json", &n);
+	{
+		json_t *j = json_loadb((const char *)buf, n, 0, NULL);
+		char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+		assert_non_null(t);
+		put_file(w->dir, "bom.cdx.json", t, strlen(t));
+		free(t);
+		json_decref(j);
+	}
+	free(buf);
+	reseal(w->dir, w->key, NULL, 0, NULL);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_BOM, VERIFY_EXIT_BOM);
+}
+
+/* Item 4: a second bom.json entry for a file (another size) is refused, not merged; a
+ * qualifying_data_of that is not the documented text fails the manifest. */
+static void test_unique(void **state)
+{
+	struct world *w = *state;
+	struct verify_report r;
+	struct bom b;
+	struct bom_file *f;
+	char p[300], err[512];
+	uint8_t *buf, *hit;
+	size_t n;
+
+	fresh(w);
+	bom_init(&b);
+	bpath_of(w, "bom.json", p, sizeof(p));
+	assert_int_equal(bom_read(&b, p, err, sizeof(err)), 0);
+	f = bom_add_file(&b, b.files[0].path, b.files[0].sha256);
+	assert_non_null(f);
+	f->size = b.files[0].size + 1000;
+	f->roles = b.files[0].roles;
+	f->category = strdup("dataset");
+	assert_int_equal(bom_write(&b, p), 0);
+	bom_free(&b);
+	reseal(w->dir, w->key, NULL, 0, NULL);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_BOM, VERIFY_EXIT_BOM);
+	assert_non_null(strstr(r.checks[VERIFY_BOM].reason, "twice"));
+
+	fresh(w);
+	buf = get_file(w->dir, "manifest.json", &n);
+	hit = memmem(buf, n, "in byte order of name", 21);
+	assert_non_null(hit);
+	memcpy(hit, "in any order as named", 21);
+	put_file(w->dir, "manifest.json", buf, n);
+	free(buf);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_MANIFEST, VERIFY_EXIT_MANIFEST);
+	assert_non_null(strstr(r.checks[VERIFY_MANIFEST].reason, "qualifying_data_of"));
+}
+
+/* Item 6: the bundle's strings are printed escaped: a file name with ESC sequences and a
+ * carriage return cannot rewrite its FAIL line, and a non-UTF-8 one keeps the JSON valid. */
+static void test_escaped(void **state)
+{
+	static const char *const names[] = {"/data/\x1b[2K\rPASS bom: fine\x1b[0m",
+					    "/data/\xff\xfe\xc2\x9b"
+					    "31m\xe2\x80\xaesecret"};
+	struct world *w = *state;
+	struct verify_report r;
+	struct bom b;
+	struct bom_file *f;
+	char p[300], err[512], *text = NULL;
+	size_t tn = 0;
+	FILE *out;
+	json_t *j;
+
+	for (size_t i = 0; i < 2; i++) {
+		fresh(w);
+		bom_init(&b);
+		bpath_of(w, "bom.json", p, sizeof(p));
+		assert_int_equal(bom_read(&b, p, err, sizeof(err)), 0);
+		f = bom_add_file(
+		    &b, names[i],
+		    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+		assert_non_null(f);
+		f->roles = BOM_ROLE_INPUT;
+		assert_int_equal(bom_write(&b, p), 0);
+		bom_free(&b);
+		reseal(w->dir, w->key, NULL, 0, NULL);
+		expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_BOM, VERIFY_EXIT_BOM);
+		out = open_memstream(&text, &tn);
+		verify_report_print(&r, out);
+		fclose(out);
+		for (size_t k = 0; k < tn; k++)
+			if (((unsigned char)text[k] < 0x20 && text[k] != '\n') || text[k] == 0x7f)
+				fail_msg("control byte 0x%02x printed: %s", text[k], text);
+		assert_null(strstr(text, "\xc2\x9b"));
+		assert_null(strstr(text, "\xe2\x80\xae"));
+		assert_non_null(strstr(r.checks[VERIFY_BOM].reason,
+				       i ? "\\xFF\\xFE\\xC2\\x9B31m" : "\\x1B[2K\\x0DPASS"));
+		free(text);
+		text = NULL;
+		j = verify_report_json(&r);
+		assert_non_null(j);
+		json_decref(j);
+	}
+}
+
+/* Item 6: an output the run could not measure makes the run incomplete, with exit 12. */
+static void test_unmeasured(void **state)
+{
+	struct world *w = *state;
+	struct verify_report r;
+	struct gen g = {
+	    .n_files = 3, .batch = 2, .pcr = 15, .unmeasured = CEL_FILE_UNREADABLE, .key = w->key};
+
+	rm_rf(w->dir);
+	g.dir = w->dir;
+	make_bundle(&g);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_COMPLETE, VERIFY_EXIT_UNMEASURED);
+	assert_string_equal(r.verdict, "incomplete");
+	assert_non_null(strstr(r.checks[VERIFY_COMPLETE].reason, "/out/ckpt.bin"));
+	/* an output deleted before the run ended is nothing the run left: it verifies */
+	rm_rf(w->dir);
+	g.unmeasured = CEL_FILE_DELETED;
+	make_bundle(&g);
+	if (run(w, w->ak, NULL, 0, NULL, &r)) {
+		verify_report_print(&r, stderr);
+		fail_msg("a deleted output made the run incomplete");
+	}
+	/* the same run's lost events come first: exit 9 */
+	rm_rf(w->dir);
+	g.unmeasured = CEL_FILE_UNREADABLE;
+	g.lost = 2;
+	make_bundle(&g);
+	expect((run(w, w->ak, NULL, 0, NULL, &r), &r), VERIFY_COMPLETE, VERIFY_EXIT_INCOMPLETE);
+}
+
+/* Item 2: --weights DIR: every regular file under it (links followed) must be an output; the
+ * others are named. */
+static void test_weights_dir(void **state)
+{
+	struct world *w = *state;
+	struct verify_report r;
+	char d[200], sub[240], p[300];
+	const char *wl[1] = {d};
+	struct verify_opts o = {.ak_pem = w->ak, .weights = wl, .n_weights = 1};
+
+	fresh(w);
+	o.bundle = w->dir;
+	snprintf(d, sizeof(d), "%s/model", w->root);
+	rm_rf(d);
+	assert_int_equal(mkdir(d, 0755), 0);
+	put_file(d, "model.safetensors", WEIGHTS, strlen(WEIGHTS));
+	snprintf(sub, sizeof(sub), "%s/snap", d);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(p, sizeof(p), "%s/model.safetensors", sub);
+	assert_int_equal(symlink("../model.safetensors", p), 0);
+	if (verify_bundle(&o, &r)) {
+		verify_report_print(&r, stderr);
+		fail_msg("a model directory of outputs does not verify");
+	}
+	assert_non_null(strstr(r.checks[VERIFY_WEIGHTS].reason, "2 file(s)"));
+	put_file(sub, "tokenizer.json", "{}\n", 3);
+	put_file(d, "config.json", "{\"layers\": 2}\n", 14);
+	expect((verify_bundle(&o, &r), &r), VERIFY_WEIGHTS, VERIFY_EXIT_WEIGHTS);
+	assert_non_null(strstr(r.checks[VERIFY_WEIGHTS].reason, "2 of 4"));
+	assert_non_null(strstr(r.checks[VERIFY_WEIGHTS].reason, "config.json"));
+	assert_non_null(strstr(r.checks[VERIFY_WEIGHTS].reason, "snap/tokenizer.json"));
+	/* a FIFO given as weights is refused at once */
+	snprintf(p, sizeof(p), "%s/fifo", w->root);
+	unlink(p);
+	assert_int_equal(mkfifo(p, 0644), 0);
+	wl[0] = p;
+	expect((verify_bundle(&o, &r), &r), VERIFY_WEIGHTS, VERIFY_EXIT_WEIGHTS);
+	assert_non_null(strstr(r.checks[VERIFY_WEIGHTS].reason, "FIFO"));
+	unlink(p);
+	rm_rf(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1565,6 +1899,12 @@ int main(void)
 	    cmocka_unit_test(test_run_end),
 	    cmocka_unit_test(test_ima_values),
 	    cmocka_unit_test(test_ak_cert),
+	    cmocka_unit_test(test_bundle_files),
+	    cmocka_unit_test(test_docs),
+	    cmocka_unit_test(test_unique),
+	    cmocka_unit_test(test_escaped),
+	    cmocka_unit_test(test_unmeasured),
+	    cmocka_unit_test(test_weights_dir),
 	};
 
 	setenv("TSS2_LOG", "all+none", 0);

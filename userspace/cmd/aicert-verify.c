@@ -20,13 +20,16 @@
 #define MAX_LIST 64
 
 static const char usage[] =
-    "usage: aicert-verify BUNDLE [--ak PEM | --ca PEM ...] [--nonce HEX] [--weights FILE ...]\n"
+    "usage: aicert-verify BUNDLE [--ak PEM | --ca PEM ...] [--nonce HEX] [--weights FILE|DIR ...]\n"
     "                     [--allow-resettable-pcr] [--json]\n"
     "Verify an aicert bundle offline. Each check prints PASS or FAIL with a reason.\n"
     "  --ak PEM         trust the AK whose public key (or certificate) is PEM\n"
-    "  --ca PEM         trust an AK whose ak.cert.pem chains to this CA (repeatable)\n"
+    "  --ca PEM         trust an AK whose ak.cert.pem chains to this CA (repeatable) and has\n"
+    "                   an AK's profile: not a CA, keyUsage digitalSignature, an extended\n"
+    "                   key usage only tcg-kp-AIKCertificate (2.23.133.8.3) if any\n"
     "  --nonce HEX      the challenge given to aicert-trace; the quote must include it\n"
-    "  --weights FILE   FILE's sha256 must be an output of the run (repeatable)\n"
+    "  --weights FILE   FILE's sha256 must be an output of the run (repeatable; streamed)\n"
+    "  --weights DIR    every regular file under DIR (links followed) must be one\n"
     "  --allow-resettable-pcr  accept a bundle on PCR 16 or 23, which anyone able to\n"
     "                   send TPM commands can reset: such a bundle proves little\n"
     "  --json           print a JSON report instead of lines\n"
@@ -34,8 +37,11 @@ static const char usage[] =
     "  --version        print the version\n"
     "Without --ak or --ca the AK is not authenticated and verification fails (exit 4);\n"
     "`--ak BUNDLE/ak.pub.pem` self-checks a bundle made on this machine.\n"
+    "Every bundle file must be a regular file (a FIFO, device, socket or link fails).\n"
     "Exit: 0 verified, 1 usage, 2 manifest, 3 quote, 4 AK trust, 5 event log, 6 IMA,\n"
-    "7 bom.json vs log, 8 weights, 9 incomplete (events lost), 10 unattested, 11 internal.\n";
+    "7 bom.json (or bom.cdx.json, provenance.intoto.json) vs log, 8 weights,\n"
+    "9 incomplete (events lost), 10 unattested, 11 internal, 12 incomplete (an output\n"
+    "not measured).\n";
 
 enum { O_AK = 256, O_CA, O_NONCE, O_WEIGHTS, O_JSON, O_HELP, O_VERSION, O_RESETTABLE };
 

@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 int fileio_write_all(int fd, const void *p, size_t len)
 {
@@ -46,37 +49,73 @@ static void sync_dir(const char *path)
 	free(dir);
 }
 
+int fileio_atomic_begin(struct fileio_atomic *a, const char *path, mode_t mode, int flags)
+{
+	a->path = path;
+	a->fd = -1;
+	a->err = 0;
+	if (asprintf(&a->tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+		a->tmp = NULL;
+		return a->err = -ENOMEM;
+	}
+	a->fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (a->fd < 0)
+		a->err = -errno;
+	else if ((flags & FILEIO_EXACT_MODE) && fchmod(a->fd, mode))
+		a->err = -errno;
+	return a->err;
+}
+
+int fileio_atomic_write(struct fileio_atomic *a, const void *p, size_t len)
+{
+	if (!a->err && a->fd >= 0)
+		a->err = fileio_write_all(a->fd, p, len);
+	return a->err;
+}
+
+int fileio_atomic_sink(void *ctx, const char *p, size_t n)
+{
+	return fileio_atomic_write(ctx, p, n);
+}
+
+int fileio_atomic_end(struct fileio_atomic *a, int failed)
+{
+	int ret = a->err ? a->err : failed;
+
+	if (a->fd >= 0) {
+		if (!ret && fsync(a->fd))
+			ret = -errno;
+		if (close(a->fd) && !ret)
+			ret = -errno;
+		a->fd = -1;
+		if (!ret && rename(a->tmp, a->path))
+			ret = -errno;
+		if (ret)
+			unlink(a->tmp);
+		else
+			sync_dir(a->path);
+	}
+	free(a->tmp);
+	a->tmp = NULL;
+	return ret;
+}
+
 int fileio_write_atomic(const char *path, const void *p, size_t len, mode_t mode, int flags)
 {
-	char *tmp = NULL;
-	int fd = -1, ret = 0;
+	struct fileio_atomic a;
 
-	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0) {
-		ret = -errno;
-		goto cleanup;
-	}
-	if ((flags & FILEIO_EXACT_MODE) && fchmod(fd, mode))
-		ret = -errno;
-	if (!ret)
-		ret = fileio_write_all(fd, p, len);
-	if (!ret && fsync(fd))
-		ret = -errno;
-	if (close(fd) && !ret)
-		ret = -errno;
-	fd = -1;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret) {
-		unlink(tmp);
-		goto cleanup;
-	}
-	sync_dir(path);
-cleanup:
-	free(tmp);
-	return ret;
+	if (!fileio_atomic_begin(&a, path, mode, flags))
+		fileio_atomic_write(&a, p, len);
+	return fileio_atomic_end(&a, 0);
+}
+
+static ssize_t read_retry(int fd, void *b, size_t n)
+{
+	ssize_t r;
+
+	while ((r = read(fd, b, n)) < 0 && errno == EINTR)
+		;
+	return r;
 }
 
 int fileio_read_fd(int fd, size_t max, uint8_t **buf, size_t *len)
@@ -107,9 +146,7 @@ int fileio_read_fd(int fd, size_t max, uint8_t **buf, size_t *len)
 			}
 			b = nb;
 		}
-		r = read(fd, b + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
+		r = read_retry(fd, b + n, cap - n);
 		if (r < 0) {
 			ret = -errno;
 			break;
@@ -138,5 +175,136 @@ int fileio_read(const char *path, size_t max, uint8_t **buf, size_t *len)
 		return -errno;
 	ret = fileio_read_fd(fd, max, buf, len);
 	close(fd);
+	return ret;
+}
+
+const char *fileio_type_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		return "a regular file";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+		return "a character device";
+	case S_IFBLK:
+		return "a block device";
+	case S_IFLNK:
+		return "a symbolic link";
+	default:
+		return "a file of unknown type";
+	}
+}
+
+static int refuse(char *why, const char *name, int err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int refuse(char *why, const char *name, int err, const char *fmt, ...)
+{
+	char text[FILEIO_WHY_MAX - 210];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	snprintf(why, FILEIO_WHY_MAX, "%.200s: %s", name, text);
+	return -err;
+}
+
+/* The file as it is: a link is reported as one, anything but a regular file refused. */
+static int check_type(const struct stat *st, const char *name, uint64_t max, char *why)
+{
+	if (S_ISLNK(st->st_mode))
+		return refuse(why, name, ELOOP, "is a symbolic link, not a regular file");
+	if (!S_ISREG(st->st_mode))
+		return refuse(why, name, EINVAL, "is %s, not a regular file",
+			      fileio_type_name(st->st_mode));
+	if ((uint64_t)st->st_size > max)
+		return refuse(why, name, EFBIG, "larger than %llu bytes (%llu)",
+			      (unsigned long long)max, (unsigned long long)st->st_size);
+	return 0;
+}
+
+int fileio_open_regular(int dfd, const char *name, uint64_t max, int flags,
+			char why[FILEIO_WHY_MAX])
+{
+	int nofollow = flags & FILEIO_FOLLOW ? 0 : O_NOFOLLOW;
+	struct stat before, st;
+	int fd, ret, fl;
+
+	if (fstatat(dfd, name, &before, nofollow ? AT_SYMLINK_NOFOLLOW : 0))
+		return refuse(why, name, errno, "%s", strerror(errno));
+	if ((ret = check_type(&before, name, max, why)))
+		return ret;
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | nofollow);
+	if (fd < 0)
+		return refuse(why, name, errno, "%s",
+			      errno == ELOOP ? "is a symbolic link, not a regular file"
+					     : strerror(errno));
+	/* what was opened is checked, not what the name said a moment before */
+	if (fstat(fd, &st)) {
+		ret = refuse(why, name, errno, "%s", strerror(errno));
+	} else if (!(ret = check_type(&st, name, max, why)) &&
+		   (st.st_dev != before.st_dev || st.st_ino != before.st_ino)) {
+		ret = refuse(why, name, EAGAIN, "replaced while being opened");
+	} else if (!ret &&
+		   ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
+		ret = refuse(why, name, errno, "%s", strerror(errno));
+	}
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int fileio_read_regular(int dfd, const char *name, size_t max, uint8_t **buf, size_t *len,
+			char why[FILEIO_WHY_MAX])
+{
+	int fd = fileio_open_regular(dfd, name, max, 0, why), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = fileio_read_fd(fd, max, buf, len);
+	close(fd);
+	if (ret == -EFBIG)
+		return refuse(why, name, EFBIG, "grew past %zu bytes while being read", max);
+	if (ret)
+		return refuse(why, name, -ret, "%s", strerror(-ret));
+	return 0;
+}
+
+int fileio_sha256_fd(int fd, uint8_t out[32], uint64_t *size)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t buf[1 << 16];
+	uint64_t total = 0;
+	int ret = 0;
+
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return -EIO;
+	}
+	for (;;) {
+		ssize_t r = read_retry(fd, buf, sizeof(buf));
+
+		if (r <= 0) {
+			ret = r < 0 ? -errno : 0;
+			break;
+		}
+		total += (uint64_t)r;
+		if (EVP_DigestUpdate(ctx, buf, (size_t)r) != 1) {
+			ret = -EIO;
+			break;
+		}
+	}
+	if (!ret && EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+		ret = -EIO;
+	EVP_MD_CTX_free(ctx);
+	if (!ret && size)
+		*size = total;
 	return ret;
 }

@@ -34,6 +34,7 @@
 #ifndef AICERT_LIB_INTOTO_H
 #define AICERT_LIB_INTOTO_H
 #include "lib/bom.h"
+#include "lib/jsonout.h"
 
 #define INTOTO_STATEMENT_TYPE "https://in-toto.io/Statement/v1"
 #define INTOTO_PREDICATE_TYPE "https://slsa.dev/provenance/v1"
@@ -46,6 +47,13 @@
  * events_sha256_hex is neither NULL nor 64 hex digits).
  */
 char *intoto_dumps(const struct bom *b, const char *events_sha256_hex /* may be NULL */);
+/* intoto_dumps as aicert `version` writes it (the builder id and version): a function of its
+ * arguments alone, which aicert-verify regenerates from bom.json, events.cel's digest and
+ * run_start's version, and compares byte for byte. */
+char *intoto_render(const struct bom *b, const char *events_sha256_hex, const char *version);
+/* intoto_render's text given to sink in pieces (lib/jsonout.h); 0, or -1. */
+int intoto_stream(const struct bom *b, const char *events_sha256_hex, const char *version,
+		  jsonout_sink sink, void *ctx);
 /* Writes intoto_dumps() to path: tmp + fsync + rename. 0 or -errno. */
 int intoto_write(const struct bom *b, const char *path, const char *events_sha256_hex);
 

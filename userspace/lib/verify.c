@@ -5,7 +5,10 @@
  */
 #include "lib/verify.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <fts.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,19 +16,33 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <tss2/tss2_tpm2_types.h>
 
 #include "lib/bom.h"
+#include "lib/cdx.h"
 #include "lib/cel.h"
 #include "lib/fileio.h"
 #include "lib/hex.h"
 #include "lib/ima.h"
+#include "lib/intoto.h"
 #include "lib/manifest.h"
 #include "lib/quote.h"
 
 #define PCR_IMA 10
+
+/* Caps on what a bundle file may hold, checked before reading (fileio_read_regular). */
+#define MAX_MANIFEST (16u << 20)
+#define MAX_QUOTE (64u << 10)
+#define MAX_PEM (1u << 20)
+#define MAX_CEL ((size_t)2 << 30)
+#define MAX_IMA ((size_t)1 << 30)
+#define MAX_BOM ((size_t)1 << 30)
+#define MAX_DOC ((size_t)2 << 30) /* bom.cdx.json, provenance.intoto.json */
 
 static const char *const check_names[VERIFY_N_CHECKS] = {
     [VERIFY_MANIFEST] = "manifest", [VERIFY_QUOTE] = "quote",	    [VERIFY_AK] = "ak",
@@ -58,6 +75,8 @@ struct ctx {
 	const struct verify_opts *o;
 	struct verify_report *r;
 	bool failed[VERIFY_N_CHECKS];
+	int dfd; /* the bundle directory: every file is opened relative to it */
+	char dir_note[VERIFY_REASON_MAX / 2]; /* "the bundle directory is a symbolic link..." */
 	/* manifest */
 	struct manifest *m;
 	bool have_qual;
@@ -83,7 +102,8 @@ struct ctx {
 	/* bom */
 	bool bom_loaded, bom_ok;
 	struct bom bom;
-	char bom_err[512];
+	char bom_err[600];
+	struct doc_job *docs; /* bom.cdx.json, provenance.intoto.json: compared on threads */
 };
 
 const char *verify_check_name(enum verify_check_id id)
@@ -93,10 +113,87 @@ const char *verify_check_name(enum verify_check_id id)
 
 /* ---- reporting ---- */
 
+/* Length of the UTF-8 sequence at p (RFC 3629: no overlong form, no surrogate, at most
+ * U+10FFFF), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned cp;
+	size_t n;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* A character a terminal acts on rather than shows: C0, DEL, C1 (U+0080..U+009F, CSI among
+ * them) and the bidirectional overrides and isolates, which reorder what follows. */
+static bool unsafe_char(const unsigned char *p, size_t n)
+{
+	if (n == 1)
+		return p[0] < 0x20 || p[0] == 0x7f || p[0] == '\\';
+	if (n == 2)
+		return p[0] == 0xc2 && p[1] < 0xa0;
+	return n == 3 && p[0] == 0xe2 &&
+	       ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+		(p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
+}
+
+/*
+ * Reasons quote file names, arguments and fields of the bundle: its author chooses them. They
+ * are printed escaped, so no byte of theirs moves the cursor, recolours, rewrites a FAIL line or
+ * breaks the JSON report: each byte of an unsafe character or of an invalid UTF-8 sequence
+ * becomes \xNN, a backslash \\; the rest is valid UTF-8 and printable.
+ */
+static void escape(const char *in, char *out, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0;
+
+	while (*p) {
+		size_t n = utf8_len(p), need;
+		bool plain = n && !unsafe_char(p, n);
+
+		need = plain ? n : p[0] == '\\' ? 2 : 4 * (n ? n : 1);
+
+		if (o + need >= cap)
+			break;
+		if (plain) {
+			memcpy(out + o, p, n);
+		} else if (p[0] == '\\') {
+			memcpy(out + o, "\\\\", 2);
+			n = 1;
+		} else {
+			n = n ? n : 1;
+			for (size_t i = 0; i < n; i++)
+				snprintf(out + o + 4 * i, 5, "\\x%02X", p[i]);
+		}
+		o += need;
+		p += n;
+	}
+	out[o] = '\0';
+}
+
 static void vset(struct ctx *c, enum verify_check_id id, bool ok, int code, const char *fmt,
 		 va_list ap)
 {
 	struct verify_check *k = &c->r->checks[id];
+	char raw[VERIFY_REASON_MAX];
 
 	/* The first failure of a check is its reason; later ones would only repeat it. */
 	if (c->failed[id])
@@ -104,7 +201,8 @@ static void vset(struct ctx *c, enum verify_check_id id, bool ok, int code, cons
 	k->ok = ok;
 	k->exit_code = ok ? 0 : code;
 	c->failed[id] = !ok;
-	vsnprintf(k->reason, sizeof(k->reason), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	escape(raw, k->reason, sizeof(k->reason));
 }
 
 static void pass(struct ctx *c, enum verify_check_id id, const char *fmt, ...)
@@ -143,25 +241,35 @@ static void bpath(const struct ctx *c, const char *name, char *out, size_t len)
 	snprintf(out, len, "%s/%s", c->o->bundle, name);
 }
 
+/* Present under that name, whatever it is (a link, a FIFO: reading it says what is wrong). */
 static bool exists(const struct ctx *c, const char *name)
 {
-	char p[4096];
 	struct stat st;
 
-	bpath(c, name, p, sizeof(p));
-	return lstat(p, &st) == 0;
+	return c->dfd >= 0 && fstatat(c->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static int sha256_file(const char *path, uint8_t out[32])
+/* A whole bundle file, a regular one of at most max bytes; why names the file. */
+static int bread(const struct ctx *c, const char *name, size_t max, uint8_t **buf, size_t *len,
+		 char why[FILEIO_WHY_MAX])
 {
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int ret = fileio_read(path, SIZE_MAX, &buf, &len);
+	if (c->dfd < 0) {
+		snprintf(why, FILEIO_WHY_MAX, "%s: the bundle directory is unusable", name);
+		return -EBADF;
+	}
+	return fileio_read_regular(c->dfd, name, max, buf, len, why);
+}
 
-	if (!ret && EVP_Digest(buf, len, out, NULL, EVP_sha256(), NULL) != 1)
-		ret = -EIO;
-	free(buf);
-	return ret;
+/* A PEM file of the bundle, checked to be a regular file before OpenSSL opens it by name. */
+static int pem_path(const struct ctx *c, const char *name, char *out, size_t len, char *why)
+{
+	int fd = c->dfd < 0 ? -EBADF : fileio_open_regular(c->dfd, name, MAX_PEM, 0, why);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	bpath(c, name, out, len);
+	return 0;
 }
 
 /* ---- 1. manifest ---- */
@@ -197,24 +305,86 @@ static int expected_qual(struct ctx *c)
 	return 0;
 }
 
-static void check_manifest(struct ctx *c)
+/* Every entry of the bundle must be a regular file: a FIFO, device, socket or link is refused
+ * by name here, before anything reads it (and fileio_read_regular refuses it again). */
+static void check_entries(struct ctx *c, struct problems *pr)
 {
-	char p[4096], why[MANIFEST_WHY_MAX], hx[65];
-	struct problems pr = {.n = 0};
+	char why[FILEIO_WHY_MAX];
+	struct dirent *e;
+	struct stat st;
+	int fd = dup(c->dfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 
-	bpath(c, MANIFEST_NAME, p, sizeof(p));
-	if (manifest_read(p, &c->m, why)) {
-		fail(c, VERIFY_MANIFEST, "%s", why);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(why, sizeof(why), "cannot list the bundle directory: %s", strerror(errno));
+		collect(pr, why);
 		return;
 	}
-	if (manifest_check_files(c->o->bundle, c->m, collect, &pr)) {
-		if (pr.n > 1)
-			fail(c, VERIFY_MANIFEST, "%s (and %d more problems)", pr.first, pr.n - 1);
-		else
-			fail(c, VERIFY_MANIFEST, "%s", pr.first);
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(c->dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
+			snprintf(why, sizeof(why), "%.200s: %s", e->d_name, strerror(errno));
+			collect(pr, why);
+		} else if (!S_ISREG(st.st_mode)) {
+			snprintf(why, sizeof(why), "%.200s: is %s, not a regular file", e->d_name,
+				 fileio_type_name(st.st_mode));
+			collect(pr, why);
+		}
 	}
+	closedir(d);
+}
+
+static int read_manifest(struct ctx *c, char why[MANIFEST_WHY_MAX])
+{
+	char err[FILEIO_WHY_MAX], inner[MANIFEST_WHY_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (bread(c, MANIFEST_NAME, MAX_MANIFEST, &buf, &len, err)) {
+		snprintf(why, MANIFEST_WHY_MAX, "cannot read %.230s", err);
+		return -1;
+	}
+	ret = manifest_parse((const char *)buf, len, &c->m, inner);
+	if (ret)
+		snprintf(why, MANIFEST_WHY_MAX, "%s: %.200s", MANIFEST_NAME, inner);
+	free(buf);
+	return ret;
+}
+
+static void check_manifest(struct ctx *c)
+{
+	char why[MANIFEST_WHY_MAX], hx[65];
+	struct problems pr = {.n = 0};
+
+	if (c->dfd < 0) {
+		fail(c, VERIFY_MANIFEST, "%s", c->dir_note);
+		return;
+	}
+	check_entries(c, &pr);
+	if (read_manifest(c, why)) {
+		if (pr.n)
+			fail(c, VERIFY_MANIFEST, "%s (and %d more problem%s)", pr.first, pr.n,
+			     pr.n > 1 ? "s" : "");
+		else
+			fail(c, VERIFY_MANIFEST, "%s", why);
+		return;
+	}
+	manifest_check_files(c->o->bundle, c->m, collect, &pr);
+	if (pr.n > 1)
+		fail(c, VERIFY_MANIFEST, "%s (and %d more problem%s)", pr.first, pr.n - 1,
+		     pr.n > 2 ? "s" : "");
+	else if (pr.n)
+		fail(c, VERIFY_MANIFEST, "%s", pr.first);
 	if (manifest_check_binding(c->m, why))
 		fail(c, VERIFY_MANIFEST, "%s", why);
+	if (strcmp(c->m->qualifying_data_of, MANIFEST_BINDING_TEXT))
+		fail(c, VERIFY_MANIFEST,
+		     "qualifying_data_of is not the documented text \"%.120s...\" (docs/bundle.md)",
+		     MANIFEST_BINDING_TEXT);
 	if (strcmp(c->m->pcr_bank, "sha256"))
 		fail(c, VERIFY_MANIFEST, "pcr_bank is %s; aicert-verify checks sha256 only",
 		     c->m->pcr_bank);
@@ -225,8 +395,9 @@ static void check_manifest(struct ctx *c)
 	hex_encode(c->m->qualifying_data, 32, hx);
 	pass(c, VERIFY_MANIFEST,
 	     "%zu files present with matching sha256 and size, nothing else; "
-	     "binding %.16s... (PCR %u%s)",
-	     c->m->n_files, hx, c->m->pcr, c->m->has_nonce ? ", nonce" : "");
+	     "binding %.16s... (PCR %u%s)%s%s",
+	     c->m->n_files, hx, c->m->pcr, c->m->has_nonce ? ", nonce" : "",
+	     c->dir_note[0] ? "; NOTE: " : "", c->dir_note);
 }
 
 /* ---- 2. quote and 3. ak ---- */
@@ -330,9 +501,40 @@ static void check_quote_fields(struct ctx *c)
 		 : "");
 }
 
+static int load_quote(struct ctx *c)
+{
+	char why[QUOTE_WHY_MAX], err[FILEIO_WHY_MAX];
+	uint8_t *msg = NULL, *sig = NULL;
+	size_t msg_len = 0, sig_len = 0;
+	int ret = -1;
+
+	if (bread(c, "quote.msg", MAX_QUOTE, &msg, &msg_len, err) ||
+	    bread(c, "quote.sig", MAX_QUOTE, &sig, &sig_len, err))
+		fail(c, VERIFY_QUOTE, "cannot read %.230s", err);
+	else if (quote_decode(msg, msg_len, sig, sig_len, &c->q, why))
+		fail(c, VERIFY_QUOTE, "%s", why);
+	else
+		ret = 0;
+	free(msg);
+	free(sig);
+	return ret;
+}
+
+/* A key from a PEM file of the bundle (a public key or a certificate). */
+static int load_pem_key(const struct ctx *c, const char *name, EVP_PKEY **key, char *why)
+{
+	char p[4096], err[FILEIO_WHY_MAX];
+
+	if (pem_path(c, name, p, sizeof(p), err)) {
+		snprintf(why, QUOTE_WHY_MAX, "cannot read %.230s", err);
+		return -1;
+	}
+	return quote_load_pubkey(p, key, why) ? -1 : 0;
+}
+
 static void check_quote(struct ctx *c)
 {
-	char msg[4096], sig[4096], why[QUOTE_WHY_MAX];
+	char why[QUOTE_WHY_MAX];
 	bool has_msg = exists(c, "quote.msg"), has_sig = exists(c, "quote.sig");
 
 	if (!has_msg && !has_sig) {
@@ -346,24 +548,96 @@ static void check_quote(struct ctx *c)
 		fail(c, VERIFY_QUOTE, "%s is missing", has_msg ? "quote.sig" : "quote.msg");
 		return;
 	}
-	bpath(c, "quote.msg", msg, sizeof(msg));
-	bpath(c, "quote.sig", sig, sizeof(sig));
-	if (quote_load(msg, sig, &c->q, why)) {
-		fail(c, VERIFY_QUOTE, "%s", why);
-		return;
-	}
-	bpath(c, "ak.pub.pem", msg, sizeof(msg));
-	if (quote_load_pubkey(msg, &c->ak, why)) {
-		fail(c, VERIFY_QUOTE, "cannot check the signature: %s", why);
+	if (load_quote(c) || load_pem_key(c, "ak.pub.pem", &c->ak, why)) {
+		if (!c->failed[VERIFY_QUOTE])
+			fail(c, VERIFY_QUOTE, "cannot check the signature: %s", why);
 		return;
 	}
 	check_quote_fields(c);
 }
 
+/* The EKUs an AK certificate may carry (docs/verify.md): tcg-kp-AIKCertificate, TCG EK
+ * Credential Profile / PC Client Platform TPM Profile. */
+static const char *const ak_ekus[] = {"2.23.133.8.3"};
+
+static bool ak_eku_ok(X509 *leaf, char *why)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(leaf, NID_ext_key_usage, NULL, NULL);
+	bool ok = eku != NULL;
+	char oid[80];
+
+	for (int i = 0; ok && i < sk_ASN1_OBJECT_num(eku); i++) {
+		bool known = false;
+
+		OBJ_obj2txt(oid, sizeof(oid), sk_ASN1_OBJECT_value(eku, i), 1);
+		for (size_t k = 0; k < sizeof(ak_ekus) / sizeof(ak_ekus[0]); k++)
+			known |= !strcmp(oid, ak_ekus[k]);
+		if (!known) {
+			snprintf(why, QUOTE_WHY_MAX,
+				 "ak.cert.pem has extended key usage %s, which is not an AK's "
+				 "(tcg-kp-AIKCertificate 2.23.133.8.3)",
+				 oid);
+			ok = false;
+		}
+	}
+	if (!eku)
+		snprintf(why, QUOTE_WHY_MAX,
+			 "ak.cert.pem: its extended key usage cannot be decoded");
+	EXTENDED_KEY_USAGE_free(eku);
+	return ok;
+}
+
+/* What makes a certificate an AK's and not a TLS, key-agreement or CA certificate that the
+ * same CA issued: no CA, digitalSignature, an AK EKU if any (the key is compared elsewhere). */
+static int check_ak_profile(const struct ctx *c, char *why)
+{
+	char err[FILEIO_WHY_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	BIO *bio = NULL;
+	X509 *leaf = NULL;
+	uint32_t xf;
+	int ret = -1;
+
+	if (bread(c, "ak.cert.pem", MAX_PEM, &buf, &len, err)) {
+		snprintf(why, QUOTE_WHY_MAX, "cannot read %.230s", err);
+		return -1;
+	}
+	if (!(bio = BIO_new_mem_buf(buf, (int)len)) ||
+	    !(leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		snprintf(why, QUOTE_WHY_MAX, "ak.cert.pem holds no PEM certificate");
+		goto cleanup;
+	}
+	xf = X509_get_extension_flags(leaf);
+	if (xf & EXFLAG_INVALID)
+		snprintf(why, QUOTE_WHY_MAX, "ak.cert.pem has invalid or duplicated extensions");
+	else if (X509_check_ca(leaf))
+		snprintf(
+		    why, QUOTE_WHY_MAX,
+		    "ak.cert.pem is a CA certificate (basicConstraints CA:TRUE, keyCertSign or "
+		    "a self-signed v1 certificate), not an AK's");
+	else if (!(xf & EXFLAG_KUSAGE))
+		snprintf(why, QUOTE_WHY_MAX,
+			 "ak.cert.pem has no keyUsage: an AK certificate must have "
+			 "digitalSignature");
+	else if (!(X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE))
+		snprintf(why, QUOTE_WHY_MAX,
+			 "ak.cert.pem's keyUsage lacks digitalSignature: its key may not sign "
+			 "(a quote is a signature)");
+	else if (!(xf & EXFLAG_XKUSAGE) || ak_eku_ok(leaf, why))
+		ret = 0;
+cleanup:
+	X509_free(leaf);
+	BIO_free(bio);
+	free(buf);
+	return ret;
+}
+
 static void check_ak(struct ctx *c)
 {
-	char why[QUOTE_WHY_MAX], cert[4096];
+	char why[QUOTE_WHY_MAX], cert[4096], err[FILEIO_WHY_MAX];
 	EVP_PKEY *pinned = NULL;
+	bool has_cert;
 
 	if (!c->attested) {
 		failx(c, VERIFY_AK, VERIFY_EXIT_UNATTESTED, "not checked: unattested bundle");
@@ -387,11 +661,12 @@ static void check_ak(struct ctx *c)
 		}
 	}
 	/* a certificate in the bundle must be the AK's, whatever authenticated the AK */
-	if (exists(c, "ak.cert.pem")) {
+	has_cert = exists(c, "ak.cert.pem");
+	if (has_cert) {
 		EVP_PKEY *ck = NULL;
 
-		bpath(c, "ak.cert.pem", cert, sizeof(cert));
-		if (quote_load_pubkey(cert, &ck, why) || quote_check_ak_pin(c->ak, ck, why)) {
+		if (load_pem_key(c, "ak.cert.pem", &ck, why) ||
+		    quote_check_ak_pin(c->ak, ck, why)) {
 			fail(c, VERIFY_AK, "ak.cert.pem does not certify ak.pub.pem: %s", why);
 			EVP_PKEY_free(ck);
 			goto cleanup;
@@ -399,19 +674,28 @@ static void check_ak(struct ctx *c)
 		EVP_PKEY_free(ck);
 	}
 	if (c->o->n_ca) {
-		if (!exists(c, "ak.cert.pem")) {
+		if (!has_cert) {
 			fail(c, VERIFY_AK, "--ca given but the bundle has no ak.cert.pem");
 			goto cleanup;
 		}
-		bpath(c, "ak.cert.pem", cert, sizeof(cert));
-		if (quote_check_ak_cert(cert, c->o->ca_pems, c->o->n_ca, c->ak, why)) {
+		if (pem_path(c, "ak.cert.pem", cert, sizeof(cert), err)) {
+			fail(c, VERIFY_AK, "cannot read %.230s", err);
+			goto cleanup;
+		}
+		if (quote_check_ak_cert(cert, c->o->ca_pems, c->o->n_ca, c->ak, why) ||
+		    check_ak_profile(c, why)) {
 			fail(c, VERIFY_AK, "%s", why);
 			goto cleanup;
 		}
 	}
-	pass(c, VERIFY_AK, "%s%s%s", c->o->ak_pem ? "AK equals the pinned key" : "",
+	pass(c, VERIFY_AK, "%s%s%s%s", c->o->ak_pem ? "AK equals the pinned key" : "",
 	     c->o->ak_pem && c->o->n_ca ? "; " : "",
-	     c->o->n_ca ? "ak.cert.pem chains to the given CA and holds the AK" : "");
+	     c->o->n_ca ? "ak.cert.pem chains to the given CA, has an AK's profile (not a CA, "
+			  "digitalSignature, AK EKU if any) and holds the AK"
+			: "",
+	     !c->o->n_ca && has_cert ? "; ak.cert.pem: not checked (no --ca: its chain and "
+				       "profile are not verified, only that it holds the AK)"
+				     : "");
 cleanup:
 	EVP_PKEY_free(pinned);
 }
@@ -573,9 +857,8 @@ static void check_log(struct ctx *c)
 		     "not checked: manifest.json is unusable (PCR index unknown)");
 		return;
 	}
-	bpath(c, "events.cel", p, sizeof(p));
-	if ((ret = fileio_read(p, SIZE_MAX, &buf, &len))) {
-		fail(c, VERIFY_EVENTLOG, "cannot read %s: %s", p, strerror(-ret));
+	if (bread(c, "events.cel", MAX_CEL, &buf, &len, p)) {
+		fail(c, VERIFY_EVENTLOG, "cannot read %s", p);
 		return;
 	}
 	if (cel_log_decode(buf, len, &c->log, NULL, err)) {
@@ -610,15 +893,31 @@ cleanup:
 
 /* ---- 5. ima ---- */
 
+/* ima.bin (binary_runtime_measurements: sha1 template digests) from the bundle. */
+static int read_ima(struct ctx *c, char *err, size_t errlen)
+{
+	char why[FILEIO_WHY_MAX];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (bread(c, "ima.bin", MAX_IMA, &buf, &len, why)) {
+		snprintf(err, errlen, "cannot read %.230s", why);
+		return -1;
+	}
+	ret = ima_parse(buf, len, NULL, &c->ima, err, errlen);
+	free(buf);
+	return ret;
+}
+
 static void load_ima(struct ctx *c)
 {
-	char p[4096], err[256] = "";
+	char err[256] = "";
 
 	c->has_ima = exists(c, "ima.bin");
 	if (!c->has_ima)
 		return;
-	bpath(c, "ima.bin", p, sizeof(p));
-	if (ima_read_file(p, NULL, &c->ima, err, sizeof(err))) {
+	if (read_ima(c, err, sizeof(err))) {
 		fail(c, VERIFY_IMA, "%s", err);
 		return;
 	}
@@ -935,9 +1234,9 @@ static void check_pcr_digest(struct ctx *c)
 
 /* ---- 6. bom against the log ---- */
 
-static int item_cmp(const void *a, const void *b)
+/* (path, sha256): which file, as measured */
+static int item_key_cmp(const struct item *x, const struct item *y)
 {
-	const struct item *x = a, *y = b;
 	int d = strcmp(x->path, y->path);
 
 	if (d || x->sha == y->sha)
@@ -945,6 +1244,15 @@ static int item_cmp(const void *a, const void *b)
 	if (!x->sha || !y->sha)
 		return x->sha ? 1 : -1;
 	return memcmp(x->sha, y->sha, 32);
+}
+
+/* then the status: aicert-trace makes one entry of equal (path, status, digest) only */
+static int item_cmp(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+	int d = item_key_cmp(x, y);
+
+	return d ? d : (x->status > y->status) - (x->status < y->status);
 }
 
 static bool sorted(const struct item *v, size_t n)
@@ -955,14 +1263,19 @@ static bool sorted(const struct item *v, size_t n)
 	return true;
 }
 
+static void sort_items(struct item *v, size_t n)
+{
+	/* bom_write sorts its files, and logs are often in order: skip the sort then */
+	if (!sorted(v, n))
+		qsort(v, n, sizeof(*v), item_cmp);
+}
+
 /* Sorts and merges duplicates (roles or'ed). Returns the new count. */
 static size_t merge_items(struct item *v, size_t n)
 {
 	size_t o = 0;
 
-	/* bom_write sorts its files, and logs are often in order: skip the sort then */
-	if (!sorted(v, n))
-		qsort(v, n, sizeof(*v), item_cmp);
+	sort_items(v, n);
 	for (size_t i = 0; i < n; i++) {
 		if (o && !item_cmp(&v[o - 1], &v[i]))
 			v[o - 1].roles |= v[i].roles;
@@ -1086,7 +1399,15 @@ static int bom_items(const struct bom *b, struct item **out, size_t *n, uint8_t 
 	}
 	*out = v;
 	*digests = d;
-	*n = merge_items(v, b->nfiles);
+	*n = b->nfiles;
+	/* one entry per (path, sha256): a second one would be merged, and its size and status
+	 * never compared with anything */
+	sort_items(v, b->nfiles);
+	for (size_t i = 1; i < b->nfiles; i++)
+		if (!item_cmp(&v[i - 1], &v[i])) {
+			*n = i;
+			return -EEXIST;
+		}
 	return 0;
 }
 
@@ -1121,6 +1442,12 @@ static bool same_items(struct ctx *c, const struct item *b, size_t nb, const str
 	while (i < nb || j < nl) {
 		int d = i == nb ? 1 : j == nl ? -1 : item_cmp(&b[i], &l[j]);
 
+		if (d && i < nb && j < nl && !item_key_cmp(&b[i], &l[j])) {
+			fail(c, VERIFY_BOM, "%s: status \"%s\" in bom.json, %s in the event log",
+			     b[i].path, b[i].status_text ? b[i].status_text : "(none: hashed)",
+			     cel_status_text(l[j].status));
+			return false;
+		}
 		if (d < 0) {
 			fail(c, VERIFY_BOM,
 			     "bom.json lists %s (sha256 %.16s) which the event log does "
@@ -1146,12 +1473,6 @@ static bool same_items(struct ctx *c, const struct item *b, size_t nb, const str
 			fail(c, VERIFY_BOM, "%s: size %llu in bom.json, %llu in the event log",
 			     b[i].path, (unsigned long long)b[i].size,
 			     (unsigned long long)l[j].size);
-			return false;
-		}
-		if (b[i].status != l[j].status) {
-			fail(c, VERIFY_BOM, "%s: status \"%s\" in bom.json, %s in the event log",
-			     b[i].path, b[i].status_text ? b[i].status_text : "(none: hashed)",
-			     cel_status_text(l[j].status));
 			return false;
 		}
 		i++, j++;
@@ -1445,10 +1766,10 @@ cleanup:
 
 /* bom.json is the largest file of a bundle: it is parsed on a thread while the log is checked. */
 struct bom_job {
-	char path[4096];
+	const struct ctx *c;
 	struct bom *b;
 	int rc;
-	char err[512];
+	char err[600];
 	pthread_t tid;
 	bool started;
 };
@@ -1456,14 +1777,25 @@ struct bom_job {
 static void *bom_job_run(void *arg)
 {
 	struct bom_job *j = arg;
+	char why[FILEIO_WHY_MAX], err[512];
+	uint8_t *buf = NULL;
+	size_t len = 0;
 
-	j->rc = bom_read(j->b, j->path, j->err, sizeof(j->err));
+	if (bread(j->c, "bom.json", MAX_BOM, &buf, &len, why)) {
+		snprintf(j->err, sizeof(j->err), "cannot read %.230s", why);
+		j->rc = -1;
+		return NULL;
+	}
+	j->rc = bom_loads(j->b, (const char *)buf, len, err, sizeof(err));
+	if (j->rc)
+		snprintf(j->err, sizeof(j->err), "bom.json: %s", err);
+	free(buf);
 	return NULL;
 }
 
 static void bom_job_start(struct ctx *c, struct bom_job *j)
 {
-	bpath(c, "bom.json", j->path, sizeof(j->path));
+	j->c = c;
 	j->b = &c->bom;
 	j->started = !pthread_create(&j->tid, NULL, bom_job_run, j);
 }
@@ -1479,14 +1811,188 @@ static void bom_job_wait(struct ctx *c, struct bom_job *j)
 	snprintf(c->bom_err, sizeof(c->bom_err), "%s", j->err);
 }
 
+/* The bundle's copy of a derived document, compared with the regenerated text piece by piece
+ * as it is made: neither is ever held whole (hundreds of MB for a million files). */
+struct doc_cmp {
+	int fd;
+	size_t off; /* bytes equal so far */
+	bool differs;
+	int err; /* errno of a read */
+	char buf[1 << 16];
+};
+
+static int doc_piece(void *ctx, const char *p, size_t n)
+{
+	struct doc_cmp *d = ctx;
+
+	while (n) {
+		ssize_t r = read(d->fd, d->buf, n < sizeof(d->buf) ? n : sizeof(d->buf));
+		size_t k = 0;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			d->err = r < 0 ? errno : 0;
+			d->differs = !r; /* the bundle's copy is shorter */
+			return 1;
+		}
+		if (!memcmp(d->buf, p, (size_t)r))
+			k = (size_t)r;
+		while (k < (size_t)r && d->buf[k] == p[k])
+			k++;
+		d->off += k;
+		if (k < (size_t)r) {
+			d->differs = true;
+			return 1;
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* One derived document compared on its own thread (they are the slowest part of a large
+ * bundle, and independent): started once bom.json is loaded, reported by check_docs once
+ * bom.json has been checked against the log. */
+struct doc_job {
+	const struct ctx *c;
+	const char *name;
+	char events_hex[65]; /* provenance.intoto.json's events.cel digest; "" for bom.cdx.json */
+	int ret;	     /* of the stream; -1 also when the file could not be opened */
+	char why[FILEIO_WHY_MAX]; /* why it could not be opened */
+	struct doc_cmp *d;
+	pthread_t tid;
+	bool started, done;
+};
+
+static void *doc_job_run(void *arg)
+{
+	struct doc_job *j = arg;
+	const char *version = j->c->start->version;
+	struct doc_cmp *d = j->d;
+	char extra;
+
+	d->fd = fileio_open_regular(j->c->dfd, j->name, MAX_DOC, 0, j->why);
+	if (d->fd < 0) {
+		j->ret = -1;
+		return NULL;
+	}
+	j->ret = j->events_hex[0] ? intoto_stream(&j->c->bom, j->events_hex, version, doc_piece, d)
+				  : cdx_stream(&j->c->bom, version, doc_piece, d);
+	/* all of it matched: the bundle's copy must end there too */
+	if (!j->ret && read(d->fd, &extra, 1) != 0)
+		d->differs = true;
+	close(d->fd);
+	return NULL;
+}
+
+/* What check_docs needs: the run's version and events.cel's digest; NULL when it is there. */
+static const char *docs_missing(const struct ctx *c, char hx[65])
+{
+	const struct manifest_file *ev = NULL;
+
+	for (size_t i = 0; c->m && i < c->m->n_files && !ev; i++)
+		if (!strcmp(c->m->files[i].name, "events.cel"))
+			ev = &c->m->files[i];
+	if (!c->bom_loaded || !c->start || c->dfd < 0)
+		return "bom.json or events.cel is unusable";
+	if (!ev)
+		return "manifest.json lists no events.cel";
+	if (!c->start->version)
+		return "run_start records no aicert version";
+	hex_encode(ev->sha256, 32, hx);
+	return NULL;
+}
+
+static void docs_start(struct ctx *c, struct doc_job jobs[2])
+{
+	char hx[65];
+
+	if (docs_missing(c, hx))
+		return;
+	for (int k = 0; k < 2; k++) {
+		jobs[k].c = c;
+		jobs[k].name = k ? "provenance.intoto.json" : "bom.cdx.json";
+		snprintf(jobs[k].events_hex, sizeof(jobs[k].events_hex), "%s", k ? hx : "");
+		if (!(jobs[k].d = calloc(1, sizeof(*jobs[k].d))))
+			continue;
+		jobs[k].started = !pthread_create(&jobs[k].tid, NULL, doc_job_run, &jobs[k]);
+		if (!jobs[k].started)
+			doc_job_run(&jobs[k]);
+		jobs[k].done = true;
+	}
+}
+
+static void docs_wait(struct doc_job jobs[2])
+{
+	for (int k = 0; k < 2; k++)
+		if (jobs[k].started) {
+			pthread_join(jobs[k].tid, NULL);
+			jobs[k].started = false;
+		}
+}
+
+static void docs_free(struct doc_job jobs[2])
+{
+	docs_wait(jobs);
+	for (int k = 0; k < 2; k++)
+		free(jobs[k].d);
+}
+
+static bool doc_result(struct ctx *c, const struct doc_job *j)
+{
+	const struct doc_cmp *d = j->d;
+
+	if (!d || !j->done) {
+		nomem(c, VERIFY_BOM);
+		return false;
+	}
+	if (d->fd < 0)
+		fail(c, VERIFY_BOM, "cannot read %.230s", j->why);
+	else if (d->err)
+		fail(c, VERIFY_BOM, "cannot read %s: %s", j->name, strerror(d->err));
+	else if (d->differs)
+		fail(c, VERIFY_BOM,
+		     "%s is not what bom.json (checked against the log) gives: it differs from "
+		     "byte %zu on (rewritten, or not made by aicert %s)",
+		     j->name, d->off, c->start->version);
+	else if (j->ret)
+		nomem(c, VERIFY_BOM);
+	else
+		return true;
+	return false;
+}
+
+/*
+ * bom.cdx.json and provenance.intoto.json are functions of bom.json, run_start's aicert version
+ * and events.cel's digest (lib/cdx.h, lib/intoto.h): regenerated and compared byte for byte,
+ * so neither can say anything that the log does not (the manifest binds them, but the AK's
+ * holder could re-quote a rewritten one).
+ */
+static bool check_docs(struct ctx *c)
+{
+	const char *missing;
+	char hx[65];
+
+	if ((missing = docs_missing(c, hx))) {
+		fail(c, VERIFY_BOM, "bom.cdx.json and provenance.intoto.json not checked: %s",
+		     missing);
+		return false;
+	}
+	docs_wait(c->docs);
+	return doc_result(c, &c->docs[0]) && doc_result(c, &c->docs[1]);
+}
+
 static void check_bom(struct ctx *c)
 {
 	struct item *bi = NULL, *li = NULL;
 	uint8_t(*digests)[32] = NULL;
 	size_t nb = 0, nl = 0;
+	char hx[65];
+	int ret;
 
 	if (!c->bom_loaded) {
-		fail(c, VERIFY_BOM, "bom.json: %s", c->bom_err);
+		fail(c, VERIFY_BOM, "%s", c->bom_err);
 		return;
 	}
 	c->bom_ok = true;
@@ -1496,17 +2002,25 @@ static void check_bom(struct ctx *c)
 	}
 	if (!check_run_fields(c))
 		return;
-	if (bom_items(&c->bom, &bi, &nb, &digests) || log_items(c, &li, &nl)) {
+	if ((ret = bom_items(&c->bom, &bi, &nb, &digests)) == -EEXIST) {
+		fail(c, VERIFY_BOM,
+		     "bom.json lists %s (sha256 %.16s, the same status) twice: entries must be "
+		     "unique",
+		     bi[nb].path, sha_text(&bi[nb], hx));
+		goto cleanup;
+	}
+	if (ret || log_items(c, &li, &nl)) {
 		nomem(c, VERIFY_BOM);
 		goto cleanup;
 	}
 	c->r->run_files = nl;
-	if (same_items(c, bi, nb, li, nl) && check_bom_ima(c))
+	if (same_items(c, bi, nb, li, nl) && check_bom_ima(c) && check_docs(c))
 		pass(c, VERIFY_BOM,
 		     "run %s: %zu files in bom.json, the same (path, sha256, roles, size, status) "
 		     "as the log, ima values as ima.bin's covered entries say; command, cwd, "
 		     "backend, times, exit status %d, signal, events lost, paths truncated, "
-		     "detached, complete, host name, kernel, boot id agree (files[].category and "
+		     "detached, complete, host name, kernel, boot id agree; bom.cdx.json and "
+		     "provenance.intoto.json are bom.json's (files[].category and "
 		     "host.tpm are unattested annotations)",
 		     c->run_id, nb, c->end->exit_status);
 cleanup:
@@ -1517,10 +2031,95 @@ cleanup:
 
 /* ---- 7. weights and 8. complete ---- */
 
+static bool is_output(const struct ctx *c, const uint8_t d[32])
+{
+	for (size_t j = 0; j < c->end->n_outputs; j++)
+		if (!memcmp(c->end->outputs[j].sha256, d, 32))
+			return true;
+	return false;
+}
+
+/* What --weights found: files hashed, those that are no output (named in bad), read errors. */
+struct wtally {
+	size_t files, n_bad;
+	char bad[VERIFY_REASON_MAX];
+	char err[VERIFY_REASON_MAX];
+};
+
+static void note_bad(struct wtally *t, const char *path, const uint8_t d[32])
+{
+	size_t used = strlen(t->bad);
+	char hx[65];
+
+	hex_encode(d, 32, hx);
+	if (t->n_bad++ < 8 && used + strlen(path) + 40 < sizeof(t->bad))
+		snprintf(t->bad + used, sizeof(t->bad) - used, "%s%s (sha256 %.16s...)",
+			 used ? ", " : "", path, hx);
+}
+
+/* One file, streamed (a model may be larger than memory); a link to a file is followed, as a
+ * user's own path may be one (a Hugging Face snapshot is made of links). */
+static int weigh_file(const struct ctx *c, const char *path, struct wtally *t)
+{
+	char why[FILEIO_WHY_MAX];
+	uint8_t d[32];
+	int fd = fileio_open_regular(AT_FDCWD, path, UINT64_MAX, FILEIO_FOLLOW, why), ret;
+
+	if (fd < 0) {
+		snprintf(t->err, sizeof(t->err), "cannot read --weights %s", why);
+		return -1;
+	}
+	ret = fileio_sha256_fd(fd, d, NULL);
+	close(fd);
+	if (ret) {
+		snprintf(t->err, sizeof(t->err), "cannot read --weights %.300s: %s", path,
+			 strerror(-ret));
+		return -1;
+	}
+	t->files++;
+	if (!is_output(c, d))
+		note_bad(t, path, d);
+	return 0;
+}
+
+static int name_order(const FTSENT **a, const FTSENT **b)
+{
+	return strcmp((*a)->fts_name, (*b)->fts_name);
+}
+
+/* Every regular file under dir (links followed, each directory once), in name order. */
+static int weigh_dir(const struct ctx *c, const char *dir, struct wtally *t)
+{
+	char *const roots[] = {(char *)dir, NULL};
+	FTS *fts = fts_open(roots, FTS_LOGICAL | FTS_NOCHDIR, name_order);
+	FTSENT *e;
+	int ret = 0;
+
+	if (!fts) {
+		snprintf(t->err, sizeof(t->err), "cannot walk --weights %.300s: %s", dir,
+			 strerror(errno));
+		return -1;
+	}
+	while (!ret && (e = fts_read(fts))) {
+		if (e->fts_info == FTS_DNR || e->fts_info == FTS_ERR || e->fts_info == FTS_NS ||
+		    e->fts_info == FTS_SLNONE) {
+			snprintf(t->err, sizeof(t->err), "cannot read --weights %.300s: %s",
+				 e->fts_path,
+				 e->fts_info == FTS_SLNONE ? "a dangling symbolic link"
+							   : strerror(e->fts_errno));
+			ret = -1;
+		} else if (e->fts_info == FTS_F && S_ISREG(e->fts_statp->st_mode)) {
+			ret = weigh_file(c, e->fts_path, t);
+		}
+	}
+	fts_close(fts);
+	return ret;
+}
+
 static void check_weights(struct ctx *c)
 {
-	uint8_t d[32];
-	char hx[65];
+	struct wtally t = {.files = 0};
+	struct stat st;
 
 	if (!c->o->n_weights) {
 		pass(c, VERIFY_WEIGHTS, "no --weights given");
@@ -1532,27 +2131,49 @@ static void check_weights(struct ctx *c)
 	}
 	for (size_t i = 0; i < c->o->n_weights; i++) {
 		const char *w = c->o->weights[i];
-		bool found = false;
-		int ret = sha256_file(w, d);
+		int ret = !stat(w, &st) && S_ISDIR(st.st_mode) ? weigh_dir(c, w, &t)
+							       : weigh_file(c, w, &t);
 
 		if (ret) {
-			fail(c, VERIFY_WEIGHTS, "cannot read %s: %s", w, strerror(-ret));
-			return;
-		}
-		for (size_t j = 0; j < c->end->n_outputs && !found; j++)
-			found = !memcmp(c->end->outputs[j].sha256, d, 32);
-		if (!found) {
-			hex_encode(d, 32, hx);
-			fail(c, VERIFY_WEIGHTS, "%s (sha256 %.16s...) is not an output of run %s",
-			     w, hx, c->run_id);
+			fail(c, VERIFY_WEIGHTS, "%s", t.err);
 			return;
 		}
 	}
-	pass(c, VERIFY_WEIGHTS, "%zu file(s) match outputs of run %s", c->o->n_weights, c->run_id);
+	if (t.n_bad) {
+		fail(c, VERIFY_WEIGHTS,
+		     "%zu of %zu --weights file(s) not an output of run %s: %s%s", t.n_bad, t.files,
+		     c->run_id, t.bad, t.n_bad > 8 ? ", ..." : "");
+		return;
+	}
+	if (!t.files) {
+		fail(c, VERIFY_WEIGHTS, "--weights: no regular file to check");
+		return;
+	}
+	pass(c, VERIFY_WEIGHTS, "%zu file(s) match outputs of run %s", t.files, c->run_id);
+}
+
+/* An output the run wrote but could not measure: its digest is nowhere, so no --weights can be
+ * checked against it and the record says nothing of what the run made. */
+static const struct bom_file *unmeasured_output(const struct ctx *c)
+{
+	if (!c->bom_ok)
+		return NULL;
+	for (size_t i = 0; i < c->bom.nfiles; i++) {
+		const struct bom_file *f = &c->bom.files[i];
+		int64_t st = bom_status_code(f->status);
+
+		/* a file deleted before the end, or no regular file, is nothing the run left */
+		if ((f->roles & BOM_ROLE_OUTPUT) && !f->sha256[0] && st != CEL_FILE_DELETED &&
+		    st != CEL_FILE_VANISHED && st != CEL_FILE_NOT_REGULAR)
+			return f;
+	}
+	return NULL;
 }
 
 static void check_complete(struct ctx *c)
 {
+	const struct bom_file *f;
+
 	if (!c->end) {
 		fail(c, VERIFY_COMPLETE, "not checked: the event log is unusable");
 		return;
@@ -1580,6 +2201,12 @@ static void check_complete(struct ctx *c)
 		fail(c, VERIFY_COMPLETE, "incomplete: bom.json marks the run incomplete");
 		return;
 	}
+	if ((f = unmeasured_output(c))) {
+		failx(c, VERIFY_COMPLETE, VERIFY_EXIT_UNMEASURED,
+		      "incomplete: the output %s was not measured (%s): its digest is unknown",
+		      f->path, f->status ? f->status : "no sha256");
+		return;
+	}
 	pass(c, VERIFY_COMPLETE, "no event lost, no path truncated, not detached (per run_end)");
 }
 
@@ -1597,10 +2224,12 @@ static void finish(struct ctx *c)
 			    r->checks[i].exit_code ? r->checks[i].exit_code : VERIFY_EXIT_INTERNAL;
 	}
 	r->records = c->log.n;
-	r->verdict = r->exit_code == 0			      ? "verified"
-		     : r->exit_code == VERIFY_EXIT_UNATTESTED ? "unattested"
-		     : r->exit_code == VERIFY_EXIT_INCOMPLETE ? "incomplete"
-							      : "failed";
+	r->verdict =
+	    r->exit_code == 0			     ? "verified"
+	    : r->exit_code == VERIFY_EXIT_UNATTESTED ? "unattested"
+	    : r->exit_code == VERIFY_EXIT_INCOMPLETE || r->exit_code == VERIFY_EXIT_UNMEASURED
+		? "incomplete"
+		: "failed";
 }
 
 static void ctx_free(struct ctx *c)
@@ -1615,15 +2244,41 @@ static void ctx_free(struct ctx *c)
 	if (c->has_ima)
 		ima_list_free(&c->ima);
 	bom_free(&c->bom);
+	if (c->dfd >= 0)
+		close(c->dfd);
+}
+
+/* The bundle directory, opened once: every file is read relative to it. A bundle given as a
+ * symbolic link is verified where it points, and the report says so. */
+static void open_bundle(struct ctx *c)
+{
+	char target[256];
+	struct stat st;
+	ssize_t n;
+
+	if (!lstat(c->o->bundle, &st) && S_ISLNK(st.st_mode)) {
+		n = readlink(c->o->bundle, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		snprintf(c->dir_note, sizeof(c->dir_note),
+			 "the bundle directory %.60s is a symbolic link (to %.100s)", c->o->bundle,
+			 target);
+	}
+	c->dfd = open(c->o->bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->dfd < 0)
+		snprintf(c->dir_note, sizeof(c->dir_note),
+			 "cannot open the bundle directory %.100s: %s", c->o->bundle,
+			 strerror(errno));
 }
 
 int verify_bundle(const struct verify_opts *o, struct verify_report *r)
 {
-	struct ctx c = {.o = o, .r = r};
+	struct doc_job docs[2] = {{.ret = 0}, {.ret = 0}};
+	struct ctx c = {.o = o, .r = r, .dfd = -1, .docs = docs};
 	struct bom_job job = {.rc = 0};
 
 	memset(r, 0, sizeof(*r));
 	bom_init(&c.bom);
+	open_bundle(&c);
 	bom_job_start(&c, &job);
 	for (int i = 0; i < VERIFY_N_CHECKS; i++) {
 		r->checks[i].name = check_names[i];
@@ -1639,8 +2294,10 @@ int verify_bundle(const struct verify_opts *o, struct verify_report *r)
 	check_ak(&c);
 	check_log(&c);
 	bom_job_wait(&c, &job);
+	docs_start(&c, docs);
 	check_pcr_digest(&c);
 	check_bom(&c);
+	docs_free(docs);
 	check_weights(&c);
 	check_complete(&c);
 	finish(&c);

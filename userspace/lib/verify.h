@@ -9,7 +9,7 @@
  * The exit code is the code of the first failing check in this order:
  *
  *   manifest 2, quote 3 (10 when the bundle is unattested), ak 4, eventlog 5, ima 6, bom 7,
- *   weights 8, complete 9
+ *   weights 8, complete 9 (12 when an output could not be measured)
  *
  * so a bundle verifies (0) only when every check passes. Needs no TPM, no root, no libbpf.
  */
@@ -36,6 +36,7 @@ enum verify_exit {
 	VERIFY_EXIT_INCOMPLETE = 9, /* everything else holds, but the run lost events */
 	VERIFY_EXIT_UNATTESTED = 10, /* no quote (--no-tpm bundle): never verified */
 	VERIFY_EXIT_INTERNAL = 11,   /* out of memory and the like */
+	VERIFY_EXIT_UNMEASURED = 12, /* everything else holds, but an output has no digest */
 };
 
 /* The checks, in the order they run and are reported. */
@@ -60,7 +61,9 @@ struct verify_opts {
 	size_t n_ca;
 	const uint8_t *nonce; /* --nonce: the verifier's challenge; NULL: none */
 	size_t nonce_len;
-	const char *const *weights; /* --weights files, each must be an output of the run */
+	/* --weights files, each must be an output of the run; a directory: every regular file
+	 * under it (links followed) */
+	const char *const *weights;
 	size_t n_weights;
 	size_t ima_max_lag; /* entries the quote may lag ima.bin; 0: VERIFY_IMA_MAX_LAG */
 	/* --allow-resettable-pcr: accept a dedicated PCR anyone can reset (16, 23); the bundle
