@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "lib/bom.h"
+#include "lib/bootlog.h"
 #include "lib/cel.h"
 #include "lib/hex.h"
 #include "lib/ima.h"
@@ -31,21 +32,25 @@
 enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
 
 struct show_opts {
-	int json, force_ima, all;
+	int json, force_ima, all, facts;
 };
 
 static const char usage_text[] =
-    "usage: aicert show [--json] [--ima] [--all] FILE|BUNDLE\n"
+    "usage: aicert show [--json] [--ima] [--all] [--facts] FILE|BUNDLE\n"
     "       aicert help | -h | --help | --version\n"
     "\n"
     "Shows an aicert log or bundle for humans; it verifies nothing (use aicert-verify).\n"
     "  FILE an IMA binary list (ima.bin, binary_runtime_measurements): printed exactly as the\n"
     "       kernel's ascii_runtime_measurements\n"
     "  FILE a TCG canonical event log (events.cel): printed as CEL-JSON\n"
+    "  FILE a firmware TCG PC Client event log (boot.bin, binary_bios_measurements): printed\n"
+    "       as tpm2_eventlog's YAML, with the PCR values it replays to\n"
     "  BUNDLE a bundle directory: a summary of bom.json, the quote and the manifest\n"
     "  --json  for a bundle, print bom.json as it is\n"
     "  --ima   read FILE as an IMA list even when it does not look like one\n"
-    "  --all   for a bundle, list every input (default: the first 10 of each category)\n";
+    "  --all   for a bundle, list every input (default: the first 10 of each category)\n"
+    "  --facts for a firmware log, what it says in plain words instead: Secure Boot, the\n"
+    "          PK/KEK/db/dbx digests, boot applications, command line, initrd, separators\n";
 
 static void usage(FILE *f)
 {
@@ -129,9 +134,36 @@ static int show_cel(const struct cel_log *log)
 	return ret;
 }
 
-/* An IMA list parses with at least one record; a CEL log decodes whole with at least one. */
+static int show_boot(const char *path, const struct bootlog *l, const struct show_opts *o)
+{
+	struct bootlog_facts f;
+	char err[256];
+	int ret;
+
+	if (!o->facts) {
+		ret = bootlog_render_yaml(stdout, l);
+	} else if (bootlog_facts(l, &f, err, sizeof(err))) {
+		log_err("%s: %s", path, err);
+		return EXIT_BAD_INPUT;
+	} else {
+		ret = bootlog_facts_print(stdout, &f);
+		bootlog_facts_free(&f);
+	}
+	if (ret || fflush(stdout)) {
+		log_err("cannot write the log: %s", strerror(errno));
+		return EXIT_BAD_INPUT;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * A firmware log starts with its Spec ID event (an unambiguous signature); an IMA list parses
+ * with at least one record; a CEL log decodes whole with at least one.
+ */
 static int show_file(const char *path, const struct show_opts *o)
 {
+	struct bootlog bl;
+	char berr[256] = "";
 	struct ima_parse_opts io = {.digest_algo = ima_list_algo(path)};
 	struct ima_list l = {0};
 	struct cel_log log = {0};
@@ -144,6 +176,21 @@ static int show_file(const char *path, const struct show_opts *o)
 	if (ret) {
 		log_err("cannot read %s: %s", path, strerror(-ret));
 		return EXIT_BAD_INPUT;
+	}
+	if (!o->force_ima && len >= 48 && !memcmp(buf + 32, "Spec ID Event03", 16)) {
+		if (bootlog_parse(buf, len, &bl, berr, sizeof(berr))) {
+			log_err("%s: a firmware event log, but malformed: %s", path, berr);
+			ret = EXIT_BAD_INPUT;
+		} else {
+			ret = show_boot(path, &bl, o);
+			bootlog_free(&bl);
+		}
+		goto cleanup;
+	}
+	if (o->facts) {
+		log_err("%s: --facts is for a firmware event log (boot.bin)", path);
+		ret = EXIT_USAGE;
+		goto cleanup;
 	}
 	if (!ima_parse(buf, len, &io, &l, ierr, sizeof(ierr)) && (l.count || o->force_ima)) {
 		ret = show_ima(&l);
@@ -158,7 +205,7 @@ static int show_file(const char *path, const struct show_opts *o)
 		ret = show_cel(&log);
 		goto cleanup;
 	}
-	log_err("%s: not an IMA list, a CEL log or a bundle", path);
+	log_err("%s: not an IMA list, a CEL log, a firmware log or a bundle", path);
 	log_info("as an IMA list: %s", ierr[0] ? ierr : "no records");
 	log_info("as a CEL log: %s", cerr[0] ? cerr : "no records");
 	ret = EXIT_BAD_INPUT;
@@ -398,6 +445,7 @@ static int cmd_show(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"ima", no_argument, NULL, 'i'},
 	    {"all", no_argument, NULL, 'a'},
+	    {"facts", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -417,6 +465,9 @@ static int cmd_show(int argc, char **argv)
 			break;
 		case 'a':
 			o.all = 1;
+			break;
+		case 'f':
+			o.facts = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -438,7 +489,7 @@ static int cmd_show(int argc, char **argv)
 	if (S_ISDIR(st.st_mode) && !o.force_ima)
 		return show_bundle(argv[optind], &o);
 	if (!S_ISREG(st.st_mode)) {
-		log_err("%s: not an IMA list, a CEL log or a bundle", argv[optind]);
+		log_err("%s: not an IMA list, a CEL log, a firmware log or a bundle", argv[optind]);
 		return EXIT_BAD_INPUT;
 	}
 	return show_file(argv[optind], &o);
