@@ -19,12 +19,14 @@
 
 #include "lib/bom.h"
 #include "lib/bootlog.h"
+#include "lib/card.h"
 #include "lib/cel.h"
 #include "lib/hex.h"
 #include "lib/ima.h"
 #include "lib/log.h"
 #include "lib/manifest.h"
 #include "lib/quote.h"
+#include "lib/verify.h"
 
 #define SHOW_MAX_FILE (1u << 30) /* largest log read (IMA_MAX_LIST) */
 #define SHOW_PER_CATEGORY 10	 /* inputs listed per category without --all */
@@ -32,11 +34,15 @@
 enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
 
 struct show_opts {
-	int json, force_ima, all, facts;
+	int json, force_ima, all, facts, html;
+	const char *ak;	     /* --html: verify with --ak */
+	const char *cas[16]; /* --html: verify with --ca (repeatable) */
+	size_t n_ca;
 };
 
 static const char usage_text[] =
     "usage: aicert show [--json] [--ima] [--all] [--facts] FILE|BUNDLE\n"
+    "       aicert show --html [--ak PEM | --ca PEM...] BUNDLE > card.html\n"
     "       aicert help | -h | --help | --version\n"
     "\n"
     "Shows an aicert log or bundle for humans; it verifies nothing (use aicert-verify).\n"
@@ -50,7 +56,11 @@ static const char usage_text[] =
     "  --ima   read FILE as an IMA list even when it does not look like one\n"
     "  --all   for a bundle, list every input (default: the first 10 of each category)\n"
     "  --facts for a firmware log, what it says in plain words instead: Secure Boot, the\n"
-    "          PK/KEK/db/dbx digests, boot applications, command line, initrd, separators\n";
+    "          PK/KEK/db/dbx digests, boot applications, command line, initrd, separators\n"
+    "  --html  for a bundle, the model ID card: one self-contained HTML page (no script, no\n"
+    "          network) with the model, what went in by category, the run, the host and,\n"
+    "          with --ak or --ca, aicert-verify's verdict and checks (as aicert-verify BUNDLE\n"
+    "          --ak PEM / --ca PEM would give them). Without them the page says \"not verified\"\n";
 
 static void usage(FILE *f)
 {
@@ -397,6 +407,29 @@ static void show_manifest(const char *dir)
 	manifest_free(m);
 }
 
+static int show_card(const char *dir, const struct bom *b, const struct show_opts *o)
+{
+	struct verify_opts vo = {.bundle = dir, .ak_pem = o->ak, .ca_pems = o->cas, .n_ca = o->n_ca};
+	struct verify_report vr;
+	struct card_opts co = {.bundle = dir};
+	char with[256] = "";
+
+	if (o->ak || o->n_ca) {
+		verify_bundle(&vo, &vr);
+		co.vr = &vr;
+		if (o->ak)
+			snprintf(with, sizeof(with), "--ak %s", o->ak);
+		else
+			snprintf(with, sizeof(with), "--ca %s%s", o->cas[0], o->n_ca > 1 ? " ..." : "");
+		co.verified_with = with;
+	}
+	if (card_write_html(stdout, b, &co)) {
+		log_err("cannot write the card: %s", strerror(errno));
+		return EXIT_BAD_INPUT;
+	}
+	return EXIT_OK;
+}
+
 static int show_bundle(const char *dir, const struct show_opts *o)
 {
 	char path[PATH_MAX], err[256];
@@ -426,6 +459,11 @@ static int show_bundle(const char *dir, const struct show_opts *o)
 		log_err("%s", err);
 		return EXIT_BAD_INPUT;
 	}
+	if (o->html) {
+		ret = show_card(dir, &b, o);
+		bom_free(&b);
+		return ret;
+	}
 	printf("bundle      %s\n", dir);
 	show_run(&b);
 	show_counts(&b);
@@ -446,6 +484,9 @@ static int cmd_show(int argc, char **argv)
 	    {"ima", no_argument, NULL, 'i'},
 	    {"all", no_argument, NULL, 'a'},
 	    {"facts", no_argument, NULL, 'f'},
+	    {"html", no_argument, NULL, 'H'},
+	    {"ak", required_argument, NULL, 'k'},
+	    {"ca", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -469,6 +510,19 @@ static int cmd_show(int argc, char **argv)
 		case 'f':
 			o.facts = 1;
 			break;
+		case 'H':
+			o.html = 1;
+			break;
+		case 'k':
+			o.ak = optarg;
+			break;
+		case 'c':
+			if (o.n_ca == sizeof(o.cas) / sizeof(o.cas[0])) {
+				log_err("--ca: at most %zu", sizeof(o.cas) / sizeof(o.cas[0]));
+				return EXIT_USAGE;
+			}
+			o.cas[o.n_ca++] = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -482,9 +536,25 @@ static int cmd_show(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if ((o.ak || o.n_ca) && !o.html) {
+		log_err("--ak and --ca go with --html (to verify, use aicert-verify)");
+		return EXIT_USAGE;
+	}
+	if (o.ak && o.n_ca) {
+		log_err("--ak and --ca: one or the other");
+		return EXIT_USAGE;
+	}
+	if (o.html && (o.json || o.facts || o.force_ima)) {
+		log_err("--html shows a bundle; it goes with no --json, --facts or --ima");
+		return EXIT_USAGE;
+	}
 	if (stat(argv[optind], &st)) {
 		log_err("cannot read %s: %s", argv[optind], strerror(errno));
 		return EXIT_BAD_INPUT;
+	}
+	if (o.html && !S_ISDIR(st.st_mode)) {
+		log_err("--html: %s is not a bundle directory", argv[optind]);
+		return EXIT_USAGE;
 	}
 	if (S_ISDIR(st.st_mode) && !o.force_ima)
 		return show_bundle(argv[optind], &o);
