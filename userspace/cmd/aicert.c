@@ -41,26 +41,34 @@ struct show_opts {
 };
 
 static const char usage_text[] =
-    "usage: aicert show [--json] [--ima] [--all] [--facts] FILE|BUNDLE\n"
-    "       aicert show --html [--ak PEM | --ca PEM...] BUNDLE > card.html\n"
-    "       aicert help | -h | --help | --version\n"
-    "\n"
+    "Usage: aicert show [--json] [--ima] [--all] [--facts] FILE|BUNDLE\n"
+    "  or:  aicert show --html [--ak PEM | --ca PEM...] BUNDLE > card.html\n"
+    "  or:  aicert help | --help | --version\n"
     "Shows an aicert log or bundle for humans; it verifies nothing (use aicert-verify).\n"
-    "  FILE an IMA binary list (ima.bin, binary_runtime_measurements): printed exactly as the\n"
-    "       kernel's ascii_runtime_measurements\n"
-    "  FILE a TCG canonical event log (events.cel): printed as CEL-JSON\n"
-    "  FILE a firmware TCG PC Client event log (boot.bin, binary_bios_measurements): printed\n"
-    "       as tpm2_eventlog's YAML, with the PCR values it replays to\n"
-    "  BUNDLE a bundle directory: a summary of bom.json, the quote and the manifest\n"
-    "  --json  for a bundle, print bom.json as it is\n"
-    "  --ima   read FILE as an IMA list even when it does not look like one\n"
-    "  --all   for a bundle, list every input (default: the first 10 of each category)\n"
-    "  --facts for a firmware log, what it says in plain words instead: Secure Boot, the\n"
-    "          PK/KEK/db/dbx digests, boot applications, command line, initrd, separators\n"
-    "  --html  for a bundle, the model ID card: one self-contained HTML page (no script, no\n"
-    "          network) with the model, what went in by category, the run, the host and,\n"
-    "          with --ak or --ca, aicert-verify's verdict and checks (as aicert-verify BUNDLE\n"
-    "          --ak PEM / --ca PEM would give them). Without them the page says \"not verified\"\n";
+    "What FILE is, is decided by its content: an IMA binary list (ima.bin,\n"
+    "binary_runtime_measurements) is printed exactly as the kernel's\n"
+    "ascii_runtime_measurements; a TCG canonical event log (events.cel) as CEL-JSON; a\n"
+    "firmware TCG PC Client event log (boot.bin, binary_bios_measurements) as tpm2_eventlog's\n"
+    "YAML, with the PCR values it replays to. A BUNDLE directory is summarised: bom.json, the\n"
+    "quote and the manifest.\n"
+    "\n"
+    "Options:\n"
+    "      --json     for a bundle, print bom.json as it is\n"
+    "      --ima      read FILE as an IMA list even when it does not look like one\n"
+    "      --all      for a bundle, list every input (default: the first 10 of each category)\n"
+    "      --facts    for a firmware log, what it says in plain words instead: Secure Boot,\n"
+    "                 the PK/KEK/db/dbx digests, boot applications, command line, initrd,\n"
+    "                 separators\n"
+    "      --html     for a bundle, the model ID card: one self-contained HTML page (no\n"
+    "                 script, no network) with the model, what went in by category, the run,\n"
+    "                 the host and, with --ak or --ca, aicert-verify's verdict and checks.\n"
+    "                 Without them the page says \"not verified\"\n"
+    "      --ak PEM   with --html: verify with this pinned AK (as aicert-verify --ak)\n"
+    "      --ca PEM   with --html: verify the AK certificate against this CA (repeatable)\n"
+    "  -h, --help     this text\n"
+    "      --version  print the version\n"
+    "\n"
+    "Exit status: 0 shown, 1 the input cannot be read or is none of these formats, 2 usage.\n";
 
 static void usage(FILE *f)
 {
@@ -440,7 +448,7 @@ static int show_bundle(const char *dir, const struct show_opts *o)
 
 	snprintf(path, sizeof(path), "%s/bom.json", dir);
 	if (access(path, F_OK)) {
-		log_err("%s: not an IMA list, a CEL log or a bundle (no bom.json)", dir);
+		log_err("%s: not an IMA list, a CEL log, a firmware log or a bundle (no bom.json)", dir);
 		return EXIT_BAD_INPUT;
 	}
 	if (o->json) {
