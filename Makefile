@@ -4,7 +4,10 @@
 #   make check      install test dependencies (as root), build, run every test (tests/run.sh)
 #   make bench      run the benchmarks (bench/run.sh)
 #   make demo       trace examples/train.py and verify the bundle
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (BINDIR, MANDIR, DATADIR override the parts)
+#   make uninstall  removes what make install put there (same variables)
+#   make man        build/man/: the manual pages (help2man from each program's --help, plus
+#                   docs/man/*.h2m for the sections --help does not hold; aicert-policy.5)
 #   make static     aicert-trace with libbpf/libelf/libz linked statically (for machines with no
 #                   libbpf, e.g. the GPU host)
 #   make asan       the same programs and tests built with ASan + UBSan into build-asan/
@@ -21,6 +24,9 @@
 VERSION := 0.1.0
 PREFIX ?= /usr/local
 DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
 BUILD ?= build
 CC ?= gcc
 CLANG ?= clang
@@ -70,7 +76,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all check bench demo install static unit fuzz asan deps clean format
+.PHONY: all check bench demo install uninstall man static unit fuzz asan deps clean format
 
 all: $(CMDS) $(UNIT_BINS)
 
@@ -152,13 +158,46 @@ static:
 		LIBS_TRACE="-Wl,-Bstatic -lbpf -lelf -lz -Wl,-Bdynamic $(call pc_libs,tss2-esys tss2-tctildr tss2-rc tss2-mu openssl jansson yaml-0.1) -lpthread" \
 		$(STATIC_BUILD)/aicert-trace
 
-install: $(CMDS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/aicert \
+# The manual pages of the installed programs come from their own --help (help2man), so the two
+# cannot drift; docs/man/PROG.h2m adds what --help does not say (exit status, files, examples).
+# aicert-probe is a developer's tool for the kernel side (README "Tests"): built, not installed.
+INSTALL_CMDS := $(filter-out aicert-probe,$(CMD_SRCS:userspace/cmd/%.c=%))
+MANS := $(INSTALL_CMDS:%=$(BUILD)/man/%.1) $(BUILD)/man/aicert-policy.5
+
+man: $(MANS)
+
+$(BUILD)/man/%.1: $(BUILD)/% docs/man/%.h2m
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)command -v help2man > /dev/null || { echo "make man: help2man is missing (apt-get install help2man)" >&2; exit 1; }
+	$(Q)help2man --no-info --no-discard-stderr --section=1 --source="aicert $(VERSION)" \
+		--name="$$(sed -n 's/^# name: //p' docs/man/$*.h2m)" --include=docs/man/$*.h2m \
+		-o $@ $(BUILD)/$*
+
+$(BUILD)/man/aicert-policy.5: docs/man/aicert-policy.5
+	$(Q)mkdir -p $(@D)
+	$(Q)cp $< $@
+
+install: $(INSTALL_CMDS:%=$(BUILD)/%) $(MANS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/aicert $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/bash-completion/completions \
 		$(DESTDIR)/lib/systemd/system
-	install -m 755 $(CMDS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 policy/default.yaml $(DESTDIR)$(PREFIX)/share/aicert/
+	install -m 755 $(INSTALL_CMDS:%=$(BUILD)/%) $(DESTDIR)$(BINDIR)/
+	install -m 644 policy/default.yaml $(DESTDIR)$(DATADIR)/aicert/
+	install -m 644 $(filter %.1,$(MANS)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(filter %.5,$(MANS)) $(DESTDIR)$(MANDIR)/man5/
+	for c in $(INSTALL_CMDS); do \
+		install -m 644 scripts/aicert.bash-completion \
+			$(DESTDIR)$(DATADIR)/bash-completion/completions/$$c || exit 1; done
 	if [ -f scripts/aicertd.service ]; then \
 		install -m 644 scripts/aicertd.service $(DESTDIR)/lib/systemd/system/; fi
+
+uninstall:
+	rm -f $(INSTALL_CMDS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(DATADIR)/aicert/default.yaml \
+		$(INSTALL_CMDS:%=$(DESTDIR)$(MANDIR)/man1/%.1) $(DESTDIR)$(MANDIR)/man5/aicert-policy.5 \
+		$(INSTALL_CMDS:%=$(DESTDIR)$(DATADIR)/bash-completion/completions/%) \
+		$(DESTDIR)/lib/systemd/system/aicertd.service
+	-rmdir $(DESTDIR)$(DATADIR)/aicert 2> /dev/null
 
 format:
 	clang-format -i $(LIB_SRCS) $(TRACE_SRCS) $(CMD_SRCS) $(BPF_SRCS) $(wildcard include/*.h bpf/*.h userspace/*/*.h)

@@ -53,7 +53,7 @@ bad() { # name path [args]
 	shift 2
 	"$A" show "$@" "$path" > "$W/out" 2> "$W/err"
 	rc=$?
-	if [ $rc -ne 0 ] && grep -qF "aicert show: $path: not an IMA list, a CEL log or a bundle" "$W/err"; then
+	if [ $rc -ne 0 ] && grep -qF "aicert show: $path: not an IMA list, a CEL log, a firmware log or a bundle" "$W/err"; then
 		ok "$name is refused (exit $rc) with the clear message"
 	else
 		nok "$name: exit $rc, stderr: $(head -c 200 "$W/err")"
@@ -79,7 +79,7 @@ rc=$?
 "$A" frobnicate > /dev/null 2>&1
 [ $? = 2 ] && ok "an unknown command is a usage error (2)" || nok "an unknown command"
 for h in --help help; do
-	"$A" $h | grep -q '^usage: aicert show' && ok "aicert $h prints the usage" || nok "aicert $h"
+	"$A" $h | grep -q '^Usage: aicert show' && ok "aicert $h prints the usage" || nok "aicert $h"
 done
 "$A" --version | grep -qx 'aicert [0-9][0-9.]*' && ok "aicert --version" || nok "aicert --version"
 

@@ -72,7 +72,7 @@ check_help aicert-trace userspace/cmd/aicert-trace.c "$T"
 check_help aicert-verify userspace/cmd/aicert-verify.c "$V"
 check_help aicert userspace/cmd/aicert.c "$A"
 run "$A" show -h
-[ $rc = 0 ] && grep -q '^usage: aicert show' "$W/out" && ok "aicert show -h prints the usage" ||
+[ $rc = 0 ] && grep -q '^Usage: aicert show' "$W/out" && ok "aicert show -h prints the usage" ||
 	nok "aicert show -h: exit $rc, $(head -c 100 "$W/out")"
 check_version aicert-trace "$T"
 check_version aicert-verify "$V"
@@ -186,7 +186,7 @@ check_json "aicert-verify --json EMPTY-DIR" 2 failed
 
 # --- aicert show: inputs that are not logs or bundles (the formats are 30-show.sh's) ---
 run "$A" show /dev/null
-[ $rc = 1 ] && grep -q '^aicert show: /dev/null: not an IMA list, a CEL log or a bundle' "$W/err" &&
+[ $rc = 1 ] && grep -q '^aicert show: /dev/null: not an IMA list, a CEL log, a firmware log or a bundle' "$W/err" &&
 	ok "aicert show /dev/null (not a regular file): exit 1, '$(err1)'" ||
 	nok "aicert show /dev/null: exit $rc, stderr: $(errs)"
 printf 'hello\n' > "$W/text"

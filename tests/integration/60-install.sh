@@ -32,7 +32,8 @@ done
 J=-j${MAKE_JOBS:-2}
 # A make run from `make check` must not hand its jobserver or variables to these builds.
 unset MAKEFLAGS MFLAGS MAKELEVEL BUILD DESTDIR PREFIX
-CMDNAMES=$(cd "$S/userspace/cmd" && ls *.c | sed 's/\.c$//')
+# aicert-probe is a developer's tool: built, never installed
+CMDNAMES=$(cd "$S/userspace/cmd" && ls *.c | sed 's/\.c$//' | grep -vx aicert-probe)
 
 # bundle_ok NAME BUNDLE STDOUT: the traced `cat /etc/hostname` wrote its output and a bundle
 # whose bom.json lists /etc/hostname with its real sha256, unattested.
@@ -111,9 +112,43 @@ if [ -f scripts/aicertd.service ]; then
 	[ -f "$D/lib/systemd/system/aicertd.service" ] && ok "installed aicertd.service" ||
 		nok "installed aicertd.service" "not in $D/lib/systemd/system"
 fi
-stray=$(cd "$D" && find . -type f | grep -vE '^\./(usr/bin|usr/share/aicert|lib/systemd/system)/')
-[ -z "$stray" ] && ok "install writes only under DESTDIR/usr/{bin,share/aicert} and the unit dir" ||
-	nok "install writes only under DESTDIR/usr/{bin,share/aicert} and the unit dir" "$stray"
+[ ! -e "$D/usr/bin/aicert-probe" ] && ok "aicert-probe (a developer's tool) is not installed" ||
+	nok "aicert-probe (a developer's tool) is not installed" "it is in $D/usr/bin"
+for c in $CMDNAMES; do
+	m=$D/usr/share/man/man1/$c.1
+	if [ -f "$m" ] && out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$m" 2>&1 > "$W/$c.man") &&
+		[ -z "$out" ] && grep -q -- '--help' "$W/$c.man" && grep -q '^SYNOPSIS\|^DESCRIPTION' "$W/$c.man"; then
+		ok "man page $c.1 installed, renders without warnings" "$(wc -l < "$W/$c.man") lines"
+	else
+		nok "man page $c.1 installed, renders without warnings" "${out:-missing or empty}"
+	fi
+	[ -f "$D/usr/share/bash-completion/completions/$c" ] && ok "bash completion for $c" ||
+		nok "bash completion for $c" "not in usr/share/bash-completion/completions"
+done
+m=$D/usr/share/man/man5/aicert-policy.5
+out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$m" 2>&1 > /dev/null)
+[ -f "$m" ] && [ -z "$out" ] && ok "man page aicert-policy.5 installed, renders without warnings" ||
+	nok "man page aicert-policy.5 installed, renders without warnings" "${out:-missing}"
+# completion: the options offered are the program's own
+comp=$(bash -c '. "$1"; COMP_WORDS=(aicert-verify --we); COMP_CWORD=1; PATH=$2:$PATH; _aicert_complete; echo "${COMPREPLY[*]}"' \
+	sh "$D/usr/share/bash-completion/completions/aicert-verify" "$D/usr/bin" 2>&1)
+[ "$comp" = --weights ] && ok "bash completion completes aicert-verify --we to --weights" ||
+	nok "bash completion completes aicert-verify --we to --weights" "got '$comp'"
+stray=$(cd "$D" && find . -type f | grep -vE '^\./(usr/bin|usr/share/aicert|usr/share/man/man[15]|usr/share/bash-completion/completions|lib/systemd/system)/')
+[ -z "$stray" ] && ok "install writes only under DESTDIR/usr/{bin,share/{aicert,man,bash-completion}} and the unit dir" ||
+	nok "install writes only under DESTDIR/usr/{bin,share/{aicert,man,bash-completion}} and the unit dir" "$stray"
+# uninstall removes every file install wrote; BINDIR is honoured
+make -C "$S" $J uninstall DESTDIR="$D" PREFIX=/usr > "$W/uninstall.log" 2>&1
+left=$(cd "$D" && find . -type f)
+[ -z "$left" ] && ok "make uninstall removes every installed file" || nok "make uninstall removes every installed file" "left: $left"
+D2=$W/destdir2
+if make -C "$S" $J install DESTDIR="$D2" PREFIX=/usr BINDIR=/opt/aicert/bin > "$W/install2.log" 2>&1 &&
+	[ -x "$D2/opt/aicert/bin/aicert-verify" ] && [ ! -e "$D2/usr/bin" ]; then
+	ok "make install BINDIR=/opt/aicert/bin puts the programs there"
+else
+	nok "make install BINDIR=/opt/aicert/bin puts the programs there" "$(ls -R "$D2" 2> /dev/null | head -5 | tr '\n' ' ')"
+fi
+make -C "$S" $J install DESTDIR="$D" PREFIX=/usr > "$W/install.log" 2>&1 # the tests below use it
 
 # The installed tracer, from a directory with no source tree, no policy file, no build output.
 T=$D/usr/bin/aicert-trace

@@ -18,12 +18,15 @@
 #include <jansson.h>
 
 #include "lib/bom.h"
+#include "lib/bootlog.h"
+#include "lib/card.h"
 #include "lib/cel.h"
 #include "lib/hex.h"
 #include "lib/ima.h"
 #include "lib/log.h"
 #include "lib/manifest.h"
 #include "lib/quote.h"
+#include "lib/verify.h"
 
 #define SHOW_MAX_FILE (1u << 30) /* largest log read (IMA_MAX_LIST) */
 #define SHOW_PER_CATEGORY 10	 /* inputs listed per category without --all */
@@ -31,21 +34,41 @@
 enum { EXIT_OK = 0, EXIT_BAD_INPUT = 1, EXIT_USAGE = 2 };
 
 struct show_opts {
-	int json, force_ima, all;
+	int json, force_ima, all, facts, html;
+	const char *ak;	     /* --html: verify with --ak */
+	const char *cas[16]; /* --html: verify with --ca (repeatable) */
+	size_t n_ca;
 };
 
 static const char usage_text[] =
-    "usage: aicert show [--json] [--ima] [--all] FILE|BUNDLE\n"
-    "       aicert help | -h | --help | --version\n"
-    "\n"
+    "Usage: aicert show [--json] [--ima] [--all] [--facts] FILE|BUNDLE\n"
+    "  or:  aicert show --html [--ak PEM | --ca PEM...] BUNDLE > card.html\n"
+    "  or:  aicert help | --help | --version\n"
     "Shows an aicert log or bundle for humans; it verifies nothing (use aicert-verify).\n"
-    "  FILE an IMA binary list (ima.bin, binary_runtime_measurements): printed exactly as the\n"
-    "       kernel's ascii_runtime_measurements\n"
-    "  FILE a TCG canonical event log (events.cel): printed as CEL-JSON\n"
-    "  BUNDLE a bundle directory: a summary of bom.json, the quote and the manifest\n"
-    "  --json  for a bundle, print bom.json as it is\n"
-    "  --ima   read FILE as an IMA list even when it does not look like one\n"
-    "  --all   for a bundle, list every input (default: the first 10 of each category)\n";
+    "What FILE is, is decided by its content: an IMA binary list (ima.bin,\n"
+    "binary_runtime_measurements) is printed exactly as the kernel's\n"
+    "ascii_runtime_measurements; a TCG canonical event log (events.cel) as CEL-JSON; a\n"
+    "firmware TCG PC Client event log (boot.bin, binary_bios_measurements) as tpm2_eventlog's\n"
+    "YAML, with the PCR values it replays to. A BUNDLE directory is summarised: bom.json, the\n"
+    "quote and the manifest.\n"
+    "\n"
+    "Options:\n"
+    "      --json     for a bundle, print bom.json as it is\n"
+    "      --ima      read FILE as an IMA list even when it does not look like one\n"
+    "      --all      for a bundle, list every input (default: the first 10 of each category)\n"
+    "      --facts    for a firmware log, what it says in plain words instead: Secure Boot,\n"
+    "                 the PK/KEK/db/dbx digests, boot applications, command line, initrd,\n"
+    "                 separators\n"
+    "      --html     for a bundle, the model ID card: one self-contained HTML page (no\n"
+    "                 script, no network) with the model, what went in by category, the run,\n"
+    "                 the host and, with --ak or --ca, aicert-verify's verdict and checks.\n"
+    "                 Without them the page says \"not verified\"\n"
+    "      --ak PEM   with --html: verify with this pinned AK (as aicert-verify --ak)\n"
+    "      --ca PEM   with --html: verify the AK certificate against this CA (repeatable)\n"
+    "  -h, --help     this text\n"
+    "      --version  print the version\n"
+    "\n"
+    "Exit status: 0 shown, 1 the input cannot be read or is none of these formats, 2 usage.\n";
 
 static void usage(FILE *f)
 {
@@ -129,9 +152,36 @@ static int show_cel(const struct cel_log *log)
 	return ret;
 }
 
-/* An IMA list parses with at least one record; a CEL log decodes whole with at least one. */
+static int show_boot(const char *path, const struct bootlog *l, const struct show_opts *o)
+{
+	struct bootlog_facts f;
+	char err[256];
+	int ret;
+
+	if (!o->facts) {
+		ret = bootlog_render_yaml(stdout, l);
+	} else if (bootlog_facts(l, &f, err, sizeof(err))) {
+		log_err("%s: %s", path, err);
+		return EXIT_BAD_INPUT;
+	} else {
+		ret = bootlog_facts_print(stdout, &f);
+		bootlog_facts_free(&f);
+	}
+	if (ret || fflush(stdout)) {
+		log_err("cannot write the log: %s", strerror(errno));
+		return EXIT_BAD_INPUT;
+	}
+	return EXIT_OK;
+}
+
+/*
+ * A firmware log starts with its Spec ID event (an unambiguous signature); an IMA list parses
+ * with at least one record; a CEL log decodes whole with at least one.
+ */
 static int show_file(const char *path, const struct show_opts *o)
 {
+	struct bootlog bl;
+	char berr[256] = "";
 	struct ima_parse_opts io = {.digest_algo = ima_list_algo(path)};
 	struct ima_list l = {0};
 	struct cel_log log = {0};
@@ -144,6 +194,21 @@ static int show_file(const char *path, const struct show_opts *o)
 	if (ret) {
 		log_err("cannot read %s: %s", path, strerror(-ret));
 		return EXIT_BAD_INPUT;
+	}
+	if (!o->force_ima && len >= 48 && !memcmp(buf + 32, "Spec ID Event03", 16)) {
+		if (bootlog_parse(buf, len, &bl, berr, sizeof(berr))) {
+			log_err("%s: a firmware event log, but malformed: %s", path, berr);
+			ret = EXIT_BAD_INPUT;
+		} else {
+			ret = show_boot(path, &bl, o);
+			bootlog_free(&bl);
+		}
+		goto cleanup;
+	}
+	if (o->facts) {
+		log_err("%s: --facts is for a firmware event log (boot.bin)", path);
+		ret = EXIT_USAGE;
+		goto cleanup;
 	}
 	if (!ima_parse(buf, len, &io, &l, ierr, sizeof(ierr)) && (l.count || o->force_ima)) {
 		ret = show_ima(&l);
@@ -158,7 +223,7 @@ static int show_file(const char *path, const struct show_opts *o)
 		ret = show_cel(&log);
 		goto cleanup;
 	}
-	log_err("%s: not an IMA list, a CEL log or a bundle", path);
+	log_err("%s: not an IMA list, a CEL log, a firmware log or a bundle", path);
 	log_info("as an IMA list: %s", ierr[0] ? ierr : "no records");
 	log_info("as a CEL log: %s", cerr[0] ? cerr : "no records");
 	ret = EXIT_BAD_INPUT;
@@ -350,6 +415,29 @@ static void show_manifest(const char *dir)
 	manifest_free(m);
 }
 
+static int show_card(const char *dir, const struct bom *b, const struct show_opts *o)
+{
+	struct verify_opts vo = {.bundle = dir, .ak_pem = o->ak, .ca_pems = o->cas, .n_ca = o->n_ca};
+	struct verify_report vr;
+	struct card_opts co = {.bundle = dir};
+	char with[256] = "";
+
+	if (o->ak || o->n_ca) {
+		verify_bundle(&vo, &vr);
+		co.vr = &vr;
+		if (o->ak)
+			snprintf(with, sizeof(with), "--ak %s", o->ak);
+		else
+			snprintf(with, sizeof(with), "--ca %s%s", o->cas[0], o->n_ca > 1 ? " ..." : "");
+		co.verified_with = with;
+	}
+	if (card_write_html(stdout, b, &co)) {
+		log_err("cannot write the card: %s", strerror(errno));
+		return EXIT_BAD_INPUT;
+	}
+	return EXIT_OK;
+}
+
 static int show_bundle(const char *dir, const struct show_opts *o)
 {
 	char path[PATH_MAX], err[256];
@@ -360,7 +448,7 @@ static int show_bundle(const char *dir, const struct show_opts *o)
 
 	snprintf(path, sizeof(path), "%s/bom.json", dir);
 	if (access(path, F_OK)) {
-		log_err("%s: not an IMA list, a CEL log or a bundle (no bom.json)", dir);
+		log_err("%s: not an IMA list, a CEL log, a firmware log or a bundle (no bom.json)", dir);
 		return EXIT_BAD_INPUT;
 	}
 	if (o->json) {
@@ -378,6 +466,11 @@ static int show_bundle(const char *dir, const struct show_opts *o)
 	if (bom_read(&b, path, err, sizeof(err))) {
 		log_err("%s", err);
 		return EXIT_BAD_INPUT;
+	}
+	if (o->html) {
+		ret = show_card(dir, &b, o);
+		bom_free(&b);
+		return ret;
 	}
 	printf("bundle      %s\n", dir);
 	show_run(&b);
@@ -398,6 +491,10 @@ static int cmd_show(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"ima", no_argument, NULL, 'i'},
 	    {"all", no_argument, NULL, 'a'},
+	    {"facts", no_argument, NULL, 'f'},
+	    {"html", no_argument, NULL, 'H'},
+	    {"ak", required_argument, NULL, 'k'},
+	    {"ca", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -418,6 +515,22 @@ static int cmd_show(int argc, char **argv)
 		case 'a':
 			o.all = 1;
 			break;
+		case 'f':
+			o.facts = 1;
+			break;
+		case 'H':
+			o.html = 1;
+			break;
+		case 'k':
+			o.ak = optarg;
+			break;
+		case 'c':
+			if (o.n_ca == sizeof(o.cas) / sizeof(o.cas[0])) {
+				log_err("--ca: at most %zu", sizeof(o.cas) / sizeof(o.cas[0]));
+				return EXIT_USAGE;
+			}
+			o.cas[o.n_ca++] = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -431,14 +544,30 @@ static int cmd_show(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if ((o.ak || o.n_ca) && !o.html) {
+		log_err("--ak and --ca go with --html (to verify, use aicert-verify)");
+		return EXIT_USAGE;
+	}
+	if (o.ak && o.n_ca) {
+		log_err("--ak and --ca: one or the other");
+		return EXIT_USAGE;
+	}
+	if (o.html && (o.json || o.facts || o.force_ima)) {
+		log_err("--html shows a bundle; it goes with no --json, --facts or --ima");
+		return EXIT_USAGE;
+	}
 	if (stat(argv[optind], &st)) {
 		log_err("cannot read %s: %s", argv[optind], strerror(errno));
 		return EXIT_BAD_INPUT;
 	}
+	if (o.html && !S_ISDIR(st.st_mode)) {
+		log_err("--html: %s is not a bundle directory", argv[optind]);
+		return EXIT_USAGE;
+	}
 	if (S_ISDIR(st.st_mode) && !o.force_ima)
 		return show_bundle(argv[optind], &o);
 	if (!S_ISREG(st.st_mode)) {
-		log_err("%s: not an IMA list, a CEL log or a bundle", argv[optind]);
+		log_err("%s: not an IMA list, a CEL log, a firmware log or a bundle", argv[optind]);
 		return EXIT_BAD_INPUT;
 	}
 	return show_file(argv[optind], &o);

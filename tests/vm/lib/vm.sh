@@ -15,7 +15,12 @@
 #   is mounted (aicert-trace mounts one when it needs it).
 # Knobs: VMH (cache dir, default /var/tmp/aicert-vm), VMH_SMP(2) VMH_MEM(2G) VMH_TIMEOUT(900 s)
 #   VMH_IMA_TEMPLATE (ima-ng) VMH_IMA_HASH (sha256) VMH_APPEND (more kernel args)
-#   VMH_OVERLAY (1: writable tmpfs overlay root; doubles file_open hook hits) VMH_BOOT (pvh|bios)
+#   VMH_OVERLAY (1: writable tmpfs overlay root; doubles file_open hook hits)
+#   VMH_BOOT: pvh (default: qboot + PVH entry, fastest), bios (SeaBIOS + bzImage), uefi (Debian's
+#     OVMF measuring into the swtpm, Secure Boot off), uefi-sb (OVMF with Secure Boot on: the
+#     snakeoil PK/KEK/db from Debian's ovmf package, the kernel signed with the snakeoil key).
+#     In both UEFI modes the firmware's TCG event log is in the guest at
+#     /sys/kernel/security/tpm0/binary_bios_measurements.
 # Exit status: the guest command's; 98 a harness check failed (no BPF LSM, IMA or TPM in the
 #   guest); 99 the harness could not run the command at all.
 # Needs root (the 9p export of / uses security_model=none). Installs qemu-system-x86, busybox-static,
@@ -37,6 +42,7 @@ mkdir -p "$VMH/build" "$VMH/runs"
 
 # ---------- 1. host prerequisites (Debian packages) ----------
 need=()
+need2=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
 command -v swtpm >/dev/null || need+=(swtpm swtpm-tools)
@@ -73,8 +79,34 @@ PY
     mv $VMLINUX.tmp $VMLINUX
   fi
   QBOOT=(-bios /usr/share/qemu/qboot.rom -kernel $VMLINUX)
-else
+elif [ "$BOOT" = bios ]; then
   QBOOT=(-kernel $VMLINUZ)   # SeaBIOS (does TPM2_Startup + PCR0-7 measurements) + bzImage
+elif [ "$BOOT" = uefi ] || [ "$BOOT" = uefi-sb ]; then
+  # OVMF loads the bzImage through fw_cfg (LoadImage: measured into PCR 4 as an EFI application,
+  # the command line and initrd into PCR 8/9 by the kernel's EFI stub and OVMF).
+  OVMF=/usr/share/OVMF
+  command -v sbsign >/dev/null || need2+=(sbsigntool)
+  [ -f $OVMF/OVMF_CODE_4M.secboot.fd ] || need2+=(ovmf)
+  if [ ${#need2[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need2[@]}" >&2 || die "apt-get install ${need2[*]}"
+  fi
+  if [ "$BOOT" = uefi ]; then
+    UEFI_CODE=$OVMF/OVMF_CODE_4M.fd; UEFI_VARS=$OVMF/OVMF_VARS_4M.fd; UEFI_KERNEL=$VMLINUZ
+  else
+    UEFI_CODE=$OVMF/OVMF_CODE_4M.secboot.fd; UEFI_VARS=$OVMF/OVMF_VARS_4M.snakeoil.fd
+    UEFI_KERNEL=$VMH/build/vmlinuz-$KV.snakeoil.efi
+    if [ ! -s $UEFI_KERNEL ]; then
+      # Debian's snakeoil key is encrypted with the passphrase "snakeoil" (its test key, public)
+      openssl pkey -in /usr/share/ovmf/PkKek-1-snakeoil.key -passin pass:snakeoil \
+        -out $VMH/build/snakeoil.key 2>/dev/null || die "decrypt the snakeoil key"
+      sbsign --key $VMH/build/snakeoil.key --cert /usr/share/ovmf/PkKek-1-snakeoil.pem \
+        --output $UEFI_KERNEL.tmp $VMLINUZ >&2 2>/dev/null || die "sbsign the kernel with the snakeoil key"
+      mv $UEFI_KERNEL.tmp $UEFI_KERNEL
+    fi
+  fi
+  QBOOT=(-kernel $UEFI_KERNEL)   # pflash drives are added once the run dir exists
+else
+  die "VMH_BOOT=$BOOT: not pvh, bios, uefi or uefi-sb"
 fi
 MD=$KDIR/lib/modules/$KV
 [ -f $MD/modules.dep ] || busybox depmod -b $KDIR $KV || die "depmod"
@@ -186,9 +218,19 @@ trap 'kill $SWTPM_PID 2>/dev/null' EXIT
 for i in $(seq 50); do [ -S $RUN/swtpm.sock ] && break; sleep 0.1; done
 [ -S $RUN/swtpm.sock ] || die "swtpm did not start: $(cat $RUN/swtpm.out)"
 
+MACHINE=pc
+case $BOOT in uefi*)
+  # the variable store is per boot: a fresh copy of Debian's template every run
+  cp $UEFI_VARS $RUN/OVMF_VARS.fd || die "copy $UEFI_VARS"
+  MACHINE=q35,smm=on
+  QBOOT+=(-global driver=cfi.pflash01,property=secure,value=on
+    -drive if=pflash,format=raw,unit=0,readonly=on,file=$UEFI_CODE
+    -drive if=pflash,format=raw,unit=1,file=$RUN/OVMF_VARS.fd) ;;
+esac
+
 # ---------- 5. boot ----------
 echo "vm.sh: kernel $KV, -smp $SMP -m $MEM, run dir $RUN" >&2
-timeout $TIMEOUT qemu-system-x86_64 -nodefaults -no-user-config -machine pc -accel $ACCEL \
+timeout $TIMEOUT qemu-system-x86_64 -nodefaults -no-user-config -machine $MACHINE -accel $ACCEL \
   -cpu $CPU -smp $SMP -m $MEM "${QBOOT[@]}" -initrd $INITRD -append "$KARGS" \
   -display none -monitor none -serial stdio -no-reboot \
   -chardev socket,id=chrtpm,path=$RUN/swtpm.sock -tpmdev emulator,id=tpm0,chardev=chrtpm \
