@@ -82,7 +82,9 @@ static void usage(FILE *f)
 "      --pcr N            dedicated PCR (default 15). 16 and 23 can be reset by software, so\n"
 "                         a bundle bound to them proves nothing: they are refused unless\n"
 "                         --allow-resettable-pcr is given as well\n"
-"      --nonce HEX        a verifier's nonce (up to 64 bytes) to bind into the TPM quote\n"
+"      --nonce HEX        a verifier's nonce (up to 64 bytes): recorded in the run's run_start\n"
+"                         record and bound into the TPM quote, so aicert-verify --nonce\n"
+"                         proves the run began after the challenge was issued\n"
 "      --ak-alg ecc|rsa   the attestation key: ECC P-256 (default) or RSA 2048; created once\n"
 "                         and kept in the TPM at --ak-handle (default 0x81010020)\n"
 "      --state-dir DIR    where the host's event log lives: DIR/<boot id>/events.cel\n"
@@ -205,7 +207,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_NONCE:
 			o->nonce_len = strlen(optarg) / 2;
-			if (o->nonce_len == 0 || o->nonce_len > sizeof(o->nonce) ||
+			if (o->nonce_len == 0 || o->nonce_len > sizeof(o->nonce) || strlen(optarg) % 2 ||
 			    hex_decode(optarg, o->nonce, o->nonce_len)) {
 				log_err("--nonce: '%s' is not 1 to %zu bytes of hex", optarg,
 					sizeof(o->nonce));
@@ -515,7 +517,8 @@ static int open_log(struct run *r)
 	if (evlog_run_start(r->ev, &(struct evlog_run_info){
 		    .run_id = r->id, .argv = (const char *const *)r->o.argv, .argc = n,
 		    .cwd = r->cwd, .uid = getuid(),
-		    .policy_sha256 = pdigest, .backend = access_backend_name(r->access) })) {
+		    .policy_sha256 = pdigest, .backend = access_backend_name(r->access),
+		    .nonce = r->o.nonce, .nonce_len = r->o.nonce_len })) {
 		log_err("cannot start the run in the event log %s", evlog_path(r->ev));
 		return -1;
 	}

@@ -45,6 +45,8 @@ struct evlog_run_info {
 	uint32_t uid;
 	const uint8_t *policy_sha256; /* 32 bytes, NULL: zeros */
 	const char *backend;
+	const uint8_t *nonce; /* the verifier's challenge (--nonce); NULL: none */
+	size_t nonce_len;     /* at most CEL_NONCE_MAX */
 };
 
 struct evlog;
@@ -56,7 +58,8 @@ int evlog_open(const struct evlog_opts *opts, struct evlog **out);
 void evlog_close(struct evlog *ev);
 
 /* Appends the run_start record (run id, argv, cwd, uid, policy, backend, version, the sha256 of
- * /proc/self/exe) and starts the batch flusher. */
+ * /proc/self/exe, the nonce if any: proof that the run began after the challenge) and starts
+ * the batch flusher. */
 int evlog_run_start(struct evlog *ev, const struct evlog_run_info *ri);
 /* Queues one file measurement (thread-safe, no I/O). Returns an earlier flush error if any. */
 int evlog_measure(struct evlog *ev, const char *path, const uint8_t sha256[32], uint64_t size,
