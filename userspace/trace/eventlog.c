@@ -660,7 +660,7 @@ static int open_tpm(struct evlog *ev, const struct evlog_opts *o)
 		log_warn("UNATTESTED: no TPM; PCR %u is simulated in software", ev->pcr);
 		return 0;
 	}
-	if ((ret = tpm_open(o->tcti, &ev->tpm)))
+	if ((ret = tpm_open(o->tcti, o->tpm_timeout_ms, &ev->tpm)))
 		return ret;
 	return tpm_banks(ev->tpm, ev->pcr, ev->algs, &ev->n_algs);
 }

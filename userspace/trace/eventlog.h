@@ -35,6 +35,7 @@ struct evlog_opts {
 	unsigned batch_hz;     /* 0: EVLOG_BATCH_HZ */
 	struct tpm_ak_opts ak; /* zero: ECC AK at TPM_AK_HANDLE_DEFAULT */
 	const char *boot_id;   /* NULL: /proc/sys/kernel/random/boot_id (tests set it) */
+	int tpm_timeout_ms;    /* per TPM command; 0: TPM_TIMEOUT_DEFAULT_MS */
 };
 
 struct evlog_run_info {
