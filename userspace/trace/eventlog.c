@@ -649,6 +649,22 @@ cleanup:
 
 /* ---- open / close ---- */
 
+/* A quote made while the TPM's clock is not safe is refused by aicert-verify: say so before the
+ * run, not after it. */
+static int clock_check(struct evlog *ev)
+{
+	bool safe = false;
+	int ret = tpm_clock_safe(ev->tpm, &safe);
+
+	if (ret || safe)
+		return ret;
+	log_err("the TPM's clock is not safe (clockInfo.safe = 0): the TPM restarted without an "
+		"orderly shutdown, and aicert-verify rejects every quote made until the TPM next "
+		"saves its clock (within about 70 minutes of TPM uptime; at once when its owner "
+		"advances the clock by 4194304 ms or more with tpm2_setclock)");
+	return -EAGAIN;
+}
+
 static int open_tpm(struct evlog *ev, const struct evlog_opts *o)
 {
 	int ret;
@@ -660,9 +676,10 @@ static int open_tpm(struct evlog *ev, const struct evlog_opts *o)
 		log_warn("UNATTESTED: no TPM; PCR %u is simulated in software", ev->pcr);
 		return 0;
 	}
-	if ((ret = tpm_open(o->tcti, o->tpm_timeout_ms, &ev->tpm)))
+	if ((ret = tpm_open(o->tcti, o->tpm_timeout_ms, &ev->tpm)) ||
+	    (ret = tpm_banks(ev->tpm, ev->pcr, ev->algs, &ev->n_algs)))
 		return ret;
-	return tpm_banks(ev->tpm, ev->pcr, ev->algs, &ev->n_algs);
+	return clock_check(ev);
 }
 
 static int open_files(struct evlog *ev, const struct evlog_opts *o)
