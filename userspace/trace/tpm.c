@@ -56,17 +56,23 @@ static int esys_rc(struct tpm *t, const char *fn, TSS2_RC rc)
 #define NOSESS ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE
 #define PWSESS ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE
 
-static int try_tcti(const char *conf, TSS2_TCTI_CONTEXT **out, char *why, size_t whylen,
-		    size_t *whypos)
+static int try_tcti(const char *conf, int timeout_ms, TSS2_TCTI_CONTEXT **out, char *why,
+		    size_t whylen, size_t *whypos)
 {
-	TSS2_RC rc = Tss2_TctiLdr_Initialize(conf, out);
+	bool late = false;
+	TSS2_RC rc = tpmguard_init(conf, timeout_ms, out, &late);
 
 	if (rc == TSS2_RC_SUCCESS)
 		return 0;
-	if (*whypos < whylen)
+	if (*whypos < whylen && late)
+		*whypos += snprintf(why + *whypos, whylen - *whypos,
+				    "%s%s (no answer within %.1f s: the TPM is stopped or hung; "
+				    "--tpm-timeout S waits longer)",
+				    *whypos ? ", " : "", conf, timeout_ms / 1000.0);
+	else if (*whypos < whylen)
 		*whypos += snprintf(why + *whypos, whylen - *whypos, "%s%s (0x%x - %s)",
 				    *whypos ? ", " : "", conf, rc, Tss2_RC_Decode(rc));
-	return -ENODEV;
+	return late ? -ETIMEDOUT : -ENODEV;
 }
 
 /* The candidates, in order: explicit, else env conventions, else the kernel resource manager. */
@@ -119,7 +125,7 @@ int tpm_open(const char *tcti, int timeout_ms, struct tpm **out)
 	if (log_level() < LOG_DEBUG)
 		setenv("TSS2_LOG", "all+none", 0);
 	for (size_t i = 0; i < n && ret; i++) {
-		ret = try_tcti(cand[i], &raw, why, sizeof(why), &whypos);
+		ret = try_tcti(cand[i], t->timeout_ms, &raw, why, sizeof(why), &whypos);
 		if (!ret && !(t->conf = strdup(cand[i])))
 			ret = -ENOMEM;
 	}

@@ -95,6 +95,97 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static void deadline_in(struct timespec *dl, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, dl);
+	dl->tv_sec += ms / 1000;
+	dl->tv_nsec += (long)(ms % 1000) * 1000000L;
+	dl->tv_sec += dl->tv_nsec / 1000000000L;
+	dl->tv_nsec %= 1000000000L;
+}
+
+/* One initialisation, shared by the caller and its thread; the last one out frees it. */
+struct init_job {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *conf;
+	TSS2_TCTI_CONTEXT *ctx;
+	TSS2_RC rc;
+	bool done, abandoned;
+};
+
+static void init_job_free(struct init_job *j)
+{
+	if (j->ctx)
+		Tss2_TctiLdr_Finalize(&j->ctx);
+	pthread_mutex_destroy(&j->mu);
+	pthread_cond_destroy(&j->cv);
+	free(j->conf);
+	free(j);
+}
+
+static void *init_thread(void *arg)
+{
+	struct init_job *j = arg;
+	TSS2_TCTI_CONTEXT *ctx = NULL;
+	TSS2_RC rc = Tss2_TctiLdr_Initialize(j->conf, &ctx);
+	bool abandoned;
+
+	pthread_mutex_lock(&j->mu);
+	j->rc = rc;
+	j->ctx = ctx;
+	j->done = true;
+	abandoned = j->abandoned;
+	pthread_cond_broadcast(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	if (abandoned)
+		init_job_free(j);
+	return NULL;
+}
+
+TSS2_RC tpmguard_init(const char *conf, int timeout_ms, TSS2_TCTI_CONTEXT **out, bool *timed_out)
+{
+	struct init_job *j = calloc(1, sizeof(*j));
+	pthread_condattr_t ca;
+	struct timespec dl;
+	pthread_t thr;
+	TSS2_RC rc;
+	int e = 0;
+
+	*timed_out = false;
+	if (!j || !(j->conf = strdup(conf))) {
+		free(j);
+		return TSS2_TCTI_RC_MEMORY;
+	}
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&thr, NULL, init_thread, j)) {
+		init_job_free(j);
+		return TSS2_TCTI_RC_MEMORY;
+	}
+	deadline_in(&dl, timeout_ms);
+	pthread_mutex_lock(&j->mu);
+	while (!j->done && e != ETIMEDOUT)
+		e = pthread_cond_timedwait(&j->cv, &j->mu, &dl);
+	if (!j->done) {
+		j->abandoned = true;
+		*timed_out = true;
+		pthread_mutex_unlock(&j->mu);
+		pthread_detach(thr);
+		return TSS2_TCTI_RC_IO_ERROR;
+	}
+	pthread_mutex_unlock(&j->mu);
+	pthread_join(thr, NULL);
+	rc = j->rc;
+	*out = j->ctx;
+	j->ctx = NULL;
+	init_job_free(j);
+	return rc;
+}
+
 /* Hands the job (already in g) to the worker; waits until it is done or the deadline passed. */
 static TSS2_RC run(struct guard *g, enum op op)
 {
@@ -102,11 +193,7 @@ static TSS2_RC run(struct guard *g, enum op op)
 	TSS2_RC rc;
 	int e = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += g->timeout_ms / 1000;
-	dl.tv_nsec += (long)(g->timeout_ms % 1000) * 1000000L;
-	dl.tv_sec += dl.tv_nsec / 1000000000L;
-	dl.tv_nsec %= 1000000000L;
+	deadline_in(&dl, g->timeout_ms);
 	g->op = op;
 	pthread_cond_broadcast(&g->cv);
 	while (g->op != OP_NONE && e != ETIMEDOUT)

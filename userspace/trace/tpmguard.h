@@ -13,6 +13,13 @@
 
 #include <tss2/tss2_tcti.h>
 
+/*
+ * Tss2_TctiLdr_Initialize(conf) within timeout_ms: the swtpm TCTI talks to the TPM's control
+ * port while it initialises. Returns its result, or TSS2_TCTI_RC_IO_ERROR with *timed_out set
+ * when it did not return in time (the attempt is abandoned, its thread left behind).
+ */
+TSS2_RC tpmguard_init(const char *conf, int timeout_ms, TSS2_TCTI_CONTEXT **out, bool *timed_out);
+
 /* Takes ownership of inner (finalized with Tss2_TctiLdr_Finalize). NULL when out of memory or
  * no thread can start; inner is then still the caller's. */
 TSS2_TCTI_CONTEXT *tpmguard_new(TSS2_TCTI_CONTEXT *inner, int timeout_ms);
