@@ -1269,8 +1269,8 @@ static void check_nonce(struct ctx *c, const struct cel_event *s)
 	}
 	if (s->nonce_len != c->o->nonce_len || memcmp(s->nonce, c->o->nonce, s->nonce_len)) {
 		hex_encode(s->nonce, s->nonce_len, got);
-		hex_encode(c->o->nonce, c->o->nonce_len < CEL_NONCE_MAX ? c->o->nonce_len
-									: CEL_NONCE_MAX, want);
+		hex_encode(c->o->nonce,
+			   c->o->nonce_len < CEL_NONCE_MAX ? c->o->nonce_len : CEL_NONCE_MAX, want);
 		fail(c, VERIFY_QUOTE,
 		     "--nonce: run_start of run %s records nonce %.32s%s, not %.32s%s: the run did "
 		     "not start after this challenge",

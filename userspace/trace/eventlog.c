@@ -155,7 +155,8 @@ static int reader_fill(struct reader *rd)
 	rd->len -= rd->off;
 	rd->off = 0;
 	if (rd->cap - rd->len < READ_CHUNK) {
-		size_t cap = rd->cap * 2 > rd->len + READ_CHUNK ? rd->cap * 2 : rd->len + READ_CHUNK;
+		size_t cap =
+		    rd->cap * 2 > rd->len + READ_CHUNK ? rd->cap * 2 : rd->len + READ_CHUNK;
 		uint8_t *p = realloc(rd->buf, cap);
 
 		if (!p)
@@ -416,6 +417,7 @@ static int restart_log(struct evlog *ev, const char *why, uint64_t last_good, ui
 struct scan {
 	uint64_t n;	      /* whole records */
 	uint64_t first, last; /* their first and last recnum */
+	uint64_t before_last; /* the recnum of the one before the last */
 	uint64_t last_at;     /* file offset of the last one */
 	uint64_t valid;	      /* file offset after the last whole record */
 	uint64_t damaged;     /* recnum of the first record whose content fails its digests */
@@ -445,6 +447,7 @@ static void scan_one(struct evlog *ev, struct scan *sc, const struct cel_record 
 	if (!sc->fold)
 		sc->fold = fold(ev, v, r);
 	sc->n++;
+	sc->before_last = sc->last;
 	sc->last = r->recnum;
 	sc->last_at = at;
 }
@@ -542,7 +545,7 @@ static int start_empty(struct evlog *ev, uint64_t known)
 static int keep_covered(struct evlog *ev, const struct scan *sc, long n, uint64_t size)
 {
 	uint64_t keep = (uint64_t)n < sc->n ? sc->last_at : sc->valid;
-	uint64_t last = (uint64_t)n < sc->n ? sc->last - 1 : sc->last;
+	uint64_t last = (uint64_t)n < sc->n ? sc->before_last : sc->last;
 
 	ev->known_size = keep;
 	ev->next_recnum = last + 1;

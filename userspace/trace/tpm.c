@@ -41,9 +41,10 @@ static int esys_rc(struct tpm *t, const char *fn, TSS2_RC rc)
 		return 0;
 	if (tpmguard_hung(t->tcti)) {
 		if (!t->hung_told)
-			log_err("%s: the TPM (%s) did not answer within %.1f s: it is stopped or hung "
-				"(--tpm-timeout S waits longer)",
-				fn, t->conf, t->timeout_ms / 1000.0);
+			log_err(
+			    "%s: the TPM (%s) did not answer within %.1f s: it is stopped or hung "
+			    "(--tpm-timeout S waits longer)",
+			    fn, t->conf, t->timeout_ms / 1000.0);
 		else
 			log_err("%s: not sent: the TPM stopped answering earlier", fn);
 		t->hung_told = true;

@@ -27,14 +27,14 @@ struct guard {
 	/* the worker's own copy of the command or response: after an expiry it may still write
 	 * into it, never into the caller's memory */
 	uint8_t buf[TPM2_MAX_COMMAND_SIZE > TPM2_MAX_RESPONSE_SIZE ? TPM2_MAX_COMMAND_SIZE
-								    : TPM2_MAX_RESPONSE_SIZE];
+								   : TPM2_MAX_RESPONSE_SIZE];
 	size_t size;
 	bool want_resp; /* receive into buf, not only the size */
 	int32_t rtimeout;
 	TSS2_RC rc;
-	bool hung;	   /* a job ran past the deadline: the caller gave up on it */
-	bool worker_done;  /* the late job ended: the worker closed the TCTI and returned */
-	bool abandoned;	   /* tpmguard_free() came first: the worker frees the guard */
+	bool hung;	  /* a job ran past the deadline: the caller gave up on it */
+	bool worker_done; /* the late job ended: the worker closed the TCTI and returned */
+	bool abandoned;	  /* tpmguard_free() came first: the worker frees the guard */
 };
 
 static struct guard *guard_of(TSS2_TCTI_CONTEXT *c)
@@ -79,8 +79,8 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&g->mu);
 		TSS2_RC rc = op == OP_TRANSMIT
 				 ? Tss2_Tcti_Transmit(g->inner, g->size, g->buf)
-				 : Tss2_Tcti_Receive(g->inner, &g->size, g->want_resp ? g->buf : NULL,
-						     g->rtimeout);
+				 : Tss2_Tcti_Receive(g->inner, &g->size,
+						     g->want_resp ? g->buf : NULL, g->rtimeout);
 		pthread_mutex_lock(&g->mu);
 		if (g->hung) {
 			pthread_mutex_unlock(&g->mu);
