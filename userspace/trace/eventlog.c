@@ -150,7 +150,8 @@ static int reader_fill(struct reader *rd)
 	size_t want;
 	ssize_t n;
 
-	memmove(rd->buf, rd->buf + rd->off, rd->len - rd->off);
+	if (rd->off) /* keep the start of the record being read */
+		memmove(rd->buf, rd->buf + rd->off, rd->len - rd->off);
 	rd->pos += rd->off;
 	rd->len -= rd->off;
 	rd->off = 0;
