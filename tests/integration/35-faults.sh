@@ -222,16 +222,18 @@ long_run() { # OUT: sets TPID (aicert-trace), CPID (the command), RUNCG (its cgr
 	WD=$(pgrep -P $TPID -x aicert-watchdog)
 }
 gone() { while kill -0 "$1" 2> /dev/null; do :; done; }
+# alive PID: running, not a zombie waiting for its new parent to reap it
+alive() { [ -e "/proc/$1" ] && ! awk '{ exit $3 == "Z" ? 0 : 1 }' "/proc/$1/stat" 2> /dev/null; }
 long_run "$W/l1"
 if [ -n "$CPID" ] && [ -n "$WD" ]; then
 	kill -KILL $TPID
 	wait $TPID 2> /dev/null
 	gone "$WD"
-	if [ ! -d "$RUNCG" ] && ! kill -0 "$CPID" 2> /dev/null; then
+	if [ ! -d "$RUNCG" ] && ! alive "$CPID"; then
 		ok "SIGKILL of aicert-trace: the watchdog kills the run and removes its cgroup"
 	else
 		nok "SIGKILL of aicert-trace: the watchdog kills the run and removes its cgroup" \
-			"$RUNCG: $(ls -d "$RUNCG" 2> /dev/null), command $(kill -0 "$CPID" 2> /dev/null && echo alive)"
+			"$RUNCG: $(ls -d "$RUNCG" 2> /dev/null), command $(alive "$CPID" && echo alive)"
 	fi
 	if [ ! -e "$W/l1" ] && ls -d "$W"/l1.partial-* > /dev/null 2>&1; then
 		ok "a killed run leaves no bundle directory, only a recognisable $(basename "$(ls -d "$W"/l1.partial-*)")"
