@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 		size_t n;
 		double t0;
 
-		if (tpm_open(tcti, &t) || tpm_banks(t, 15, algs, &n))
+		if (tpm_open(tcti, 0, &t) || tpm_banks(t, 15, algs, &n))
 			return 1;
 		for (size_t i = 0; i < n; i++)
 			cel_content_digest(algs[i], CEL_CT_AICERT, sha, 32, &d.v[i]);
@@ -86,7 +86,7 @@ C
 if [ -f "$B/libtrace.a" ] && [ -f "$B/libaicert.a" ]; then
 	objs=("$B/libtrace.a" "$B/libaicert.a")
 else
-	objs=(userspace/trace/eventlog.c userspace/trace/tpm.c userspace/lib/cel.c
+	objs=(userspace/trace/eventlog.c userspace/trace/tpm.c userspace/trace/tpmguard.c userspace/lib/cel.c userspace/lib/fileio.c
 		userspace/lib/hex.c userspace/lib/log.c)
 fi
 cc -O2 -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace -o "$W/tpmbench" "$W/tpmbench.c" \

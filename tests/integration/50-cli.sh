@@ -142,6 +142,10 @@ done << 'EOF'
 --ak-alg|dsa|--ak-alg.*dsa
 --detach-timeout|-1|--detach-timeout.*-1
 --extend-rate|0|--extend-rate.*0
+--tpm-timeout|0|--tpm-timeout.*0
+--tpm-timeout|x|--tpm-timeout.*x
+--pcr|16|PCR 16 is resettable
+--pcr|10|PCR 10 belongs to IMA
 EOF
 
 # --- aicert-verify: what is not a bundle ---

@@ -96,7 +96,7 @@ def decode_aicert(v, where):
     e = {}
     single = {1: "kind", 2: "run_id", 3: "time_ns", 10: "boot_id", 12: "hostname",
               13: "kernel", 21: "cwd", 22: "uid",
-              23: "policy_sha256", 24: "backend", 25: "aicert_version", 26: "aicert_sha256",
+              23: "policy_sha256", 24: "backend", 25: "aicert_version", 26: "aicert_sha256", 27: "nonce",
               40: "lost", 50: "exit_status", 52: "total_files", 53: "total_lost",
               54: "total_batches", 55: "detached", 56: "paths_truncated", 57: "signal",
               60: "last_good_recnum", 61: "bytes_dropped"}
@@ -109,7 +109,7 @@ def decode_aicert(v, where):
                 e[name] = KINDS.get(uint(x, 1, where), f"unknown({x.hex()})")
             elif t in (2, 10, 12, 13, 21, 24, 25):
                 e[name] = text(x)
-            elif t in (23, 26):
+            elif t in (23, 26, 27):
                 e[name] = x.hex()
             elif t in (50, 57):
                 if len(x) != 4:

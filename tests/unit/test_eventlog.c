@@ -492,6 +492,130 @@ static void test_commands_flat(void **state)
 	assert_int_equal(c[0], c[1]);
 }
 
+/* The nonce given before the run is in run_start, where a later quote cannot put it. */
+static void test_run_start_nonce(void **state)
+{
+	struct fx *f = *state;
+	static const char *argv[] = {"true"};
+	static const uint8_t nonce[] = {0xde, 0xad, 0xbe, 0xef, 0x01};
+	struct evlog_run_info ri = {.run_id = RUN_A, .argv = argv, .argc = 1, .cwd = "/",
+				    .backend = "tracepoint", .nonce = nonce,
+				    .nonce_len = sizeof(nonce)};
+	struct evlog *ev;
+	struct cel_log log = {0};
+	struct cel_event e;
+
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	assert_int_equal(evlog_run_start(ev, &ri), 0);
+	evlog_close(ev);
+	e = last_event(f->log, &log);
+	assert_int_equal(e.kind, CEL_KIND_RUN_START);
+	assert_int_equal(e.nonce_len, sizeof(nonce));
+	assert_memory_equal(e.nonce, nonce, sizeof(nonce));
+	cel_event_free(&e);
+	cel_log_free(&log);
+	/* too long a nonce is refused, not cut */
+	ri.nonce_len = CEL_NONCE_MAX + 1;
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	assert_int_equal(evlog_run_start(ev, &ri), -EINVAL);
+	evlog_close(ev);
+}
+
+/* Count of recovery records, and whether the log starts with a baseline. */
+static size_t recoveries(const struct cel_log *log)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < log->n; i++)
+		n += kind_of(&log->recs[i], NULL) == CEL_KIND_RECOVERY;
+	return n;
+}
+
+/* A byte of an earlier record's content changed: its digest no longer matches. The log still
+ * replays (the digests are intact), so only the content check sees it; it must be recorded. */
+static void test_damaged_record(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev;
+	struct cel_log log = {0};
+	struct stat st;
+	char rid[37];
+
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	run(ev, RUN_A, 10, 0);
+	evlog_close(ev);
+	assert_int_equal(stat(f->log, &st), 0);
+	/* flip the last byte of the file: inside the run_end record's content */
+	assert_int_equal(sh("printf 'X' | dd of=%s bs=1 seek=%lld conv=notrunc status=none",
+			    f->log, (long long)st.st_size - 1),
+			 0);
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	evlog_close(ev);
+	assert_int_equal(sh("ls %s.damaged-* >/dev/null", f->log), 0);
+	load(f->log, &log);
+	assert_int_equal(kind_of(&log.recs[0], rid), CEL_KIND_BASELINE);
+	assert_int_equal(recoveries(&log), 1);
+	assert_replays(&log, 15);
+	cel_log_free(&log);
+}
+
+/* The log emptied under aicert (truncated to 0 while the PCR holds its history). */
+static void test_emptied_log(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev;
+	struct cel_log log = {0};
+	struct cel_event e;
+
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	run(ev, RUN_A, 5, 0);
+	evlog_close(ev);
+	assert_int_equal(truncate(f->log, 0), 0);
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	evlog_close(ev);
+	e = last_event(f->log, &log);
+	assert_int_equal(e.kind, CEL_KIND_RECOVERY);
+	assert_int_equal(e.last_good_recnum, UINT64_MAX);
+	assert_int_equal(kind_of(&log.recs[0], NULL), CEL_KIND_BASELINE);
+	assert_replays(&log, 15);
+	cel_event_free(&e);
+	cel_log_free(&log);
+	/* and emptied while a writer holds it open: noticed at its next append */
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	assert_int_equal(truncate(f->log, 0), 0);
+	run(ev, RUN_B, 3, 0);
+	evlog_close(ev);
+	load(f->log, &log);
+	assert_int_equal(kind_of(&log.recs[0], NULL), CEL_KIND_BASELINE);
+	assert_int_equal(recoveries(&log), 1);
+	assert_replays(&log, 15);
+	cel_log_free(&log);
+}
+
+/* A log of many records is validated and exported in memory independent of its size. */
+static void test_streamed(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev;
+	struct cel_log log = {0};
+	char out[128];
+
+	f->o.batch_hz = 1000;
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	run(ev, RUN_A, 3000, 7);
+	evlog_close(ev);
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	run(ev, RUN_B, 5, 0);
+	snprintf(out, sizeof(out), "%s/b.cel", f->dir);
+	assert_int_equal(evlog_export(ev, NULL, out), 0);
+	assert_int_equal(evlog_quote(ev, (const uint8_t *)"n", 1, f->dir), 0);
+	evlog_close(ev);
+	load(out, &log);
+	assert_true(log.n > 50);
+	assert_replays(&log, 15);
+	cel_log_free(&log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +628,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_export_redacts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_tpm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commands_flat, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_run_start_nonce, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_emptied_log, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_streamed, setup, teardown),
 	};
 
 	log_init("test_eventlog", LOG_ERROR);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <tss2/tss2_tpm2_types.h>
@@ -50,7 +51,7 @@ static int capture_stderr(int (*f)(void *), void *arg, char *buf, size_t len)
 static int open_tcti(void *arg)
 {
 	struct tpm *t = NULL;
-	int ret = tpm_open(arg, &t);
+	int ret = tpm_open(arg, 0, &t);
 
 	tpm_close(t);
 	return ret;
@@ -113,7 +114,7 @@ static void test_extend_all_banks(void **state)
 	char hex[2 * CEL_MAX_DIGEST + 1], tool[256];
 	bool sha1 = false, sha256 = false;
 
-	assert_int_equal(tpm_open(swtpm_tcti, &t), 0);
+	assert_int_equal(tpm_open(swtpm_tcti, 0, &t), 0);
 	assert_int_equal(tpm_banks(t, 15, algs, &n), 0);
 	for (size_t i = 0; i < n; i++) {
 		sha1 |= algs[i] == TPM2_ALG_SHA1;
@@ -146,7 +147,7 @@ static int quote_to(const char *tcti, enum tpm_ak_alg alg, uint32_t handle, cons
 	struct tpm_ak_opts ak = {.handle = handle, .alg = alg};
 	int ret;
 
-	if ((ret = tpm_open(tcti, &t)))
+	if ((ret = tpm_open(tcti, 0, &t)))
 		return ret;
 	ret = tpm_quote(t, &ak, 15, q, qlen, dir);
 	tpm_close(t);
@@ -248,12 +249,43 @@ static void test_command_count(void **state)
 	struct cel_digests d = {.n = 1, .v = {{.alg = TPM2_ALG_SHA256, .len = 32}}};
 	uint64_t c;
 
-	assert_int_equal(tpm_open(swtpm_tcti, &t), 0);
+	assert_int_equal(tpm_open(swtpm_tcti, 0, &t), 0);
 	c = tpm_commands(t);
 	/* extending only one bank of several is the caller's bug, and the TPM accepts it:
 	 * the count is what is checked here */
 	assert_int_equal(tpm_pcr_extend(t, 14, &d), 0);
 	assert_int_equal(tpm_commands(t), c + 1);
+	tpm_close(t);
+}
+
+/* A stopped TPM (SIGSTOP): the command fails after the timeout, the next one at once. */
+static void test_hung_tpm(void **state)
+{
+	struct tpm *t;
+	uint8_t v[CEL_MAX_DIGEST];
+	size_t len;
+	struct timespec a, b;
+	bool safe = false;
+
+	(void)state;
+	assert_int_equal(tpm_open(swtpm_tcti, 300, &t), 0);
+	assert_int_equal(tpm_clock_safe(t, &safe), 0);
+	assert_int_equal(sh("kill -STOP $(cat %s/swtpm.pid)", swtpm_dir), 0);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	assert_int_equal(tpm_pcr_read(t, 15, TPM2_ALG_SHA256, v, &len), -ETIMEDOUT);
+	assert_int_equal(tpm_pcr_read(t, 15, TPM2_ALG_SHA256, v, &len), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	tpm_close(t);
+	assert_int_equal(sh("kill -CONT $(cat %s/swtpm.pid)", swtpm_dir), 0);
+	/* one timeout, not two, and not a hang */
+	assert_true((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 1500);
+	/* opening a stopped TPM (the swtpm TCTI talks to it while it initialises) */
+	assert_int_equal(sh("kill -STOP $(cat %s/swtpm.pid)", swtpm_dir), 0);
+	assert_int_equal(tpm_open(swtpm_tcti, 300, &t), -ETIMEDOUT);
+	assert_int_equal(sh("kill -CONT $(cat %s/swtpm.pid)", swtpm_dir), 0);
+	/* the TPM answers again: a new handle works */
+	assert_int_equal(tpm_open(swtpm_tcti, 0, &t), 0);
+	assert_int_equal(tpm_pcr_read(t, 15, TPM2_ALG_SHA256, v, &len), 0);
 	tpm_close(t);
 }
 
@@ -267,6 +299,7 @@ int main(void)
 	    cmocka_unit_test(test_quote_rsa_and_mismatch),
 	    cmocka_unit_test(test_ak_cert),
 	    cmocka_unit_test(test_command_count),
+	    cmocka_unit_test(test_hung_tpm),
 	};
 
 	log_init("test_tpm", LOG_WARN);

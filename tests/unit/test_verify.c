@@ -175,6 +175,8 @@ static void make_log(const struct gen *g, struct cel_log *log, struct bom *b)
 	memcpy(e.run_id, RUN_ID, 37);
 	e.argc = 2, e.cwd = "/home/u";
 	e.time_ns = T_START;
+	if (g->nonce) /* given before the run: aicert-trace --nonce records it in run_start */
+		memcpy(e.nonce, g->nonce, e.nonce_len = g->nonce_len);
 	add_event(log, g->pcr, &e, false);
 	for (size_t i = 0; i < g->n_files; i += g->batch) {
 		struct cel_event be = {.kind = CEL_KIND_BATCH};
@@ -1113,13 +1115,25 @@ static void test_quote_forgeries(void **state)
 		assert_int_equal(run(w, w->ak, NULL, 0, NULL, &r), 0);
 	}
 
-	/* a nonce: the right one verifies, a wrong one or none given fails */
-	fresh(w);
-	reseal(w->dir, w->key, nonce, sizeof(nonce), NULL);
+	/* a nonce given before the run: the right one verifies, a wrong one fails */
+	rm_rf(w->dir);
+	{
+		struct gen g = {.dir = w->dir, .n_files = 5, .batch = 5, .pcr = 15,
+				.ima_dir = w->ima, .key = w->key, .nonce = nonce,
+				.nonce_len = sizeof(nonce)};
+
+		make_bundle(&g);
+	}
 	assert_int_equal(run(w, w->ak, nonce, sizeof(nonce), NULL, &r), 0);
 	nonce[0] ^= 1;
 	expect((run(w, w->ak, nonce, sizeof(nonce), NULL, &r), &r), VERIFY_QUOTE,
 	       VERIFY_EXIT_QUOTE);
+	/* an older run (no nonce in run_start) quoted again with the verifier's fresh nonce */
+	fresh(w);
+	reseal(w->dir, w->key, nonce, sizeof(nonce), NULL);
+	expect((run(w, w->ak, nonce, sizeof(nonce), NULL, &r), &r), VERIFY_QUOTE,
+	       VERIFY_EXIT_QUOTE);
+	assert_non_null(strstr(r.checks[VERIFY_QUOTE].reason, "records no nonce"));
 
 	/* a quote over another PCR selection */
 	fresh(w);

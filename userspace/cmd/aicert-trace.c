@@ -10,12 +10,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -29,6 +32,7 @@
 #include "lib/log.h"
 #include "lib/manifest.h"
 #include "lib/policy.h"
+#include "lib/verify.h"
 #include "trace/access.h"
 #include "trace/cgroup.h"
 #include "trace/collector.h"
@@ -47,8 +51,7 @@ struct opts {
 	const char *out, *policy, *cache_dir, *tcti, *state_dir;
 	enum access_backend backend;
 	int jobs, no_tpm, strict, pcr, verbosity, detach_timeout; /* seconds, -1: none */
-	int allow_resettable, batch_hz;
-	int out_created; /* the bundle directory is ours: removed again when aicert fails early */
+	int allow_resettable, batch_hz, tpm_timeout; /* seconds; 0: the default */
 	struct tpm_ak_opts ak;
 	uint8_t nonce[MANIFEST_NONCE_MAX];
 	size_t nonce_len;
@@ -69,8 +72,9 @@ static void usage(FILE *f)
 "fails, 126 when COMMAND cannot be executed, 127 when it is not found (as env(1) does).\n"
 "\n"
 "Options:\n"
-"  -o, --out DIR          write the bundle into DIR (created; must be empty or absent).\n"
-"                         Default: ./aicert-<date>-<time>-<id>\n"
+"  -o, --out DIR          write the bundle into DIR (must be empty or absent). It is written\n"
+"                         into DIR.partial-<id> and renamed to DIR once complete and checked\n"
+"                         with aicert-verify's own checks. Default: ./aicert-<date>-<time>-<id>\n"
 "  -p, --policy FILE      policy (excludes, categories) in YAML; default: the built-in copy of\n"
 "                         policy/default.yaml\n"
 "      --backend B        auto (default) | lsm | tracepoint. auto uses BPF LSM hooks when the\n"
@@ -82,7 +86,11 @@ static void usage(FILE *f)
 "      --pcr N            dedicated PCR (default 15). 16 and 23 can be reset by software, so\n"
 "                         a bundle bound to them proves nothing: they are refused unless\n"
 "                         --allow-resettable-pcr is given as well\n"
-"      --nonce HEX        a verifier's nonce (up to 64 bytes) to bind into the TPM quote\n"
+"      --nonce HEX        a verifier's nonce (up to 64 bytes): recorded in the run's run_start\n"
+"                         record and bound into the TPM quote, so aicert-verify --nonce\n"
+"                         proves the run began after the challenge was issued\n"
+"      --tpm-timeout S    fail when the TPM does not answer a command within S seconds\n"
+"                         (default 60): a stopped or hung TPM never hangs the run\n"
 "      --ak-alg ecc|rsa   the attestation key: ECC P-256 (default) or RSA 2048; created once\n"
 "                         and kept in the TPM at --ak-handle (default 0x81010020)\n"
 "      --state-dir DIR    where the host's event log lives: DIR/<boot id>/events.cel\n"
@@ -90,7 +98,8 @@ static void usage(FILE *f)
 "      --extend-rate N    at most N batched PCR extends per second during the run (default 10)\n"
 "  -j, --jobs N           hash with N threads (default: all cores)\n"
 "      --cache DIR        persistent hash cache (default " DEFAULT_CACHE_DIR "): files whose\n"
-"                         (device, inode, size, mtime, ctime) did not change are not re-read\n"
+"                         (device, inode, size, mtime, ctime) did not change are not re-read.\n"
+"                         A cache that cannot be used or saved fails the run (exit 125)\n"
 "      --no-cache         hash everything, keep no cache\n"
 "      --detach-timeout S stop waiting S seconds after COMMAND exited for the processes it\n"
 "                         left behind (daemons); the bundle then says the run was detached.\n"
@@ -122,7 +131,8 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BACKEND = 256, O_TCTI, O_NOTPM, O_PCR, O_CACHE, O_NOCACHE, O_STRICT, O_DETACH,
-	       O_VERSION, O_RESETTABLE, O_NONCE, O_STATE, O_RATE, O_AKALG, O_AKHANDLE };
+	       O_VERSION, O_RESETTABLE, O_NONCE, O_STATE, O_RATE, O_AKALG, O_AKHANDLE,
+	       O_TPMTIMEOUT };
 	static const struct option longopts[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "policy", required_argument, NULL, 'p' },
@@ -136,6 +146,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "extend-rate", required_argument, NULL, O_RATE },
 		{ "ak-alg", required_argument, NULL, O_AKALG },
 		{ "ak-handle", required_argument, NULL, O_AKHANDLE },
+		{ "tpm-timeout", required_argument, NULL, O_TPMTIMEOUT },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "cache", required_argument, NULL, O_CACHE },
 		{ "no-cache", no_argument, NULL, O_NOCACHE },
@@ -197,6 +208,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->ak.handle = (uint32_t)h;
 			break;
 		}
+		case O_TPMTIMEOUT:
+			if (parse_int(optarg, 1, 3600, &o->tpm_timeout)) {
+				log_err("--tpm-timeout: '%s' is not a number of seconds from 1 to 3600",
+					optarg);
+				return -1;
+			}
+			break;
 		case O_RATE:
 			if (parse_int(optarg, 1, 1000, &o->batch_hz)) {
 				log_err("--extend-rate: '%s' is not a number from 1 to 1000", optarg);
@@ -205,7 +223,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_NONCE:
 			o->nonce_len = strlen(optarg) / 2;
-			if (o->nonce_len == 0 || o->nonce_len > sizeof(o->nonce) ||
+			if (o->nonce_len == 0 || o->nonce_len > sizeof(o->nonce) || strlen(optarg) % 2 ||
 			    hex_decode(optarg, o->nonce, o->nonce_len)) {
 				log_err("--nonce: '%s' is not 1 to %zu bytes of hex", optarg,
 					sizeof(o->nonce));
@@ -241,6 +259,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	o->argv = argv + optind;
+	/* checked here, not seconds later after the BPF programs are loaded */
+	if (tpm_pcr_check((uint32_t)o->pcr, o->allow_resettable))
+		return -1;
 	return 0;
 }
 
@@ -432,55 +453,31 @@ static int nonempty(const char *dir)
 	return found;
 }
 
-static int prepare_out(struct opts *o, const char *run_id, char *dir, size_t len)
-{
-	static char def[128];
-	struct stat st;
-	time_t now = time(NULL);
-	struct tm tm;
+/* A process of the run, from its fork record until its exit record: (tgid, start time). */
+struct proc_id {
+	uint32_t tgid;
+	uint64_t start; /* 0: the command itself, whose start time aicert did not see */
+};
 
-	if (!o->out) {
-		gmtime_r(&now, &tm);
-		strftime(def, sizeof(def), "aicert-%Y%m%d-%H%M%S", &tm);
-		snprintf(def + strlen(def), sizeof(def) - strlen(def), "-%.8s", run_id);
-		o->out = def;
-	}
-	/* an earlier bundle, or the user's files, must never be mixed into this one: everything
-	 * under the bundle directory is excluded from the trace */
-	if (stat(o->out, &st) == 0 && S_ISDIR(st.st_mode)) {
-		int ne = nonempty(o->out);
-
-		if (ne < 0)
-			log_err("cannot read the bundle directory %s: %s", o->out,
-				strerror(errno));
-		else if (ne > 0)
-			log_err("the bundle directory %s is not empty; choose a new --out "
-				"directory", o->out);
-		if (ne)
-			return -1;
-	} else {
-		o->out_created = 1;
-	}
-	if (mkdirs(o->out, 0755)) {
-		log_err("cannot create the bundle directory %s: %s", o->out, strerror(errno));
-		return -1;
-	}
-	if (stat(o->out, &st) || !S_ISDIR(st.st_mode)) {
-		log_err("%s is not a directory", o->out);
-		return -1;
-	}
-	if (!realpath(o->out, dir)) {
-		log_err("cannot resolve %s: %s", o->out, strerror(errno));
-		return -1;
-	}
-	(void)len;
-	return 0;
-}
+struct procs {
+	pthread_mutex_t mu; /* the drain thread adds and removes, main adds the command */
+	struct proc_id *v, *gone; /* live ones; exits of processes whose fork was not seen */
+	size_t n, cap, ngone, capgone;
+	uint32_t root; /* the command's pid, once spawned */
+	bool nomem;
+};
 
 struct run {
 	struct opts o;
 	char *cwd; /* getcwd(NULL, 0): no PATH_MAX limit */
-	char id[37], out[PATH_MAX];
+	char id[37];
+	char out[PATH_MAX];	   /* where the bundle is written: <final>.partial-<id> */
+	char final[PATH_MAX - 32]; /* where it is published once complete and checked */
+	int out_made, published;
+	int wd_fd;		   /* the watchdog's pipe (write end), -1: none */
+	int cache_failed;	   /* the hash cache could not be saved: the run fails */
+	pid_t wd_pid;
+	struct procs procs;	   /* the run's live processes, as the BPF side reported them */
 	struct timespec started, finished;
 	struct policy *policy;
 	struct hashcache *cache;
@@ -493,33 +490,313 @@ struct run {
 	struct bom bom;
 };
 
+/* An existing --out must be an empty directory: an earlier bundle, or the user's files, must never
+ * be mixed into this one. */
+static int check_out(const char *out)
+{
+	struct stat st;
+	int ne;
+
+	if (stat(out, &st))
+		return errno == ENOENT ? 0 : (log_err("cannot use %s: %s", out, strerror(errno)), -1);
+	if (!S_ISDIR(st.st_mode)) {
+		log_err("%s is not a directory", out);
+		return -1;
+	}
+	ne = nonempty(out);
+	if (ne < 0)
+		log_err("cannot read the bundle directory %s: %s", out, strerror(errno));
+	else if (ne > 0)
+		log_err("the bundle directory %s is not empty; choose a new --out directory", out);
+	return ne ? -1 : 0;
+}
+
+/*
+ * The bundle is written into <out>.partial-<id> beside <out> and renamed to <out> at the end, so
+ * a bundle directory is either complete or recognisably partial. Everything under either name
+ * is excluded from the trace (policy_add_exclude, in setup).
+ */
+static int prepare_out(struct run *r)
+{
+	static char def[128];
+	char buf[PATH_MAX], abs[PATH_MAX], *slash;
+	const char *parent = ".", *base = buf;
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t n;
+
+	if (!r->o.out) {
+		gmtime_r(&now, &tm);
+		strftime(def, sizeof(def), "aicert-%Y%m%d-%H%M%S", &tm);
+		snprintf(def + strlen(def), sizeof(def) - strlen(def), "-%.8s", r->id);
+		r->o.out = def;
+	}
+	if (check_out(r->o.out))
+		return -1;
+	n = strlen(r->o.out);
+	if (n >= sizeof(buf)) {
+		log_err("--out: %s", strerror(ENAMETOOLONG));
+		return -1;
+	}
+	memcpy(buf, r->o.out, n + 1);
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	if ((slash = strrchr(buf, '/'))) {
+		base = slash + 1;
+		*slash = '\0';
+		parent = slash == buf ? "/" : buf;
+	}
+	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
+		log_err("--out %s: name a new directory for the bundle", r->o.out);
+		return -1;
+	}
+	if (mkdirs(parent, 0755) || !realpath(parent, abs)) {
+		log_err("cannot create %s: %s", parent, strerror(errno));
+		return -1;
+	}
+	if ((size_t)snprintf(r->final, sizeof(r->final), "%s/%s", strcmp(abs, "/") ? abs : "",
+			     base) >= sizeof(r->final)) {
+		log_err("--out: %s", strerror(ENAMETOOLONG));
+		return -1;
+	}
+	snprintf(r->out, sizeof(r->out), "%s.partial-%.8s", r->final, r->id);
+	if (mkdir(r->out, 0755)) {
+		log_err("cannot create the bundle directory %s: %s", r->out, strerror(errno));
+		return -1;
+	}
+	r->out_made = 1;
+	return 0;
+}
+
+/* The bundle is complete and passed the verifier's checks: it takes its name. */
+static int publish(struct run *r)
+{
+	if (rename(r->out, r->final)) {
+		log_err("cannot rename the bundle %s to %s: %s", r->out, r->final, strerror(errno));
+		return -1;
+	}
+	r->published = 1;
+	return 0;
+}
+
+/* Before the BPF programs load: a missing TPM, a full disk or an unsafe TPM clock is told at once,
+ * each by its own cause (evlog_open logs it). */
 static int open_log(struct run *r)
 {
 	struct evlog_opts eo = {
 		.statedir = r->o.state_dir, .tcti = r->o.tcti, .pcr = (uint32_t)r->o.pcr,
 		.allow_resettable = r->o.allow_resettable, .no_tpm = r->o.no_tpm,
 		.batch_hz = (unsigned)r->o.batch_hz, .ak = r->o.ak,
+		.tpm_timeout_ms = r->o.tpm_timeout * 1000,
 	};
+	int e = evlog_open(&eo, &r->ev);
+
+	if (e == -ENODEV && !r->o.no_tpm)
+		log_err("no usable TPM; use --tcti to name one, or --no-tpm for an unattested "
+			"bundle");
+	return e ? -1 : 0;
+}
+
+static int start_log(struct run *r)
+{
 	uint8_t pdigest[32];
 	size_t n = 0;
 
-	if (evlog_open(&eo, &r->ev)) {
-		if (!r->o.no_tpm)
-			log_err("no usable TPM; use --tcti to name one, or --no-tpm for an "
-				"unattested bundle");
-		return -1;
-	}
 	while (r->o.argv[n])
 		n++;
 	policy_digest(r->policy, pdigest);
 	if (evlog_run_start(r->ev, &(struct evlog_run_info){
 		    .run_id = r->id, .argv = (const char *const *)r->o.argv, .argc = n,
 		    .cwd = r->cwd, .uid = getuid(),
-		    .policy_sha256 = pdigest, .backend = access_backend_name(r->access) })) {
+		    .policy_sha256 = pdigest, .backend = access_backend_name(r->access),
+		    .nonce = r->o.nonce, .nonce_len = r->o.nonce_len })) {
 		log_err("cannot start the run in the event log %s", evlog_path(r->ev));
 		return -1;
 	}
 	return 0;
+}
+
+/* Closes every descriptor from 3 up but the n in keep. */
+static void keep_fds(const int *keep, size_t n)
+{
+	unsigned lo = 3;
+
+	for (unsigned fd = 3; fd < 1024 && n; fd++) {
+		bool kept = false;
+
+		for (size_t i = 0; i < n; i++)
+			kept |= keep[i] == (int)fd;
+		if (!kept)
+			continue;
+		if (fd > lo)
+			close_range(lo, fd - 1, 0);
+		lo = fd + 1;
+	}
+	close_range(lo, ~0U, 0);
+}
+
+/*
+ * A child that outlives a SIGKILL of aicert-trace: it waits on a pipe only aicert writes to. EOF
+ * without aicert's "done" byte means aicert is gone, and the run's processes would go on untraced:
+ * the watchdog kills the run's cgroup and removes it. (A pipe, not PR_SET_PDEATHSIG: no race with
+ * a parent that dies before the child could ask.)
+ */
+static void watchdog(struct run *r, int rfd)
+{
+	const int keep[] = { rfd, r->cg.events_fd, r->cg.lock_fd };
+	ssize_t n;
+	char c;
+
+	signals_reset();
+	/* a terminal's ^C or a hang-up reaches the whole process group; it is aicert's to handle */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	keep_fds(keep, sizeof(keep) / sizeof(keep[0]));
+	prctl(PR_SET_NAME, "aicert-watchdog");
+	do
+		n = read(rfd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		_exit(0);
+	log_err("aicert-trace died during run %s: killing the run's processes (cgroup %s), "
+		"which would go on untraced", r->id, r->cg.path);
+	run_cgroup_destroy(&r->cg, 1);
+	_exit(0);
+}
+
+static int watchdog_start(struct run *r)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		log_err("cannot create a pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_err("cannot fork the watchdog: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		watchdog(r, p[0]);
+	}
+	close(p[0]);
+	r->wd_fd = p[1];
+	r->wd_pid = pid;
+	return 0;
+}
+
+/* aicert ends normally (the run's processes are gone, or left on purpose: detached). */
+static void watchdog_stop(struct run *r)
+{
+	ssize_t n;
+
+	if (r->wd_fd < 0)
+		return;
+	n = write(r->wd_fd, "q", 1);
+	(void)n;
+	close(r->wd_fd);
+	r->wd_fd = -1;
+	while (waitpid(r->wd_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+static void push(struct procs *p, struct proc_id **v, size_t *n, size_t *cap, struct proc_id id)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+		struct proc_id *nv = realloc(*v, c * sizeof(*nv));
+
+		if (!nv) {
+			p->nomem = true;
+			return;
+		}
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = id;
+}
+
+static void procs_add(struct procs *p, uint32_t tgid, uint64_t start)
+{
+	pthread_mutex_lock(&p->mu);
+	push(p, &p->v, &p->n, &p->cap, (struct proc_id){ tgid, start });
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void procs_del(struct procs *p, uint32_t tgid, uint64_t start)
+{
+	size_t i;
+
+	pthread_mutex_lock(&p->mu);
+	for (i = p->n; i-- > 0;)
+		if (p->v[i].tgid == tgid && p->v[i].start == start) {
+			p->v[i] = p->v[--p->n];
+			break;
+		}
+	if (i == (size_t)-1) /* the command itself: its fork came before it was in scope */
+		push(p, &p->gone, &p->ngone, &p->capgone, (struct proc_id){ tgid, start });
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* The command left the cgroup if its exit was never seen in scope. */
+static bool root_escaped(struct procs *p)
+{
+	bool seen = false;
+
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < p->ngone && !seen; i++)
+		seen = p->gone[i].tgid == p->root;
+	pthread_mutex_unlock(&p->mu);
+	return p->root && !seen;
+}
+
+/*
+ * The drain thread's callback: it follows the run's processes (a fork record adds one, an exit
+ * record removes it) before the collector gets the record. A process still listed when the
+ * cgroup is empty left the cgroup while it ran: out of the BPF programs' scope.
+ */
+static void on_record(const void *rec, size_t len, void *ctx)
+{
+	struct run *r = ctx;
+	const struct ac_proc *p = rec;
+
+	if (len >= sizeof(*p) && p->hdr.size >= sizeof(*p)) {
+		if (p->hdr.type == AC_REC_FORK)
+			procs_add(&r->procs, p->child_tgid, p->child_start_time);
+		else if (p->hdr.type == AC_REC_EXIT)
+			procs_del(&r->procs, p->task.tgid, p->task.start_time);
+	}
+	collector_on_record(rec, len, r->coll);
+}
+
+static void tell_escape(uint32_t pid)
+{
+	log_warn("INCOMPLETE: process %u left the run's cgroup while it ran: what it did after is "
+		 "not recorded; the bundle marks the run detached",
+		 pid);
+}
+
+/* After the final drain: the processes that left the run's cgroup (0 when none). */
+static size_t escaped(struct run *r, const struct access_stats *as)
+{
+	size_t n = r->procs.n + root_escaped(&r->procs);
+
+	if (root_escaped(&r->procs))
+		tell_escape(r->procs.root);
+	for (size_t i = 0; i < r->procs.n; i++)
+		tell_escape(r->procs.v[i].tgid);
+	if (r->procs.nomem)
+		log_warn("out of memory while following the run's processes: escapes from its "
+			 "cgroup may have gone unnoticed");
+	if (n && as->rb_drops)
+		log_warn("(with events lost, some of those may simply be exits that were lost)");
+	return n;
 }
 
 static int setup(struct run *r)
@@ -542,26 +819,34 @@ static int setup(struct run *r)
 		log_err("cannot load the built-in policy");
 		return -1;
 	}
-	if (prepare_out(&r->o, r->id, r->out, sizeof(r->out)))
+	if (prepare_out(r))
 		return -1;
-	if (policy_add_exclude(r->policy, r->out)) {
-		log_err("cannot exclude the bundle directory %s from the trace", r->out);
+	if (policy_add_exclude(r->policy, r->out) || policy_add_exclude(r->policy, r->final)) {
+		log_err("cannot exclude the bundle directory %s from the trace", r->final);
 		return -1;
 	}
 	if (r->o.cache_dir) {
 		r->cache = hashcache_open(r->o.cache_dir, &e);
-		if (!r->cache)
-			log_warn("hash cache %s unusable (%s); hashing without it", r->o.cache_dir,
-				 strerror(e < 0 ? -e : e));
+		if (r->cache && access(r->o.cache_dir, W_OK))
+			e = errno;
+		if (!r->cache || e) {
+			log_err("the hash cache %s is unusable (%s); --no-cache hashes without one",
+				r->o.cache_dir, strerror(e < 0 ? -e : e));
+			return -1;
+		}
 	}
+	if (open_log(r))
+		return -1;
+	if (run_cgroup_sweep() < 0 || run_cgroup_create(&r->cg, r->id))
+		return -1;
+	r->cg_made = 1;
+	if (watchdog_start(r))
+		return -1;
 	r->access = access_open(&(struct access_opts){ .backend = r->o.backend }, &e);
 	if (!r->access)
 		return -1;
-	if (open_log(r))
+	if (start_log(r))
 		return -1;
-	if (run_cgroup_create(&r->cg, r->id))
-		return -1;
-	r->cg_made = 1;
 	if (access_scope_add(r->access, r->cg.id)) {
 		log_err("cannot scope the BPF programs to the run's cgroup");
 		return -1;
@@ -573,7 +858,7 @@ static int setup(struct run *r)
 		log_err("cannot start the collector: %s", strerror(ENOMEM));
 		return -1;
 	}
-	if (access_start(r->access, collector_on_record, r->coll)) {
+	if (access_start(r->access, on_record, r)) {
 		log_err("cannot start draining the ring buffer");
 		return -1;
 	}
@@ -653,7 +938,7 @@ static void summary(struct run *r, const struct collector_stats *cs, const struc
 			 (unsigned long long)evlog_tpm_commands(r->ev));
 	else
 		log_warn("UNATTESTED bundle (--no-tpm): nothing binds it to a TPM");
-	log_info("bundle written to %s", r->out);
+	log_info("bundle written to %s", r->final);
 }
 
 /* bom.json's status text -> the event log's code; aicert-verify maps it back the same way */
@@ -806,6 +1091,34 @@ cleanup:
 	return rc;
 }
 
+/*
+ * The verifier's own checks (verify_bundle, what aicert-verify runs) on the bundle just written,
+ * with the run's own AK pinned and its nonce: a run never reports success for a bundle that
+ * aicert-verify would reject. An incomplete run may fail only the "complete" check.
+ */
+static int self_check(struct run *r)
+{
+	char ak[PATH_MAX + 48];
+	struct verify_report rep;
+	struct verify_opts vo = { .bundle = r->out, .ak_pem = ak,
+				  .nonce = r->o.nonce_len ? r->o.nonce : NULL,
+				  .nonce_len = r->o.nonce_len,
+				  .allow_resettable = r->o.allow_resettable };
+	int code;
+
+	if (!r->bom.attested)
+		return 0; /* nothing to check it against: summary() says UNATTESTED */
+	snprintf(ak, sizeof(ak), "%s/ak.pub.pem", r->out);
+	code = verify_bundle(&vo, &rep);
+	if (code == VERIFY_EXIT_OK || (code == VERIFY_EXIT_INCOMPLETE && !r->bom.run.complete))
+		return 0;
+	for (int i = 0; i < VERIFY_N_CHECKS; i++)
+		if (!rep.checks[i].ok)
+			log_err("aicert-verify would reject this bundle: FAIL %s: %s",
+				rep.checks[i].name, rep.checks[i].reason);
+	return -1;
+}
+
 static int finish(struct run *r, int status, int detached, int *strict_fail)
 {
 	struct access_stats as;
@@ -813,6 +1126,8 @@ static int finish(struct run *r, int status, int detached, int *strict_fail)
 
 	access_stop(r->access);
 	access_stats(r->access, &as);
+	if (escaped(r, &as))
+		detached = 1;
 	clock_gettime(CLOCK_REALTIME, &r->finished);
 	if (fill_bom(r, status, detached, &as)) {
 		log_err("out of memory");
@@ -823,13 +1138,13 @@ static int finish(struct run *r, int status, int detached, int *strict_fail)
 		return -1;
 	}
 	collector_stats(r->coll, &cs);
-	if (r->cache && hashcache_save(r->cache))
-		log_warn("cannot save the hash cache in %s", r->o.cache_dir);
+	/* hashcache_save logged why; the bundle is still written, but the run fails */
+	r->cache_failed = r->cache && hashcache_save(r->cache);
 	if (r->ev_err || log_run_end(r, status, detached, &as)) {
 		log_err("cannot append the run to the event log %s", evlog_path(r->ev));
 		return -1;
 	}
-	if (write_docs(r) || seal(r))
+	if (write_docs(r) || seal(r) || self_check(r) || publish(r))
 		return -1;
 	summary(r, &cs, &as);
 	*strict_fail = as.rb_drops || as.path_trunc || cs.unhashed || detached;
@@ -843,17 +1158,21 @@ static void teardown(struct run *r)
 	collector_free(r->coll);
 	evlog_close(r->ev);
 	access_close(r->access);
+	watchdog_stop(r);
 	if (r->cg_made)
 		run_cgroup_destroy(&r->cg, 0);
 	hashcache_close(r->cache);
 	policy_free(r->policy);
 	bom_free(&r->bom);
 	free(r->cwd);
+	free(r->procs.v);
+	free(r->procs.gone);
+	pthread_mutex_destroy(&r->procs.mu);
 }
 
 int main(int argc, char **argv)
 {
-	struct run r = { 0 };
+	struct run r = { .wd_fd = -1, .procs.mu = PTHREAD_MUTEX_INITIALIZER };
 	int status = 0, detached, strict_fail = 0, rc = EXIT_AICERT;
 	struct spawn_err se;
 	pid_t pid;
@@ -885,6 +1204,7 @@ int main(int argc, char **argv)
 	pid = spawn(&r.o, &r.cg, &se);
 	if (pid < 0)
 		goto out;
+	r.procs.root = (uint32_t)pid;
 	if (wait_child(pid, &status)) {
 		log_err("lost track of the command: %s", strerror(errno));
 		goto out;
@@ -902,6 +1222,11 @@ int main(int argc, char **argv)
 	if (finish(&r, status, detached, &strict_fail))
 		goto out;
 	rc = exit_status(status);
+	if (r.cache_failed) {
+		log_err("the bundle is complete, but the hash cache %s could not be saved: exit %d",
+			r.o.cache_dir, EXIT_AICERT);
+		rc = EXIT_AICERT;
+	}
 	if (r.o.strict && strict_fail && rc == 0) {
 		log_err("--strict: the record is incomplete (lost events, truncated paths, "
 			"unmeasured files or a detached run)");
@@ -910,7 +1235,9 @@ int main(int argc, char **argv)
 out:
 	teardown(&r);
 	/* nothing ran: leave no empty bundle directory behind (rmdir keeps a non-empty one) */
-	if (!r.started.tv_sec && r.o.out_created && r.out[0])
+	if (!r.started.tv_sec && r.out_made)
 		rmdir(r.out);
+	else if (r.out_made && !r.published)
+		log_err("no bundle: what was written is left in %s", r.out);
 	return rc;
 }

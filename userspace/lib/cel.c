@@ -31,6 +31,7 @@ enum {
 	F_BACKEND = 24,
 	F_VERSION = 25,
 	F_EXE = 26,
+	F_NONCE = 27,
 	F_FILE = 30,
 	F_LOST = 40,
 	F_EXIT = 50,
@@ -693,6 +694,8 @@ static void enc_kind(struct wbuf *b, const struct cel_event *ev)
 		wb_str(b, F_BACKEND, ev->backend);
 		wb_str(b, F_VERSION, ev->version);
 		wb_tlv(b, F_EXE, ev->exe_sha256, 32);
+		if (ev->nonce_len)
+			wb_tlv(b, F_NONCE, ev->nonce, ev->nonce_len);
 		break;
 	case CEL_KIND_BATCH:
 		for (size_t i = 0; i < ev->n_files; i++)
@@ -909,6 +912,11 @@ static int dec_field(const struct tlv *t, struct cel_event *ev)
 		return dec_str(t, &ev->version);
 	case F_EXE:
 		return dec_bytes(t, ev->exe_sha256, 32);
+	case F_NONCE:
+		if (!t->len || t->len > CEL_NONCE_MAX)
+			return -EBADMSG;
+		ev->nonce_len = t->len;
+		return dec_bytes(t, ev->nonce, t->len);
 	case F_LOST:
 		return dec_uint(t, 8, &ev->lost);
 	case F_EXIT:
@@ -1066,6 +1074,8 @@ static void jkind(json_t *o, const struct cel_event *ev)
 		json_object_set_new(o, "aicert_version",
 				    json_string(ev->version ? ev->version : ""));
 		json_object_set_new(o, "aicert_sha256", jhex(ev->exe_sha256, 32));
+		if (ev->nonce_len)
+			json_object_set_new(o, "nonce", jhex(ev->nonce, ev->nonce_len));
 		break;
 	case CEL_KIND_BATCH:
 		json_object_set_new(o, "files", jfiles(ev));

@@ -36,6 +36,7 @@ enum cel_type {
  * rejects unknown and repeated algorithms, and each log record carries this array. */
 #define CEL_MAX_BANKS 5
 #define CEL_MAX_DIGEST 64
+#define CEL_NONCE_MAX 64 /* a verifier's challenge, as manifest.json's MANIFEST_NONCE_MAX */
 
 struct cel_digest {
 	uint16_t alg; /* TPM2_ALG_SHA1, TPM2_ALG_SHA256, ... */
@@ -119,6 +120,8 @@ struct cel_event {
 	char *backend;
 	char *version;
 	uint8_t exe_sha256[32];
+	uint8_t nonce[CEL_NONCE_MAX]; /* the verifier's challenge given before the run (--nonce) */
+	size_t nonce_len;	      /* 0: none */
 	/* batch */
 	struct cel_file *files;
 	size_t n_files;

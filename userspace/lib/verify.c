@@ -1547,10 +1547,42 @@ static bool same_str(const char *a, const char *b)
 	return a && b && !strcmp(a, b);
 }
 
+/*
+ * --nonce: the quote carries it (check_quote), and so must run_start, written before the command
+ * ran. A quote alone proves only that the log is current: an older run quoted again with a
+ * fresh nonce would pass it. Fails the quote check, as a wrong nonce in the quote does.
+ */
+static void check_nonce(struct ctx *c, const struct cel_event *s)
+{
+	char want[2 * CEL_NONCE_MAX + 1], got[2 * CEL_NONCE_MAX + 1];
+
+	if (!c->o->nonce)
+		return;
+	if (!s->nonce_len) {
+		fail(c, VERIFY_QUOTE,
+		     "--nonce: run_start of run %s records no nonce, so the run may have started "
+		     "before the challenge (the quote only shows that the log is current)",
+		     c->run_id);
+		return;
+	}
+	if (s->nonce_len != c->o->nonce_len || memcmp(s->nonce, c->o->nonce, s->nonce_len)) {
+		hex_encode(s->nonce, s->nonce_len, got);
+		hex_encode(c->o->nonce,
+			   c->o->nonce_len < CEL_NONCE_MAX ? c->o->nonce_len : CEL_NONCE_MAX, want);
+		fail(c, VERIFY_QUOTE,
+		     "--nonce: run_start of run %s records nonce %.32s%s, not %.32s%s: the run did "
+		     "not start after this challenge",
+		     c->run_id, got, strlen(got) > 32 ? "..." : "", want,
+		     strlen(want) > 32 ? "..." : "");
+	}
+}
+
 /* The command, cwd and backend recorded at run_start (bytes: bom_read decodes "_b64"). */
 static bool check_start(struct ctx *c, const struct bom_run *run)
 {
 	const struct cel_event *s = c->start;
+
+	check_nonce(c, s);
 
 	if (run->argc != s->argc) {
 		fail(c, VERIFY_BOM, "command: bom.json has %zu arguments, run_start %zu", run->argc,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -95,19 +96,37 @@ static int write_file(const char *dir, const char *name, const char *val)
 	return ret;
 }
 
-int run_cgroup_create(struct run_cgroup *cg, const char *name)
+/* The parent <root>/aicert, created if needed, opened and flock'ed (LOCK_EX): a sweep and a
+ * creation never interleave, so a sweep cannot take a new run's cgroup before its owner locks
+ * it. Returns the fd or -errno. */
+static int lock_parent(char *parent, size_t len)
 {
-	char root[4000], parent[4096], events[4200];
+	char root[4000];
+	int ret, fd;
+
+	if ((ret = cgroup2_root(root, sizeof(root))))
+		return ret;
+	if ((size_t)snprintf(parent, len, "%s/aicert", root) >= len)
+		return -ENAMETOOLONG;
+	if ((ret = mkdir_ok(parent)))
+		return ret;
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		ret = -errno;
+		log_err("cannot lock %s: %s", parent, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+static int create_locked(struct run_cgroup *cg, const char *parent, const char *name)
+{
+	char events[4200];
 	struct stat st;
 	int ret;
 
-	memset(cg, 0, sizeof(*cg));
-	cg->events_fd = -1;
-	if ((ret = cgroup2_root(root, sizeof(root))))
-		return ret;
-	snprintf(parent, sizeof(parent), "%s/aicert", root);
-	if ((ret = mkdir_ok(parent)))
-		return ret;
 	if ((size_t)snprintf(cg->path, sizeof(cg->path), "%s/%s", parent, name) >= sizeof(cg->path))
 		return -ENAMETOOLONG;
 	if (mkdir(cg->path, 0755)) {
@@ -116,9 +135,10 @@ int run_cgroup_create(struct run_cgroup *cg, const char *name)
 		cg->path[0] = 0;
 		return ret;
 	}
-	if (stat(cg->path, &st)) {
+	cg->lock_fd = open(cg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg->lock_fd < 0 || flock(cg->lock_fd, LOCK_EX | LOCK_NB) || fstat(cg->lock_fd, &st)) {
 		ret = -errno;
-		log_err("cannot stat %s: %s", cg->path, strerror(errno));
+		log_err("cannot open and lock %s: %s", cg->path, strerror(errno));
 		goto cleanup;
 	}
 	cg->id = st.st_ino;
@@ -134,6 +154,23 @@ int run_cgroup_create(struct run_cgroup *cg, const char *name)
 cleanup:
 	rmdir(cg->path);
 	cg->path[0] = 0;
+	if (cg->lock_fd >= 0)
+		close(cg->lock_fd);
+	cg->lock_fd = -1;
+	return ret;
+}
+
+int run_cgroup_create(struct run_cgroup *cg, const char *name)
+{
+	char parent[4096];
+	int pfd, ret;
+
+	memset(cg, 0, sizeof(*cg));
+	cg->events_fd = cg->lock_fd = -1;
+	if ((pfd = lock_parent(parent, sizeof(parent))) < 0)
+		return pfd;
+	ret = create_locked(cg, parent, name);
+	close(pfd);
 	return ret;
 }
 
@@ -149,13 +186,13 @@ int run_cgroup_join(const struct run_cgroup *cg)
 	return ret;
 }
 
-int run_cgroup_empty(const struct run_cgroup *cg)
+static int populated(int events_fd)
 {
 	char buf[512];
 	ssize_t n;
 	const char *p;
 
-	n = pread(cg->events_fd, buf, sizeof(buf) - 1, 0);
+	n = pread(events_fd, buf, sizeof(buf) - 1, 0);
 	if (n < 0)
 		return -errno;
 	buf[n] = 0;
@@ -163,6 +200,11 @@ int run_cgroup_empty(const struct run_cgroup *cg)
 	if (!p)
 		return -EPROTO;
 	return p[strlen("populated ")] == '0';
+}
+
+int run_cgroup_empty(const struct run_cgroup *cg)
+{
+	return populated(cg->events_fd);
 }
 
 static long long now_ms(void)
@@ -257,8 +299,67 @@ void run_cgroup_destroy(struct run_cgroup *cg, int kill_rest)
 	}
 	if (cg->events_fd >= 0)
 		close(cg->events_fd);
-	cg->events_fd = -1;
+	if (cg->lock_fd >= 0)
+		close(cg->lock_fd);
+	cg->events_fd = cg->lock_fd = -1;
 	cg->path[0] = 0;
+}
+
+/* One entry of <root>/aicert: 1 removed, 0 left alone (its run is alive, or busy). */
+static int sweep_one(int dfd, const char *parent, const char *name)
+{
+	char path[4400];
+	int fd, ev, empty, ret = 0;
+
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB)) /* its aicert-trace (or watchdog) holds it */
+		goto cleanup;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", parent, name) >= sizeof(path))
+		goto cleanup;
+	ev = openat(fd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+	empty = ev >= 0 ? populated(ev) : -errno;
+	if (ev >= 0)
+		close(ev);
+	if (empty == 0) {
+		log_warn("cgroup %s of a run whose aicert-trace is gone still has processes, "
+			 "untraced; `echo 1 > %s/cgroup.kill` stops them",
+			 path, path);
+	} else if (empty == 1) {
+		rmdir_children(path, 0);
+		ret = !rmdir(path);
+		if (ret)
+			log_info("removed the cgroup %s of a run that ended without cleaning up",
+				 path);
+	}
+cleanup:
+	close(fd);
+	return ret;
+}
+
+int run_cgroup_sweep(void)
+{
+	char parent[4096];
+	struct dirent *e;
+	int pfd, n = 0;
+	DIR *d;
+
+	if ((pfd = lock_parent(parent, sizeof(parent))) < 0)
+		return pfd;
+	d = fdopendir(dup(pfd));
+	if (!d) {
+		n = -errno;
+		log_err("cannot read %s: %s", parent, strerror(errno));
+		close(pfd);
+		return n;
+	}
+	while ((e = readdir(d)))
+		if (e->d_type == DT_DIR && strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n += sweep_one(dirfd(d), parent, e->d_name);
+	closedir(d);
+	close(pfd);
+	return n;
 }
 
 static int path_level(const char *root, const char *path)

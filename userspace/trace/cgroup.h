@@ -12,13 +12,22 @@ struct run_cgroup {
 	char path[4096]; /* absolute path of the run's cgroup directory */
 	uint64_t id;     /* cgroup v2 id (the directory's inode number) */
 	int events_fd;   /* open cgroup.events, for waiting until the cgroup is empty */
+	int lock_fd;     /* the directory, flock'ed for the run's life: the run is alive */
 };
 
 /*
  * Finds the cgroup v2 hierarchy through /proc/mounts (mounting one under /run/aicert/cgroup2
- * when the system has none) and creates <root>/aicert/<name>. Returns 0 or -errno (logged).
+ * when the system has none) and creates <root>/aicert/<name>, holding a flock on it for as long
+ * as lock_fd is open (in this process or a child that inherited it). Returns 0 or -errno
+ * (logged).
  */
 int run_cgroup_create(struct run_cgroup *cg, const char *name);
+/*
+ * Removes the cgroups left under <root>/aicert/ by runs whose aicert-trace is gone (no flock
+ * held) and that no process uses any more; warns about such a cgroup that still has processes.
+ * Returns how many it removed, or -errno.
+ */
+int run_cgroup_sweep(void);
 /* Moves the calling process into the cgroup (in the child, before exec). 0 or -errno. */
 int run_cgroup_join(const struct run_cgroup *cg);
 /* 1 when no process is left in the cgroup, 0 when some is, -errno on error. */

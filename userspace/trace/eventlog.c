@@ -29,6 +29,7 @@ struct evlog {
 	int fd, lock_fd;
 	bool locked; /* held from evlog_export() to evlog_quote() */
 	bool no_tpm;
+	bool existed; /* the log file was there before this handle opened it */
 	struct tpm *tpm;
 	struct tpm_ak_opts ak;
 	uint32_t pcr;
@@ -120,35 +121,103 @@ static void unlock(struct evlog *ev)
 
 /* ---- reading the log ---- */
 
-static int read_range(struct evlog *ev, uint64_t from, uint8_t **buf, size_t *len)
+/*
+ * The log is read one record at a time through a buffer the size of its largest record, so a
+ * run's memory does not grow with the host log, which holds every run since boot.
+ */
+#define READ_CHUNK 65536
+
+struct reader {
+	int fd;
+	const char *path;
+	uint64_t pos, end; /* file offset of buf[0]; where reading stops */
+	uint8_t *buf;
+	size_t len, off, cap;
+	char err[CEL_ERR_MAX];
+};
+
+static void reader_init(struct reader *rd, const struct evlog *ev, uint64_t from, uint64_t end)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->fd = ev->fd;
+	rd->path = ev->path;
+	rd->pos = from;
+	rd->end = end;
+}
+
+static int reader_fill(struct reader *rd)
+{
+	size_t want;
+	ssize_t n;
+
+	if (rd->off) /* keep the start of the record being read */
+		memmove(rd->buf, rd->buf + rd->off, rd->len - rd->off);
+	rd->pos += rd->off;
+	rd->len -= rd->off;
+	rd->off = 0;
+	if (rd->cap - rd->len < READ_CHUNK) {
+		size_t cap =
+		    rd->cap * 2 > rd->len + READ_CHUNK ? rd->cap * 2 : rd->len + READ_CHUNK;
+		uint8_t *p = realloc(rd->buf, cap);
+
+		if (!p)
+			return -ENOMEM;
+		rd->buf = p;
+		rd->cap = cap;
+	}
+	want = rd->cap - rd->len;
+	if (want > rd->end - rd->pos - rd->len)
+		want = rd->end - rd->pos - rd->len;
+	do
+		n = pread(rd->fd, rd->buf + rd->len, want, rd->pos + rd->len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		log_err("cannot read %s: %s", rd->path, strerror(errno));
+		return -errno;
+	}
+	if (n == 0) /* shorter than it was */
+		rd->end = rd->pos + rd->len;
+	rd->len += n;
+	return 0;
+}
+
+/* 1: a record, at file offset *at; 0: the end; -ENODATA: a torn tail at *at; -EBADMSG: a
+ * malformed record at *at (rd->err says why); another -errno. */
+static int reader_next(struct reader *rd, struct cel_record *r, uint64_t *at)
+{
+	size_t used = 0;
+	int ret;
+
+	for (;;) {
+		*at = rd->pos + rd->off;
+		if (rd->off == rd->len && rd->pos + rd->len >= rd->end)
+			return 0;
+		if (rd->off < rd->len) {
+			ret = cel_record_decode(rd->buf + rd->off, rd->len - rd->off, *at, r, &used,
+						rd->err);
+			if (!ret) {
+				rd->off += used;
+				return 1;
+			}
+			if (ret != -ENODATA || rd->pos + rd->len >= rd->end)
+				return ret;
+		}
+		if ((ret = reader_fill(rd)))
+			return ret;
+	}
+}
+
+static void reader_free(struct reader *rd)
+{
+	free(rd->buf);
+	rd->buf = NULL;
+}
+
+static uint64_t file_size(const struct evlog *ev)
 {
 	struct stat st;
-	size_t n, got = 0;
 
-	*buf = NULL;
-	*len = 0;
-	if (fstat(ev->fd, &st))
-		return -errno;
-	if ((uint64_t)st.st_size <= from)
-		return 0;
-	n = st.st_size - from;
-	if (!(*buf = malloc(n)))
-		return -ENOMEM;
-	while (got < n) {
-		ssize_t r = pread(ev->fd, *buf + got, n - got, from + got);
-
-		if (r <= 0) {
-			int err = r < 0 ? -errno : -EIO;
-
-			log_err("cannot read %s: %s", ev->path, strerror(-err));
-			free(*buf);
-			*buf = NULL;
-			return err;
-		}
-		got += r;
-	}
-	*len = n;
-	return 0;
+	return fstat(ev->fd, &st) ? 0 : (uint64_t)st.st_size;
 }
 
 static const struct cel_digest *rec_digest(const struct cel_record *r, uint16_t alg)
@@ -322,15 +391,14 @@ static int append_recovery(struct evlog *ev, uint64_t last_good, uint64_t droppe
 
 /* ---- validation and recovery ---- */
 
-/* The log cannot be bound to the PCR: keep it aside, start a new one. */
-static int restart_log(struct evlog *ev, uint64_t last_recnum, uint64_t size)
+/* The log cannot be used as it is: keep it aside as <log>.<why>-<ns>, start a new one. */
+static int restart_log(struct evlog *ev, const char *why, uint64_t last_good, uint64_t size)
 {
 	char aside[PATH_MAX + 64];
 	int ret;
 
-	snprintf(aside, sizeof(aside), "%s.unbound-%llu", ev->path, (unsigned long long)now_ns());
-	log_warn("%s does not replay to PCR %u; moving it to %s and starting a new log", ev->path,
-		 ev->pcr, aside);
+	snprintf(aside, sizeof(aside), "%s.%s-%llu", ev->path, why, (unsigned long long)now_ns());
+	log_warn("moving %s to %s and starting a new log", ev->path, aside);
 	if (rename(ev->path, aside)) {
 		log_err("cannot move %s aside: %s", ev->path, strerror(errno));
 		return -errno;
@@ -343,112 +411,198 @@ static int restart_log(struct evlog *ev, uint64_t last_recnum, uint64_t size)
 	}
 	if ((ret = append_baseline(ev)))
 		return ret;
-	return append_recovery(ev, last_recnum, size);
+	return append_recovery(ev, last_good, size);
+}
+
+/* What one pass over the log (or its tail) found. */
+struct scan {
+	uint64_t n;	      /* whole records */
+	uint64_t first, last; /* their first and last recnum */
+	uint64_t before_last; /* the recnum of the one before the last */
+	uint64_t last_at;     /* file offset of the last one */
+	uint64_t valid;	      /* file offset after the last whole record */
+	uint64_t damaged;     /* recnum of the first record whose content fails its digests */
+	int tail;	      /* 0, or why reading stopped early (-ENODATA torn, -EBADMSG) */
+	int fold;	      /* 0, or -EBADMSG: a record for another PCR or lacking a bank */
+	bool baseline;	      /* from 0: the first record is a baseline for our banks */
+	uint32_t first_index; /* from 0: the PCR the first record names */
+	uint8_t prev[CEL_MAX_BANKS][CEL_MAX_DIGEST]; /* the values before the last record */
+};
+
+/* One record of a scan; from offset 0 the first one must be the baseline. */
+static void scan_one(struct evlog *ev, struct scan *sc, const struct cel_record *r, uint64_t at,
+		     bool from_start, uint8_t v[][CEL_MAX_DIGEST])
+{
+	if (!sc->n) {
+		sc->first = r->recnum;
+		sc->first_index = r->index;
+		if (from_start)
+			sc->baseline = !baseline_values(ev, r, v);
+	}
+	/* a writer checks every record's content: the replay alone (digests only) would pass a
+	 * damaged record, which a bundle's export then hides behind the redaction marker */
+	if (sc->damaged == UINT64_MAX &&
+	    (r->content_type != CEL_CT_AICERT || cel_record_check_digests(r, NULL)))
+		sc->damaged = r->recnum;
+	memcpy(sc->prev, v, sizeof(sc->prev));
+	if (!sc->fold)
+		sc->fold = fold(ev, v, r);
+	sc->n++;
+	sc->before_last = sc->last;
+	sc->last = r->recnum;
+	sc->last_at = at;
+}
+
+/* Folds the records from file offset `from` to the end into v. 0 or a read error. */
+static int scan_log(struct evlog *ev, uint64_t from, uint8_t v[][CEL_MAX_DIGEST], struct scan *sc)
+{
+	struct reader rd;
+	struct cel_record r;
+	uint64_t at = from;
+	int ret;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->damaged = UINT64_MAX;
+	sc->valid = from;
+	reader_init(&rd, ev, from, file_size(ev));
+	while ((ret = reader_next(&rd, &r, &at)) == 1) {
+		scan_one(ev, sc, &r, at, from == 0, v);
+		cel_record_free(&r);
+		sc->valid = rd.pos + rd.off;
+	}
+	if (ret == -ENODATA || ret == -EBADMSG) {
+		if (from == 0)
+			log_warn("%s: %s", ev->path, rd.err);
+		sc->tail = ret;
+		ret = 0;
+	}
+	reader_free(&rd);
+	return ret;
 }
 
 /*
- * How many of the log's records the PCR covers: all, or all but the last (a writer died
- * between fsync and extend). -1: neither (or no baseline), the log cannot be bound.
+ * How many records the PCR covers: all, or all but the last (a writer died between fsync and
+ * extend). -1: neither (or no baseline), the log cannot be bound; -2: the TPM failed; -3: the
+ * log is another PCR's.
  */
-static long covered(struct evlog *ev, const struct cel_log *log, uint8_t v[][CEL_MAX_DIGEST])
+static long covered(struct evlog *ev, struct scan *sc, uint8_t v[][CEL_MAX_DIGEST])
 {
-	uint8_t tpm[CEL_MAX_BANKS][CEL_MAX_DIGEST], prev[CEL_MAX_BANKS][CEL_MAX_DIGEST];
+	uint8_t tpm[CEL_MAX_BANKS][CEL_MAX_DIGEST];
 
-	if (log->n && (log->recs[0].index_type != CEL_T_PCR || log->recs[0].index != ev->pcr)) {
+	if (sc->n && sc->first_index != ev->pcr) {
 		log_err("%s is bound to PCR %u, not PCR %u; every writer on a host uses one PCR",
-			ev->path, log->recs[0].index, ev->pcr);
+			ev->path, sc->first_index, ev->pcr);
 		return -3;
 	}
-	if (!log->n || baseline_values(ev, &log->recs[0], v))
+	if (!sc->n || !sc->baseline || sc->fold)
 		return -1;
-	for (size_t i = 0; i < log->n; i++) {
-		memcpy(prev, v, sizeof(prev));
-		if (fold(ev, v, &log->recs[i]))
-			return -1;
-	}
 	if (ev->no_tpm)
-		return log->n;
+		return (long)sc->n;
 	if (tpm_values(ev, tpm))
 		return -2;
 	if (same_values(ev, v, tpm))
-		return log->n;
-	if (same_values(ev, prev, tpm)) {
-		memcpy(v, prev, sizeof(prev));
-		return log->n - 1;
+		return (long)sc->n;
+	if (same_values(ev, sc->prev, tpm)) {
+		memcpy(v, sc->prev, sizeof(sc->prev));
+		return (long)sc->n - 1;
 	}
 	return -1;
 }
 
-/* Under the lock: brings ev up to date with the whole log, repairing it when needed. */
-static int validate_locked(struct evlog *ev)
+static bool all_zero(const struct evlog *ev, uint8_t v[][CEL_MAX_DIGEST])
 {
-	struct cel_log log = {0};
-	uint8_t *buf = NULL, v[CEL_MAX_BANKS][CEL_MAX_DIGEST];
-	size_t len = 0, valid = 0, keep_len;
-	char err[CEL_ERR_MAX] = "";
+	for (size_t b = 0; b < ev->n_algs; b++)
+		for (size_t i = 0; i < cel_alg_size(ev->algs[b]); i++)
+			if (v[b][i])
+				return false;
+	return true;
+}
+
+/*
+ * An empty log. It is new, or it was emptied (truncated, replaced) while the PCR kept its history:
+ * known bytes were there before, or the PCR is not at its reset value. Either way a new baseline
+ * starts; an emptied log is recorded as a recovery.
+ */
+static int start_empty(struct evlog *ev, uint64_t known)
+{
+	uint8_t tpm[CEL_MAX_BANKS][CEL_MAX_DIGEST];
+	bool emptied = known > 0;
+	int ret;
+
+	if (!emptied && ev->existed && !ev->no_tpm) {
+		if ((ret = tpm_values(ev, tpm)))
+			return ret;
+		emptied = !all_zero(ev, tpm);
+	}
+	if (emptied)
+		log_warn("%s is empty, but %s: it was emptied or replaced under aicert", ev->path,
+			 known ? "it held records before" : "the PCR is not at its reset value");
+	if ((ret = append_baseline(ev)) || !emptied)
+		return ret;
+	return append_recovery(ev, UINT64_MAX, known);
+}
+
+/* Keeps the first n records (the PCR covers them) and records what was dropped, if anything. */
+static int keep_covered(struct evlog *ev, const struct scan *sc, long n, uint64_t size)
+{
+	uint64_t keep = (uint64_t)n < sc->n ? sc->last_at : sc->valid;
+	uint64_t last = (uint64_t)n < sc->n ? sc->before_last : sc->last;
+
+	ev->known_size = keep;
+	ev->next_recnum = last + 1;
+	if (keep == size)
+		return 0;
+	if (ftruncate(ev->fd, keep) || fsync(ev->fd)) {
+		log_err("cannot truncate %s: %s", ev->path, strerror(errno));
+		return -errno;
+	}
+	return append_recovery(ev, last, size - keep);
+}
+
+/* Under the lock: brings ev up to date with the whole log, repairing it when needed. `known`:
+ * the bytes this handle knew of before (0: none). */
+static int validate_locked(struct evlog *ev, uint64_t known)
+{
+	uint8_t v[CEL_MAX_BANKS][CEL_MAX_DIGEST] = {{0}};
+	uint64_t size = file_size(ev);
+	struct scan sc;
 	long n;
 	int ret;
 
-	if ((ret = read_range(ev, 0, &buf, &len)))
+	if (!size)
+		return start_empty(ev, known);
+	if ((ret = scan_log(ev, 0, v, &sc)))
 		return ret;
-	if (!len) {
-		ret = append_baseline(ev);
-		goto cleanup;
-	}
-	if (cel_log_decode(buf, len, &log, &valid, err))
-		log_warn("%s: %s", ev->path, err);
-	n = covered(ev, &log, v);
-	if (n == -2 || n == -3) {
-		ret = n == -2 ? -EIO : -EINVAL;
-		goto cleanup;
-	}
+	n = covered(ev, &sc, v);
+	if (n == -2 || n == -3)
+		return n == -2 ? -EIO : -EINVAL;
 	if (n == 0) {
 		/* only a baseline that was never extended: start over, nothing is lost */
 		if (ftruncate(ev->fd, 0)) {
-			ret = -errno;
 			log_err("cannot truncate %s: %s", ev->path, strerror(errno));
-		} else {
-			ret = append_baseline(ev);
+			return -errno;
 		}
-		goto cleanup;
+		return append_baseline(ev);
 	}
 	if (n < 0) {
-		ret = restart_log(ev, log.n ? log.recs[log.n - 1].recnum : UINT64_MAX, len);
-		goto cleanup;
+		log_warn("%s does not replay to PCR %u", ev->path, ev->pcr);
+		return restart_log(ev, "unbound", sc.n ? sc.last : UINT64_MAX, size);
 	}
-	keep_len = valid;
-	if ((size_t)n < log.n) {
-		uint8_t *tail = NULL;
-		size_t tl = 0;
-
-		/* the last record's encoded length */
-		cel_record_encode(&log.recs[n], &tail, &tl);
-		free(tail);
-		keep_len -= tl;
+	if (sc.damaged != UINT64_MAX && sc.damaged < sc.first + (uint64_t)n) {
+		log_warn("%s: record %llu does not match its digests: the log was damaged",
+			 ev->path, (unsigned long long)sc.damaged);
+		return restart_log(ev, "damaged", sc.damaged ? sc.damaged - 1 : UINT64_MAX, size);
 	}
 	memcpy(ev->pcrv, v, sizeof(v));
-	ev->known_size = keep_len;
-	ev->next_recnum = log.recs[n - 1].recnum + 1;
-	if (keep_len == len)
-		goto cleanup;
-	if (ftruncate(ev->fd, keep_len) || fsync(ev->fd)) {
-		ret = -errno;
-		log_err("cannot truncate %s: %s", ev->path, strerror(errno));
-		goto cleanup;
-	}
-	ret = append_recovery(ev, log.recs[n - 1].recnum, len - keep_len);
-cleanup:
-	cel_log_free(&log);
-	free(buf);
-	return ret;
+	return keep_covered(ev, &sc, n, size);
 }
 
 /* Reads what other writers appended since our last look; validates fully on any doubt. */
 static int sync_tail_locked(struct evlog *ev)
 {
-	struct cel_log log = {0};
-	uint8_t *buf = NULL, v[CEL_MAX_BANKS][CEL_MAX_DIGEST], tpm[CEL_MAX_BANKS][CEL_MAX_DIGEST];
-	size_t len = 0, valid = 0;
+	uint8_t v[CEL_MAX_BANKS][CEL_MAX_DIGEST], tpm[CEL_MAX_BANKS][CEL_MAX_DIGEST];
+	uint64_t known = ev->known_size;
+	struct scan sc;
 	struct stat a, b;
 	int ret;
 
@@ -461,37 +615,25 @@ static int sync_tail_locked(struct evlog *ev)
 			log_err("cannot open %s: %s", ev->path, strerror(errno));
 			return -errno;
 		}
-		return validate_locked(ev);
+		return validate_locked(ev, known);
 	}
-	if ((ret = read_range(ev, ev->known_size, &buf, &len)))
-		return ret;
-	if (!len) {
-		struct stat st;
-
-		if (!fstat(ev->fd, &st) && (uint64_t)st.st_size == ev->known_size)
-			goto cleanup;
-		/* shorter than we knew: moved aside or truncated by another writer */
-		ret = validate_locked(ev);
-		goto cleanup;
-	}
+	if (b.st_size == (off_t)known)
+		return 0;
+	if (b.st_size < (off_t)known) /* truncated by someone */
+		return validate_locked(ev, known);
 	memcpy(v, ev->pcrv, sizeof(v));
-	ret = cel_log_decode(buf, len, &log, &valid, NULL);
-	for (size_t i = 0; !ret && i < log.n; i++)
-		ret = fold(ev, v, &log.recs[i]);
-	if (!ret && !ev->no_tpm)
+	if ((ret = scan_log(ev, known, v, &sc)))
+		return ret;
+	if (!sc.fold && !sc.tail && !ev->no_tpm)
 		ret = tpm_values(ev, tpm);
-	if (ret || (!ev->no_tpm && !same_values(ev, v, tpm)) ||
-	    (log.n && log.recs[0].recnum != ev->next_recnum)) {
-		ret = validate_locked(ev);
-		goto cleanup;
-	}
+	if (ret || sc.fold || sc.tail || (!ev->no_tpm && !same_values(ev, v, tpm)) ||
+	    (sc.n && sc.first != ev->next_recnum))
+		return validate_locked(ev, known);
 	memcpy(ev->pcrv, v, sizeof(v));
-	ev->known_size += len;
-	ev->next_recnum = log.recs[log.n - 1].recnum + 1;
-cleanup:
-	cel_log_free(&log);
-	free(buf);
-	return ret;
+	ev->known_size = sc.valid;
+	if (sc.n)
+		ev->next_recnum = sc.last + 1;
+	return 0;
 }
 
 static int append(struct evlog *ev, const struct cel_event *e)
@@ -511,6 +653,22 @@ cleanup:
 
 /* ---- open / close ---- */
 
+/* A quote made while the TPM's clock is not safe is refused by aicert-verify: say so before the
+ * run, not after it. */
+static int clock_check(struct evlog *ev)
+{
+	bool safe = false;
+	int ret = tpm_clock_safe(ev->tpm, &safe);
+
+	if (ret || safe)
+		return ret;
+	log_err("the TPM's clock is not safe (clockInfo.safe = 0): the TPM restarted without an "
+		"orderly shutdown, and aicert-verify rejects every quote made until the TPM next "
+		"saves its clock (within about 70 minutes of TPM uptime; at once when its owner "
+		"advances the clock by 4194304 ms or more with tpm2_setclock)");
+	return -EAGAIN;
+}
+
 static int open_tpm(struct evlog *ev, const struct evlog_opts *o)
 {
 	int ret;
@@ -522,9 +680,10 @@ static int open_tpm(struct evlog *ev, const struct evlog_opts *o)
 		log_warn("UNATTESTED: no TPM; PCR %u is simulated in software", ev->pcr);
 		return 0;
 	}
-	if ((ret = tpm_open(o->tcti, &ev->tpm)))
+	if ((ret = tpm_open(o->tcti, o->tpm_timeout_ms, &ev->tpm)) ||
+	    (ret = tpm_banks(ev->tpm, ev->pcr, ev->algs, &ev->n_algs)))
 		return ret;
-	return tpm_banks(ev->tpm, ev->pcr, ev->algs, &ev->n_algs);
+	return clock_check(ev);
 }
 
 static int open_files(struct evlog *ev, const struct evlog_opts *o)
@@ -550,6 +709,7 @@ static int open_files(struct evlog *ev, const struct evlog_opts *o)
 		log_err("cannot open %s: %s", ev->lock_path, strerror(errno));
 		return -errno;
 	}
+	ev->existed = access(ev->path, F_OK) == 0;
 	ev->fd = open(ev->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (ev->fd < 0) {
 		log_err("cannot open %s: %s", ev->path, strerror(errno));
@@ -578,7 +738,7 @@ int evlog_open(const struct evlog_opts *o, struct evlog **out)
 		goto cleanup;
 	if ((ret = lock(ev)))
 		goto cleanup;
-	ret = validate_locked(ev);
+	ret = validate_locked(ev, 0);
 	unlock(ev);
 	if (ret)
 		goto cleanup;
@@ -754,6 +914,13 @@ int evlog_run_start(struct evlog *ev, const struct evlog_run_info *ri)
 		memcpy(e.policy_digest, ri->policy_sha256, 32);
 	e.backend = (char *)ri->backend;
 	e.version = AICERT_VERSION;
+	if (ri->nonce_len > sizeof(e.nonce)) {
+		log_err("a nonce holds at most %zu bytes", sizeof(e.nonce));
+		return -EINVAL;
+	}
+	if (ri->nonce_len)
+		memcpy(e.nonce, ri->nonce, ri->nonce_len);
+	e.nonce_len = ri->nonce_len;
 	if ((ret = exe_sha256(e.exe_sha256)) || (ret = append(ev, &e)))
 		return ret;
 	return start_flusher(ev);
@@ -834,29 +1001,57 @@ int evlog_run_end(struct evlog *ev, const struct evlog_run_end *re)
 /* ---- bundle ---- */
 
 /* Records of other runs, and anything aicert cannot read, reveal nothing but their digests. */
-static int redact_others(struct cel_log *log, const char *run_id)
+static int redact_other(struct cel_record *r, const char *run_id)
 {
-	for (size_t i = 0; i < log->n; i++) {
-		struct cel_record *r = &log->recs[i];
-		struct cel_event e;
-		bool keep;
-		int ret;
+	struct cel_event e;
+	bool keep;
 
-		if (r->content_type == CEL_CT_REDACTED)
-			continue;
-		keep = r->content_type == CEL_CT_AICERT &&
-		       !cel_event_decode(r->content, r->content_len, &e, NULL);
-		if (keep) {
-			keep = !e.run_id[0] || !strcmp(e.run_id, run_id);
-			cel_event_free(&e);
-		}
-		if (!keep && (ret = cel_record_redact(r)))
-			return ret;
+	if (r->content_type == CEL_CT_REDACTED)
+		return 0;
+	keep = r->content_type == CEL_CT_AICERT &&
+	       !cel_event_decode(r->content, r->content_len, &e, NULL);
+	if (keep) {
+		keep = !e.run_id[0] || !strcmp(e.run_id, run_id);
+		cel_event_free(&e);
 	}
-	return 0;
+	return keep ? 0 : cel_record_redact(r);
 }
 
-static int write_out(const char *path, const uint8_t *p, size_t n)
+#define EXPORT_FLUSH (1 << 20)
+
+/* Streams the first ev->known_size bytes of the log to fd, other runs redacted. */
+static int export_to(struct evlog *ev, const char *run_id, int fd)
+{
+	struct reader rd;
+	struct cel_record r;
+	uint8_t *enc = NULL;
+	size_t elen = 0;
+	uint64_t at;
+	int ret;
+
+	reader_init(&rd, ev, 0, ev->known_size);
+	while ((ret = reader_next(&rd, &r, &at)) == 1) {
+		ret = redact_other(&r, run_id);
+		if (!ret)
+			ret = cel_record_encode(&r, &enc, &elen);
+		cel_record_free(&r);
+		if (!ret && elen >= EXPORT_FLUSH) {
+			ret = fileio_write_all(fd, enc, elen);
+			elen = 0;
+		}
+		if (ret)
+			break;
+	}
+	if (ret == -ENODATA || ret == -EBADMSG)
+		log_err("%s: %s", ev->path, rd.err);
+	if (!ret && elen)
+		ret = fileio_write_all(fd, enc, elen);
+	reader_free(&rd);
+	free(enc);
+	return ret;
+}
+
+static int export_file(struct evlog *ev, const char *run_id, const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ret;
 
@@ -864,7 +1059,7 @@ static int write_out(const char *path, const uint8_t *p, size_t n)
 		log_err("cannot create %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	ret = fileio_write_all(fd, p, n);
+	ret = export_to(ev, run_id, fd);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)
@@ -876,10 +1071,6 @@ static int write_out(const char *path, const uint8_t *p, size_t n)
 
 int evlog_export(struct evlog *ev, const char *run_id, const char *out_path)
 {
-	struct cel_log log = {0};
-	uint8_t *buf = NULL, *enc = NULL;
-	size_t len = 0, elen = 0;
-	char err[CEL_ERR_MAX] = "";
 	int ret;
 
 	run_id = run_id ? run_id : ev->run_id;
@@ -887,24 +1078,14 @@ int evlog_export(struct evlog *ev, const char *run_id, const char *out_path)
 	if ((ret = lock(ev)))
 		goto cleanup;
 	ev->locked = true;
-	if ((ret = sync_tail_locked(ev)) || (ret = read_range(ev, 0, &buf, &len)))
-		goto cleanup;
-	if ((ret = cel_log_decode(buf, ev->known_size, &log, NULL, err))) {
-		log_err("%s: %s", ev->path, err);
-		goto cleanup;
-	}
-	if ((ret = redact_others(&log, run_id)) || (ret = cel_log_encode(&log, &enc, &elen)))
-		goto cleanup;
-	ret = write_out(out_path, enc, elen);
+	if (!(ret = sync_tail_locked(ev)))
+		ret = export_file(ev, run_id, out_path);
 cleanup:
 	if (ret && ev->locked) {
 		ev->locked = false;
 		unlock(ev);
 	}
 	pthread_mutex_unlock(&ev->io);
-	cel_log_free(&log);
-	free(buf);
-	free(enc);
 	return ret;
 }
 

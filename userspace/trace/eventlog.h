@@ -35,6 +35,7 @@ struct evlog_opts {
 	unsigned batch_hz;     /* 0: EVLOG_BATCH_HZ */
 	struct tpm_ak_opts ak; /* zero: ECC AK at TPM_AK_HANDLE_DEFAULT */
 	const char *boot_id;   /* NULL: /proc/sys/kernel/random/boot_id (tests set it) */
+	int tpm_timeout_ms;    /* per TPM command; 0: TPM_TIMEOUT_DEFAULT_MS */
 };
 
 struct evlog_run_info {
@@ -45,6 +46,8 @@ struct evlog_run_info {
 	uint32_t uid;
 	const uint8_t *policy_sha256; /* 32 bytes, NULL: zeros */
 	const char *backend;
+	const uint8_t *nonce; /* the verifier's challenge (--nonce); NULL: none */
+	size_t nonce_len;     /* at most CEL_NONCE_MAX */
 };
 
 struct evlog;
@@ -56,7 +59,8 @@ int evlog_open(const struct evlog_opts *opts, struct evlog **out);
 void evlog_close(struct evlog *ev);
 
 /* Appends the run_start record (run id, argv, cwd, uid, policy, backend, version, the sha256 of
- * /proc/self/exe) and starts the batch flusher. */
+ * /proc/self/exe, the nonce if any: proof that the run began after the challenge) and starts
+ * the batch flusher. */
 int evlog_run_start(struct evlog *ev, const struct evlog_run_info *ri);
 /* Queues one file measurement (thread-safe, no I/O). Returns an earlier flush error if any. */
 int evlog_measure(struct evlog *ev, const char *path, const uint8_t sha256[32], uint64_t size,

@@ -20,11 +20,14 @@
 
 #include "lib/log.h"
 #include "trace/tpm.h"
+#include "trace/tpmguard.h"
 
 struct tpm {
-	TSS2_TCTI_CONTEXT *tcti;
+	TSS2_TCTI_CONTEXT *tcti; /* the guard (tpmguard.h) around the loaded TCTI */
 	ESYS_CONTEXT *ctx;
 	char *conf;
+	int timeout_ms;
+	bool hung_told;
 	uint64_t commands;
 	ESYS_TR ak;
 	uint32_t ak_handle;
@@ -36,6 +39,17 @@ static int esys_rc(struct tpm *t, const char *fn, TSS2_RC rc)
 	t->commands++;
 	if (rc == TSS2_RC_SUCCESS)
 		return 0;
+	if (tpmguard_hung(t->tcti)) {
+		if (!t->hung_told)
+			log_err(
+			    "%s: the TPM (%s) did not answer within %.1f s: it is stopped or hung "
+			    "(--tpm-timeout S waits longer)",
+			    fn, t->conf, t->timeout_ms / 1000.0);
+		else
+			log_err("%s: not sent: the TPM stopped answering earlier", fn);
+		t->hung_told = true;
+		return -ETIMEDOUT;
+	}
 	log_err("%s(0x%x) - %s", fn, rc, Tss2_RC_Decode(rc));
 	return -EIO;
 }
@@ -43,17 +57,23 @@ static int esys_rc(struct tpm *t, const char *fn, TSS2_RC rc)
 #define NOSESS ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE
 #define PWSESS ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE
 
-static int try_tcti(const char *conf, TSS2_TCTI_CONTEXT **out, char *why, size_t whylen,
-		    size_t *whypos)
+static int try_tcti(const char *conf, int timeout_ms, TSS2_TCTI_CONTEXT **out, char *why,
+		    size_t whylen, size_t *whypos)
 {
-	TSS2_RC rc = Tss2_TctiLdr_Initialize(conf, out);
+	bool late = false;
+	TSS2_RC rc = tpmguard_init(conf, timeout_ms, out, &late);
 
 	if (rc == TSS2_RC_SUCCESS)
 		return 0;
-	if (*whypos < whylen)
+	if (*whypos < whylen && late)
+		*whypos += snprintf(why + *whypos, whylen - *whypos,
+				    "%s%s (no answer within %.1f s: the TPM is stopped or hung; "
+				    "--tpm-timeout S waits longer)",
+				    *whypos ? ", " : "", conf, timeout_ms / 1000.0);
+	else if (*whypos < whylen)
 		*whypos += snprintf(why + *whypos, whylen - *whypos, "%s%s (0x%x - %s)",
 				    *whypos ? ", " : "", conf, rc, Tss2_RC_Decode(rc));
-	return -ENODEV;
+	return late ? -ETIMEDOUT : -ENODEV;
 }
 
 /* The candidates, in order: explicit, else env conventions, else the kernel resource manager. */
@@ -77,8 +97,22 @@ static size_t tcti_candidates(const char *tcti, const char **c)
 	return n;
 }
 
-int tpm_open(const char *tcti, struct tpm **out)
+/* The loaded TCTI behind a guard that bounds each command's time. */
+static int guard(struct tpm *t, TSS2_TCTI_CONTEXT **raw)
 {
+	t->tcti = tpmguard_new(*raw, t->timeout_ms);
+	if (!t->tcti) {
+		Tss2_TctiLdr_Finalize(raw);
+		log_err("cannot start the TPM command thread: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	*raw = NULL;
+	return 0;
+}
+
+int tpm_open(const char *tcti, int timeout_ms, struct tpm **out)
+{
+	TSS2_TCTI_CONTEXT *raw = NULL;
 	const char *cand[4];
 	size_t n = tcti_candidates(tcti, cand), whypos = 0;
 	char why[1024] = "";
@@ -87,11 +121,12 @@ int tpm_open(const char *tcti, struct tpm **out)
 
 	if (!t)
 		return -ENOMEM;
+	t->timeout_ms = timeout_ms > 0 ? timeout_ms : TPM_TIMEOUT_DEFAULT_MS;
 	/* tpm2-tss logs every failure at every layer; aicert logs each once, decoded */
 	if (log_level() < LOG_DEBUG)
 		setenv("TSS2_LOG", "all+none", 0);
 	for (size_t i = 0; i < n && ret; i++) {
-		ret = try_tcti(cand[i], &t->tcti, why, sizeof(why), &whypos);
+		ret = try_tcti(cand[i], t->timeout_ms, &raw, why, sizeof(why), &whypos);
 		if (!ret && !(t->conf = strdup(cand[i])))
 			ret = -ENOMEM;
 	}
@@ -103,6 +138,8 @@ int tpm_open(const char *tcti, struct tpm **out)
 			log_err("no TPM reachable: tried %s", why);
 		goto cleanup;
 	}
+	if ((ret = guard(t, &raw)))
+		goto cleanup;
 	ret = esys_rc(t, "Esys_Initialize", Esys_Initialize(&t->ctx, t->tcti, NULL));
 	t->commands = 0; /* Esys_Initialize sends no command */
 	if (ret)
@@ -111,6 +148,8 @@ int tpm_open(const char *tcti, struct tpm **out)
 	*out = t;
 	return 0;
 cleanup:
+	if (raw)
+		Tss2_TctiLdr_Finalize(&raw);
 	tpm_close(t);
 	return ret;
 }
@@ -121,8 +160,7 @@ void tpm_close(struct tpm *t)
 		return;
 	if (t->ctx)
 		Esys_Finalize(&t->ctx);
-	if (t->tcti)
-		Tss2_TctiLdr_Finalize(&t->tcti);
+	tpmguard_free(t->tcti);
 	free(t->conf);
 	free(t);
 }
@@ -187,6 +225,17 @@ int tpm_banks(struct tpm *t, uint32_t pcr, uint16_t *algs, size_t *n)
 	}
 cleanup:
 	Esys_Free(cap);
+	return ret;
+}
+
+int tpm_clock_safe(struct tpm *t, bool *safe)
+{
+	TPMS_TIME_INFO *ti = NULL;
+	int ret = ESYS(t, Esys_ReadClock, NOSESS, &ti);
+
+	if (!ret)
+		*safe = ti->clockInfo.safe == TPM2_YES;
+	Esys_Free(ti);
 	return ret;
 }
 

@@ -17,6 +17,8 @@
 #define TPM_PCR_IMA 10
 #define TPM_AK_HANDLE_DEFAULT 0x81010020u
 #define TPM_AK_CERT_NV 0x01C101D0u /* TCG's AK certificate index */
+/* The longest a TPM command may take; an RSA key is created once, within it on real TPMs. */
+#define TPM_TIMEOUT_DEFAULT_MS 60000
 
 enum tpm_ak_alg {
 	TPM_AK_ECC = 0, /* NIST P-256, ECDSA with SHA-256 (default) */
@@ -28,9 +30,11 @@ struct tpm;
 /*
  * Opens a TPM. tcti NULL or "": $TPM2TOOLS_TCTI, $TCTI, $TSS2_TCTI (each one set, in that order),
  * then device:/dev/tpmrm0 when it exists; the first that initialises wins. When none does, the
- * error names every TCTI tried and why it failed.
+ * error names every TCTI tried and why it failed. Every command then gets at most timeout_ms
+ * (0: TPM_TIMEOUT_DEFAULT_MS) to answer; past it the command fails with -ETIMEDOUT, and so does
+ * every later one (the TPM is treated as gone).
  */
-int tpm_open(const char *tcti, struct tpm **out);
+int tpm_open(const char *tcti, int timeout_ms, struct tpm **out);
 void tpm_close(struct tpm *t);
 /* The TCTI configuration string in use. */
 const char *tpm_tcti(const struct tpm *t);
@@ -38,6 +42,10 @@ const char *tpm_tcti(const struct tpm *t);
 /* 0 when pcr may be aicert's dedicated PCR: 0..23, not 10 (IMA's), and not 16 or 23 (resettable
  * by anyone, so forgeable: -EPERM) unless allow_resettable. Logs why it refuses. */
 int tpm_pcr_check(uint32_t pcr, bool allow_resettable);
+
+/* TPM2_ReadClock's clockInfo.safe: false after the TPM restarted without an orderly shutdown,
+ * until it next saves its clock; a quote made meanwhile is refused by aicert-verify. */
+int tpm_clock_safe(struct tpm *t, bool *safe);
 
 /* The hash banks in which pcr is allocated (TPM2_CAP_PCRS), at most CEL_MAX_BANKS. */
 int tpm_banks(struct tpm *t, uint32_t pcr, uint16_t *algs, size_t *n);
