@@ -233,7 +233,7 @@ if [ -n "$CPID" ] && [ -n "$WD" ]; then
 		ok "SIGKILL of aicert-trace: the watchdog kills the run and removes its cgroup"
 	else
 		nok "SIGKILL of aicert-trace: the watchdog kills the run and removes its cgroup" \
-			"$RUNCG: $(ls -d "$RUNCG" 2> /dev/null), command $(alive "$CPID" && echo alive)"
+			"$RUNCG: $(ls -d "$RUNCG" 2> /dev/null), command $(alive "$CPID" && echo alive); $(tail -2 "$W/l1.err" | tr '\n' ' ')"
 	fi
 	if [ ! -e "$W/l1" ] && ls -d "$W"/l1.partial-* > /dev/null 2>&1; then
 		ok "a killed run leaves no bundle directory, only a recognisable $(basename "$(ls -d "$W"/l1.partial-*)")"

@@ -286,12 +286,13 @@ void run_cgroup_destroy(struct run_cgroup *cg, int kill_rest)
 			run_cgroup_wait_empty(cg, 100);
 		}
 	}
-	for (i = 0; i < 50; i++) {
+	/* up to 10 s: on a loaded machine the last task can take seconds to finish exiting */
+	for (i = 0; i < 500; i++) {
 		rmdir_children(cg->path, 0);
 		if (!rmdir(cg->path))
 			break;
 		/* the last task may still be exiting: emptiness is reported slightly late */
-		if (errno != EBUSY || i == 49) {
+		if (errno != EBUSY || i == 499) {
 			log_warn("cannot remove cgroup %s: %s", cg->path, strerror(errno));
 			break;
 		}
