@@ -21,7 +21,8 @@ else
 fi
 echo "demo: tracing: python3 examples/train.py --out $out/weights"
 set +e
-"$B/aicert-trace" -o "$out/bundle" "${TPM_OPTS[@]}" -- \
+# the demo's hash cache lives in its own directory, not in the machine's /var/lib/aicert
+"$B/aicert-trace" -o "$out/bundle" --cache "$D/cache" "${TPM_OPTS[@]}" -- \
 	/usr/bin/python3 examples/train.py --out "$out/weights"
 rc=$?
 set -e
