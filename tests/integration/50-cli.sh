@@ -307,10 +307,13 @@ daemon_run() { # name extra-args...
 	elapsed=$((($(date +%s%N) - t0) / 1000000))
 }
 daemon_run det
-if [ $rc = 0 ] && [ $elapsed -le 6000 ]; then
-	ok "--detach-timeout 1 with a 30 s daemon: exit 0 after $elapsed ms"
+# the event that matters: aicert-trace returned while the daemon it left behind still ran (on a
+# loaded machine the BPF load alone can take seconds, so no tight wall-clock bound)
+dpid=$(cat "$W/daemon-det.pid" 2> /dev/null)
+if [ $rc = 0 ] && [ -n "$dpid" ] && kill -0 "$dpid" 2> /dev/null && [ $elapsed -lt 25000 ]; then
+	ok "--detach-timeout 1 with a 30 s daemon: exit 0 after $elapsed ms, the daemon still running"
 else
-	nok "--detach-timeout 1 with a 30 s daemon: exit $rc after $elapsed ms; stderr: $(errs)"
+	nok "--detach-timeout 1 with a 30 s daemon: exit $rc after $elapsed ms, daemon ${dpid:-?} $(kill -0 "${dpid:-0}" 2> /dev/null && echo running || echo gone); stderr: $(errs)"
 fi
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["run"]; sys.exit(not (r["detached"] is True and r["complete"] is False))' \
 	"$W/det/bom.json" 2> /dev/null && ok 'the detached run says "detached": true, "complete": false' ||
