@@ -582,10 +582,11 @@ class Suite:
         self.strace = shutil.which("strace")
         self.controlled = False
 
-    def run(self, name, setup, cmd, timeout=600):
+    def run(self, name, setup, timeout=600):
         d = os.path.join(self.w, name)
         os.makedirs(d)
-        cmd = setup(d) if setup else cmd
+        cmd, must = setup(d)
+        must = [os.fsencode(os.path.join(d, m)) for m in must]
         out = os.path.join(self.w, "bundles", name)
         log = os.path.join(d, "strace.log")
         argv = [self.trace, "-o", out, "--no-tpm", "--backend", self.backend,
@@ -610,6 +611,11 @@ class Suite:
              f"{len(bom['files'])} files in bom.json")
         excl = Exclusions(self.policy, out)
         problems = check(name, o, bom, excl)
+        names = {n for f in o.files for n in (f.names or {f.last})}
+        blind = [m for m in must if m not in names]
+        if blind:
+            problems.insert(0, f"the oracle did not find {len(blind)} of the workload's own files"
+                            f" in strace's log: {blind}")
         report(name, not problems, "; ".join(problems))
         if not self.controlled:
             self.controlled = control(o, bom, excl)
@@ -649,8 +655,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+# Each workload writes its files into its directory d and returns (command, files): files are what
+# the oracle itself must have found in strace's log (relative to d), so that a parser that drops
+# everything cannot pass.
 def w_train(d):
-    return [PY, os.path.join(R, "examples", "train.py"), "--epochs", "3", "--out", "out"]
+    return ([PY, os.path.join(R, "examples", "train.py"), "--epochs", "3", "--out", "out"],
+            [os.path.join(R, "examples", "train.py"), os.path.realpath(PY), "out/model.pt",
+             "out/metrics.json",
+             "/usr/lib/python3/dist-packages/sklearn/datasets/data/breast_cancer.csv"])
 
 
 DATALOADER = r'''
@@ -688,7 +700,8 @@ def w_dataloader(d):
     for i in range(16):
         write(os.path.join(d, "shards", f"s{i:02d}.csv"),
               ",".join(str((i * 7 + k) % 5) for k in range(4)) + f",{i % 2}")
-    return [PY, write(os.path.join(d, "dataloader.py"), DATALOADER)]
+    return ([PY, write(os.path.join(d, "dataloader.py"), DATALOADER)],
+            ["dataloader.py", "dl.pt"] + [f"shards/s{i:02d}.csv" for i in range(16)])
 
 
 DDP = r'''
@@ -722,7 +735,7 @@ if __name__ == "__main__":
 
 
 def w_ddp(d):
-    return [PY, write(os.path.join(d, "ddp.py"), DDP), str(free_port())]
+    return [PY, write(os.path.join(d, "ddp.py"), DDP), str(free_port())], ["ddp.py", "ddp.pt"]
 
 
 def w_gcc(d):
@@ -730,16 +743,19 @@ def w_gcc(d):
     write(os.path.join(d, "util.c"), '#include "util.h"\nint twice(int x) { return 2 * x; }\n')
     write(os.path.join(d, "main.c"), '#include <stdio.h>\n#include "util.h"\n'
           'int main(void) { printf("%d\\n", twice(21)); return 0; }\n')
-    return ["sh", "-c", "gcc -O1 -Wall -o hello main.c util.c && ./hello > hello.out"]
+    return (["sh", "-c", "gcc -O1 -Wall -o hello main.c util.c && ./hello > hello.out"],
+            ["main.c", "util.c", "util.h", "hello", "hello.out"])
 
 
 def w_pipeline(d):
     write(os.path.join(d, "words.txt"),
           "".join(f"Word{(i * 31) % 97}\n" for i in range(2000)))
     write(os.path.join(d, "weird\nname ü.txt"), "a file with an odd name\n")
-    return ["sh", "-c", "cat words.txt | tr A-Z a-z | sort | uniq -c | sort -rn | head -5 "
-            "> top.txt; gzip -c top.txt > top.txt.gz; wc -l < words.txt > count.txt; "
-            "cat weird*.txt > /dev/null; (cd .. && cat pipeline/count.txt) > /dev/null"]
+    return (["sh", "-c", "cat words.txt | tr A-Z a-z | sort | uniq -c | sort -rn | head -5 "
+             "> top.txt; gzip -c top.txt > top.txt.gz; wc -l < words.txt > count.txt; "
+             "cat weird*.txt > /dev/null; (cd .. && cat pipeline/count.txt) > /dev/null"],
+            ["words.txt", "weird\nname ü.txt", "top.txt", "top.txt.gz", "count.txt",
+             os.path.realpath("/usr/bin/gzip")])
 
 
 LINK = r'''
@@ -770,7 +786,8 @@ os.close(fd)
 
 
 def w_link(d):
-    return [PY, write(os.path.join(d, "publish.py"), LINK)]
+    return ([PY, write(os.path.join(d, "publish.py"), LINK)],
+            ["publish.py", "published.bin", "tmpfile-empty-path.bin", "tmpfile-proc-fd.bin"])
 
 
 WORKLOADS = [("train", w_train), ("dataloader", w_dataloader), ("ddp", w_ddp), ("gcc", w_gcc),
@@ -796,7 +813,7 @@ def main():
     for name, setup in WORKLOADS:
         if not only or name in only:
             try:
-                s.run(name, setup, None)
+                s.run(name, setup)
             except Exception as e:  # a crash in one workload must not hide the others
                 report(name, False, f"{type(e).__name__}: {e}")
     return 1 if scenarios.failures else 0
