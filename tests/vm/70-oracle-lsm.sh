@@ -4,7 +4,7 @@
 # inside the run, must be in bom.json under its run-end names with sha256sum's digest.
 # ORACLE_WORKLOADS picks the workloads. Measured under qemu's TCG on 2 busy host cores: gcc 21 s,
 # pipeline 16 s, link 12 s, train 147 s (plus about 25 s of boot); the DataLoader (193 s) and
-# DDP workloads start 3 and 4 interpreters, so they are left to
+# DDP (182 s) workloads start 3 and 4 interpreters, so they are left to
 # ORACLE_WORKLOADS=all (the six) or a list such as ORACLE_WORKLOADS=ddp.
 . "$(dirname "$0")/../lib/common.sh"
 need_root "the VM harness needs root"
