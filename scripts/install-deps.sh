@@ -5,8 +5,8 @@ set -eu
 PKGS="make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev libssl-dev openssl
 libtss2-dev tpm2-tools swtpm swtpm-tools libyaml-dev libjansson-dev libcmocka-dev
 libclang-rt-14-dev qemu-system-x86 qemu-system-data busybox-static python3 python3-torch
-python3-sklearn coreutils util-linux procps xxd help2man man-db groff-base ovmf sbsigntool chromium
-fonts-dejavu-core python3-yaml"
+python3-sklearn python3-yaml strace coreutils util-linux procps xxd help2man man-db groff-base
+ovmf sbsigntool chromium fonts-dejavu-core"
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: must run as root (try: sudo make check)" >&2
 	exit 1

@@ -1,7 +1,10 @@
 #!/bin/bash
 # tests/run.sh - run aicert's test suites and print one summary line "N passed, N failed".
 #
-#   tests/run.sh [unit] [integration] [vm] [fuzz] [asan]     (default: all five)
+#   tests/run.sh [--busy N] [unit] [integration] [vm] [fuzz] [asan]     (default: all five)
+#
+# --busy N runs N CPU burners (shell loops at normal priority) beside the suites, for as long as
+# they run: every test must pass with all cores busy (tests synchronize on events, not sleeps).
 #
 # Suites:
 #   unit         build/tests/test_* (cmocka); every cmocka test case counts
@@ -20,6 +23,24 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export AICERT_BUILD=$PWD/$BUILD
+burners=()
+stop_burners() {
+	local p
+	for p in "${burners[@]}"; do kill "$p" 2> /dev/null; done
+	burners=()
+}
+trap stop_burners EXIT
+if [ "${1:-}" = --busy ]; then
+	case ${2:-} in
+	'' | *[!0-9]*) echo "tests/run.sh: --busy needs a number of burners" >&2; exit 2 ;;
+	esac
+	for _ in $(seq 1 "$2"); do
+		sh -c 'while :; do :; done' &
+		burners+=($!)
+	done
+	echo "==== $2 CPU burner(s) running beside the suites"
+	shift 2
+fi
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(unit integration vm fuzz asan)
 pass=0 fail=0 skip=0
@@ -119,6 +140,7 @@ run_fuzz() {
 
 for s in "${suites[@]}"; do
 	echo "==== suite: $s"
+	suite_t0=$SECONDS
 	case $s in
 	unit) run_unit "$BUILD" ;;
 	asan)
@@ -138,6 +160,7 @@ for s in "${suites[@]}"; do
 	fuzz) run_fuzz ;;
 	*) echo "unknown suite $s" >&2; exit 2 ;;
 	esac
+	echo "==== suite $s took $((SECONDS - suite_t0)) s"
 done
 
 echo

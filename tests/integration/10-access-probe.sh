@@ -165,19 +165,43 @@ check "burst of 3000 files: no scratch buffer contention, nothing undelivered" \
 	[ "$(stat_of scratch_busy)" = 0 -a "$(stat_of undelivered)" = 0 ]
 
 # a one-page ring buffer loses records of a burst; the de-duplication (LRU and per-CPU cache) must
-# forget those files, so that a second, slow pass (nothing lost) reports every file again. The
-# records' lines (over 100 KiB) fill the pipe to a reader that waits for the end of the first
-# pass, so the drain stalls in the middle of the burst even where it would keep up (a slow VM).
+# forget those files, so that a second pass, paced so that nothing is lost, reports every file
+# again. The records' lines (over 100 KiB) fill the pipe to a reader that waits for the end of the
+# first pass, so the drain stalls in the middle of the burst even where it would keep up (a slow
+# VM). The second pass is paced by events, not sleeps: after each group of 8 files it creates a
+# fresh marker file and goes on once the marker's record is in the output. The ring is FIFO, so
+# then the group's records are out and the ring holds one group at most. A marker lost while the
+# ring is still full of the first pass's burst is followed by another.
 mkdir "$W/few"
 (cd "$W/few" && seq 1 400 | sed 's/^/a-long-name-so-that-the-record-lines-fill-the-pipe-/' | xargs touch)
 # shellcheck disable=SC2016 # expanded by the traced shell
 "$PROBE" --backend "$BACKEND" --ringbuf 4096 -- /bin/sh -c '
-	for f in "$1"/few/*; do : < "$f"; done
-	touch "$1/pass1"
+	W=$1 k=0 n=0
+	drained() { # the record of a fresh marker reached the output (retried, bounded: about 60 s)
+		local i=0 j
+		while [ $i -lt 300 ]; do
+			k=$((k + 1))
+			: > "$W/mark.$k"
+			j=0
+			while [ $j -lt 20 ]; do
+				grep -q "path=$W/mark\.$k\$" "$W/out" && return 0
+				sleep 0.01
+				j=$((j + 1))
+			done
+			i=$((i + 1))
+		done
+		return 1
+	}
+	for f in "$W"/few/*; do : < "$f"; done
+	touch "$W/pass1"
 	i=0
-	while [ ! -e "$1/reading" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
-	sleep 1
-	for f in "$1"/few/*; do : < "$f"; sleep 0.002; done' sh "$W" 2> "$W/err" |
+	while [ ! -e "$W/reading" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
+	drained || exit 1
+	for f in "$W"/few/*; do
+		: < "$f"
+		n=$((n + 1))
+		[ $((n % 8)) != 0 ] || drained || exit 1
+	done' sh "$W" 2> "$W/err" |
 	{
 		i=0 # bounded: a probe that fails before the first pass must not hang the test
 		while [ ! -e "$W/pass1" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
