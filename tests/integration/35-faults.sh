@@ -229,6 +229,9 @@ if [ -n "$CPID" ] && [ -n "$WD" ]; then
 	kill -KILL $TPID
 	wait $TPID 2> /dev/null
 	gone "$WD"
+	# the cgroup's removal can trail the watchdog's exit on a loaded machine: wait for it
+	i=0
+	while { [ -d "$RUNCG" ] || alive "$CPID"; } && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
 	if [ ! -d "$RUNCG" ] && ! alive "$CPID"; then
 		ok "SIGKILL of aicert-trace: the watchdog kills the run and removes its cgroup"
 	else

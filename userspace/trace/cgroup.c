@@ -286,12 +286,17 @@ void run_cgroup_destroy(struct run_cgroup *cg, int kill_rest)
 			run_cgroup_wait_empty(cg, 100);
 		}
 	}
-	/* up to 10 s: on a loaded machine the last task can take seconds to finish exiting */
+	/*
+	 * Processes left on purpose (a detached run) keep the cgroup: it is left for the sweep of a
+	 * later run. Otherwise wait up to 10 s: on a loaded machine the last task can take seconds
+	 * to finish exiting, and emptiness is reported slightly before rmdir succeeds.
+	 */
 	for (i = 0; i < 500; i++) {
 		rmdir_children(cg->path, 0);
 		if (!rmdir(cg->path))
 			break;
-		/* the last task may still be exiting: emptiness is reported slightly late */
+		if (errno == EBUSY && !kill_rest && run_cgroup_empty(cg) == 0)
+			break;
 		if (errno != EBUSY || i == 499) {
 			log_warn("cannot remove cgroup %s: %s", cg->path, strerror(errno));
 			break;
