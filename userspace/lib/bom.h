@@ -7,10 +7,13 @@
  *              "backend", "events_lost", "paths_truncated", "complete", "detached" },
  *     "host": { "hostname", "kernel", "boot_id", "tpm" },
  *     "attested": bool,
- *     "files": [ { "path", "sha256", "size", "roles": [..], "category", "ima", "status"? } ] }
+ *     "files": [ { "path", "sha256", "size", "roles": [..], "category", "ima", "status"?,
+ *                  "derived"? } ] }
  *
  * Strings that are NULL in memory are JSON null; "sha256" is null when the file was not hashed
- * and "status" is then present and says why. "roles" lists input, output, executable, library in
+ * and "status" is then present and says why. "derived" is present when no access of the run was
+ * seen for the file and it was found from another one: "elf-interpreter", the PT_INTERP of a
+ * program the run executed (tracepoint backend). "roles" lists input, output, executable, library in
  * that order. Files are sorted by (path, sha256) in byte order so the same run gives the same text.
  *
  * Names are bytes (anything but NUL) and JSON is UTF-8. A value that is valid UTF-8 is written as
@@ -35,6 +38,7 @@ enum bom_role {
 	BOM_ROLE_LIBRARY = 8
 };
 enum bom_ima { BOM_IMA_UNAVAILABLE = 0, BOM_IMA_MATCH, BOM_IMA_MISMATCH, BOM_IMA_ABSENT };
+enum bom_derived { BOM_DERIVED_NONE = 0, BOM_DERIVED_ELF_INTERP = 1 };
 
 struct bom_file {
 	char *path;
@@ -50,6 +54,7 @@ struct bom_file {
 	 * record named (hashed through a process that held it) or "" when none did.
 	 */
 	char *status;
+	enum bom_derived derived;
 };
 
 struct bom_run {
