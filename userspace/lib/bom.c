@@ -109,6 +109,20 @@ static int grow_files(struct bom *b)
 	return 0;
 }
 
+int bom_reserve(struct bom *b, size_t n)
+{
+	struct bom_file *nf;
+
+	if (b->nfiles + n <= b->cap)
+		return 0;
+	nf = realloc(b->files, (b->nfiles + n) * sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	b->files = nf;
+	b->cap = b->nfiles + n;
+	return 0;
+}
+
 struct bom_file *bom_add_file(struct bom *b, const char *path, const char *sha256hex)
 {
 	struct bom_file *f;

@@ -91,6 +91,8 @@ void bom_init(struct bom *b);
  * memory ran out or sha256hex is malformed.
  */
 struct bom_file *bom_add_file(struct bom *b, const char *path, const char *sha256hex);
+/* Room for n more files without a reallocation (a writer that knows its count). 0 or -ENOMEM. */
+int bom_reserve(struct bom *b, size_t n);
 /* Sets run.command to a copy of argv[0..argc). 0 or -ENOMEM. */
 int bom_set_command(struct bom *b, char *const *argv, size_t argc);
 /* The text bom_write writes, NUL-terminated, malloc'd (free it); NULL on error with errno set. */

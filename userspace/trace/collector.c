@@ -544,14 +544,12 @@ static void note_dir_rename(struct collector *c, const char *path, uint64_t dev,
 	c->ndirs++;
 }
 
-/* Another name of e; the same name twice, or more than MAX_ALIASES, is not kept. */
+/* Another name of e besides e->path; the same name twice, or more than MAX_ALIASES, is not kept. */
 static void alias_add(struct collector *c, struct inode_ent *e, const char *path)
 {
 	size_t n = 0, len = strlen(path) + 1;
 	struct alias *a;
 
-	if (!strcmp(e->path, path))
-		return;
 	for (a = e->alias; a; a = a->next, n++)
 		if (!strcmp(a->path, path))
 			return;
@@ -605,7 +603,7 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 	if (e && (r->hdr.flags & AC_F_LINK)) {
 		/* a name added (an O_TMPFILE or a temporary published by link): both may hold it */
 		c->st.links++;
-		if (!cut && !e->cut)
+		if (!cut && !e->cut && strcmp(e->path, path))
 			alias_add(c, e, path);
 		else if (!cut)
 			goto rename; /* the cut name cannot be looked up: the new one can */
@@ -621,7 +619,7 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 	}
 	c->st.renames++;
 	/* one of several names moved, which one the record does not say: keep them all */
-	if (e->alias && !e->cut && !cut)
+	if (e->alias && !e->cut && !cut && strcmp(e->path, path))
 		alias_add(c, e, e->path);
 rename:
 	p = strdup(path);
@@ -836,6 +834,8 @@ static int to_bom(struct collector *c, struct bom *bom, collector_measure_cb cb,
 
 	if (c->nmeas) /* qsort's array must not be NULL, even when empty */
 		qsort(c->meas, c->nmeas, sizeof(*c->meas), meas_cmp);
+	if (bom_reserve(bom, c->nmeas))
+		return -ENOMEM;
 	for (size_t i = 0; i < c->nmeas;) {
 		struct meas *m = &c->meas[i];
 		unsigned roles = 0, derived = 1;
@@ -864,8 +864,15 @@ static int to_bom(struct collector *c, struct bom *bom, collector_measure_cb cb,
 			return -ENOMEM;
 		if (cb)
 			cb(f, cb_ctx);
-		i = j;
+		/* the BOM has its own copy: at most one copy of the names at a time */
+		for (; i < j; i++) {
+			free(c->meas[i].path);
+			c->meas[i].path = NULL;
+		}
 	}
+	free(c->meas);
+	c->meas = NULL;
+	c->nmeas = c->cap_meas = 0;
 	return 0;
 }
 
