@@ -708,8 +708,13 @@ static int fd_name(int fd, const struct stat *st, char *out, size_t len)
 	return 0;
 }
 
-/* Called with c->lock held: fd, a regular file open in this process with access mode acc. */
-static void inherit(struct collector *c, int fd, int acc, const struct stat *st, const char *path)
+/*
+ * Called with c->lock held: fd, a regular file open in this process with access mode acc. aicert's
+ * own messages go to fd 2 after the run, so the file there (also when fd 1 is the same file,
+ * "> log 2>&1") ends with content that is not the command's: it is no output.
+ */
+static void inherit(struct collector *c, int fd, int acc, const struct stat *st, const char *path,
+		    const struct stat *err)
 {
 	int32_t self = (int32_t)getpid();
 
@@ -722,16 +727,16 @@ static void inherit(struct collector *c, int fd, int acc, const struct stat *st,
 		c->st.inputs++;
 		submit(c, path, st->st_dev, st->st_ino, self, fd, BOM_ROLE_INPUT, 0);
 	}
-	/* aicert's own messages go to fd 2 after the run: its content is not the command's */
-	if ((acc == O_WRONLY || acc == O_RDWR) && fd != 2)
+	if ((acc == O_WRONLY || acc == O_RDWR) && fd != 2 &&
+	    !(err && err->st_dev == st->st_dev && err->st_ino == st->st_ino))
 		note_write(c, self, fd, path, st->st_dev, st->st_ino, 0);
 }
 
 int collector_inherit_fds(struct collector *c, int n)
 {
 	char path[PATH_MAX];
-	struct stat st;
-	int count = 0;
+	struct stat st, err;
+	int count = 0, has_err = !fstat(2, &err);
 
 	for (int fd = 0; fd < n; fd++) {
 		int fl = fcntl(fd, F_GETFL);
@@ -743,7 +748,7 @@ int collector_inherit_fds(struct collector *c, int n)
 			continue;
 		}
 		pthread_mutex_lock(&c->lock);
-		inherit(c, fd, fl & O_ACCMODE, &st, path);
+		inherit(c, fd, fl & O_ACCMODE, &st, path, has_err ? &err : NULL);
 		pthread_mutex_unlock(&c->lock);
 		count++;
 	}

@@ -49,8 +49,8 @@ void collector_on_record(const void *rec, size_t len, void *ctx);
  * The descriptors 0 .. n-1 of this process, which the command inherits (aicert-trace closes the
  * rest before exec): each that is a regular file is recorded like an open of the command, an
  * input when readable (hashed now) and an output when writable (hashed under its name at run
- * end; fd 2 only as an input, since aicert's own messages go there too). Call before the command
- * starts. Returns how many were recorded.
+ * end; not fd 2, nor another fd on the same file, since aicert's own messages go there too).
+ * Call before the command starts. Returns how many were recorded.
  */
 int collector_inherit_fds(struct collector *c, int n);
 /*
