@@ -374,9 +374,9 @@ static __always_inline int ac_seen_same(const struct ac_seen *e, const struct ac
 {
 	return e->k.scope == k->scope && e->k.dev == k->dev && e->k.ino == k->ino &&
 	       e->k.kind == k->kind && e->k._pad == gen && e->k.name == k->name &&
-	       e->v.size == v->size &&
-	       e->v.mtime_ns == v->mtime_ns && e->v.ctime_ns == v->ctime_ns &&
-	       e->v.i_version == v->i_version && e->v.i_generation == v->i_generation;
+	       e->v.size == v->size && e->v.mtime_ns == v->mtime_ns &&
+	       e->v.ctime_ns == v->ctime_ns && e->v.i_version == v->i_version &&
+	       e->v.i_generation == v->i_generation;
 }
 
 /*

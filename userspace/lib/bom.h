@@ -13,8 +13,9 @@
  * Strings that are NULL in memory are JSON null; "sha256" is null when the file was not hashed
  * and "status" is then present and says why. "derived" is present when no access of the run was
  * seen for the file and it was found from another one: "elf-interpreter", the PT_INTERP of a
- * program the run executed (tracepoint backend). "roles" lists input, output, executable, library in
- * that order. Files are sorted by (path, sha256) in byte order so the same run gives the same text.
+ * program the run executed (tracepoint backend). "roles" lists input, output, executable, library
+ * in that order. Files are sorted by (path, sha256) in byte order so the same run gives the same
+ * text.
  *
  * Names are bytes (anything but NUL) and JSON is UTF-8. A value that is valid UTF-8 is written as
  * is (JSON escapes newlines and control characters). A value that is not is written twice:

@@ -44,12 +44,12 @@ struct alias {
 
 struct inode_ent {
 	uint64_t dev, ino;
-	char *path;	 /* latest name the run used; for outputs, the name renames led to */
+	char *path;	     /* latest name the run used; for outputs, the name renames led to */
 	struct alias *alias; /* its other names: each one still holding the inode is measured */
-	int written;	 /* opened for writing by the run */
-	int cut;	 /* path is a name the kernel cut (AC_F_PATH_TRUNC) */
-	int32_t pid, fd; /* the latest writer, and its fd when the record had one */
-	int next;	 /* hash chain */
+	int written;	     /* opened for writing by the run */
+	int cut;	     /* path is a name the kernel cut (AC_F_PATH_TRUNC) */
+	int32_t pid, fd;     /* the latest writer, and its fd when the record had one */
+	int next;	     /* hash chain */
 };
 
 struct meas {
@@ -612,8 +612,8 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 	if (!e) {
 		/* a directory: the outputs below it moved, and no record names them */
 		if (!(r->hdr.flags & AC_F_LINK) && !cut &&
-		    (known || !hash_stat(path, &st, AT_SYMLINK_NOFOLLOW)) &&
-		    S_ISDIR(st.st_mode) && same_inode(&st, dev, ino))
+		    (known || !hash_stat(path, &st, AT_SYMLINK_NOFOLLOW)) && S_ISDIR(st.st_mode) &&
+		    same_inode(&st, dev, ino))
 			note_dir_rename(c, path, dev, ino);
 		return;
 	}
