@@ -910,7 +910,8 @@ static void test_elf_interp(void **state)
 	size_t n = 0;
 
 	assert_non_null(realpath("/bin/sh", prog));
-	assert_non_null(realpath("/lib64/ld-linux-x86-64.so.2", interp));
+	if (!realpath("/lib64/ld-linux-x86-64.so.2", interp))
+		skip(); /* the name below is x86-64's; test_elfinterp covers the reading anywhere */
 	for (int i = 0; i < 2; i++) { /* a second exec of it submits the interpreter no more */
 		f = file_rec(AC_KIND_EXEC, prog);
 		f->hdr.backend = AC_BACKEND_TRACEPOINT;
