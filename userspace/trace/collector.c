@@ -8,7 +8,9 @@
  * hashed at run end under their final names: the inode table follows renames, so the usual
  * "write model.pt.tmp, rename to model.pt" pattern is measured as model.pt. Rename records name
  * only the moved inode and its new name, so a renamed directory is remembered and, at run end, an
- * output missing under its old name is looked for below it.
+ * output missing under its old name is looked for below it. A link record adds a name to a written
+ * inode (an O_TMPFILE published with linkat, "write tmp; link tmp final; unlink tmp"): at run end
+ * the file is measured under each of its names that still holds it.
  */
 #include <errno.h>
 #include <fcntl.h>
