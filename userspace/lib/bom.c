@@ -1558,8 +1558,12 @@ static int read_sha(struct rctx *c, size_t idx, char out[65])
 	return 0;
 }
 
-/* A string that is one of names[first .. n): its index, or n (-1 for broken JSON). */
-static int read_name(struct rctx *c, const char *const *names, size_t first, size_t n)
+/*
+ * files[idx].<key>: a string that is one of names[first .. n); its index into *out. what lists the
+ * allowed values for the error.
+ */
+static int read_name(struct rctx *c, size_t idx, const char *key, const char *const *names,
+		     size_t first, size_t n, const char *what, int *out)
 {
 	const char *s;
 	size_t len, k = n;
@@ -1571,37 +1575,26 @@ static int read_name(struct rctx *c, const char *const *names, size_t first, siz
 			if (same(names[k], s, len))
 				break;
 	}
-	return (int)k;
+	if (k == n)
+		return bad(c, "files[%zu].%s: not %s", idx, key, what);
+	*out = (int)k;
+	return 0;
 }
 
 static int read_ima(struct rctx *c, size_t idx, int *ima)
 {
-	size_t n = sizeof(ima_names) / sizeof(ima_names[0]);
-	int k = read_name(c, ima_names, 0, n);
-
-	if (k < 0)
-		return -1;
-	if ((size_t)k == n)
-		return bad(c, "files[%zu].ima: not one of match, mismatch, absent, unavailable",
-			   idx);
-	*ima = k;
-	return 0;
+	return read_name(c, idx, "ima", ima_names, 0, sizeof(ima_names) / sizeof(ima_names[0]),
+			 "one of match, mismatch, absent, unavailable", ima);
 }
-
-enum { F_PATH, F_SHA256, F_SIZE, F_ROLES, F_CATEGORY, F_IMA, F_PATH_B64, F_STATUS, F_DERIVED };
 
 static int read_derived(struct rctx *c, size_t idx, int *derived)
 {
-	size_t n = sizeof(derived_names) / sizeof(derived_names[0]);
-	int k = read_name(c, derived_names, 1, n);
-
-	if (k < 0)
-		return -1;
-	if ((size_t)k == n)
-		return bad(c, "files[%zu].derived: not elf-interpreter", idx);
-	*derived = k;
-	return 0;
+	return read_name(c, idx, "derived", derived_names, 1,
+			 sizeof(derived_names) / sizeof(derived_names[0]), "elf-interpreter",
+			 derived);
 }
+
+enum { F_PATH, F_SHA256, F_SIZE, F_ROLES, F_CATEGORY, F_IMA, F_PATH_B64, F_STATUS, F_DERIVED };
 
 static int file_member(struct rctx *c, size_t idx, int k, struct rfile *f)
 {
