@@ -419,15 +419,26 @@ static int open_exec(const struct ac_file *f, const char *path, uint64_t dev)
 /*
  * The kernel maps an ELF program's interpreter (ld-linux) inside execve, where no syscall
  * tracepoint sees it: it is read from the program's PT_INTERP instead and measured as a library,
- * marked derived. Each interpreter is submitted once per run.
+ * marked derived. Each interpreter is submitted once per run; a process in another root (a
+ * chroot, a container) gets none, since its PT_INTERP names a file of that root.
  */
 static void exec_interp(struct collector *c, const struct ac_file *f, const char *path,
 			uint64_t dev)
 {
 	char interp[PATH_MAX], real[PATH_MAX];
 	const char *name = interp;
-	int fd = open_exec(f, path, dev), r;
+	char link[64], root[8];
+	ssize_t n;
+	int fd, r;
 
+	/* PT_INTERP is resolved in the process's root: another root's ld-linux is not this one */
+	snprintf(link, sizeof(link), "/proc/%u/root", f->task.tgid);
+	n = readlink(link, root, sizeof(root));
+	if (n > 0 && (n != 1 || root[0] != '/')) {
+		log_debug("%s runs in another root: its ELF interpreter is not derived", path);
+		return;
+	}
+	fd = open_exec(f, path, dev);
 	if (fd < 0) {
 		log_debug("cannot open %s to read its ELF interpreter", path);
 		return;
