@@ -116,6 +116,7 @@ struct ac_scratch {
 	__u32 n, trunc;		/* path walk state */
 	char blk[AC_BLK];	/* a struct inode or struct file read in one go */
 	struct super_block *sb; /* of the file being reported: its dedup key */
+	__u64 name;		/* its dentry (the name it was reached by): also in the key */
 	__u32 i_generation;	/* of the file being reported: part of its dedup value */
 	__u32 _pad;
 	__u64 busy; /* 1 while a program owns the buffer; 64-bit: cmpxchg without -mcpu=v3 */
@@ -372,9 +373,10 @@ static __always_inline int ac_seen_same(const struct ac_seen *e, const struct ac
 					const struct ac_dedup_val *v, __u32 gen)
 {
 	return e->k.scope == k->scope && e->k.dev == k->dev && e->k.ino == k->ino &&
-	       e->k.kind == k->kind && e->k._pad == gen && e->v.size == v->size &&
-	       e->v.mtime_ns == v->mtime_ns && e->v.ctime_ns == v->ctime_ns &&
-	       e->v.i_version == v->i_version && e->v.i_generation == v->i_generation;
+	       e->k.kind == k->kind && e->k._pad == gen && e->k.name == k->name &&
+	       e->v.size == v->size && e->v.mtime_ns == v->mtime_ns &&
+	       e->v.ctime_ns == v->ctime_ns && e->v.i_version == v->i_version &&
+	       e->v.i_generation == v->i_generation;
 }
 
 /*
@@ -385,7 +387,8 @@ static __always_inline int ac_seen_same(const struct ac_seen *e, const struct ac
 static __always_inline int ac_dedup_seen(__u64 scope_id, const struct ac_scratch *s)
 {
 	const struct ac_file *f = &s->f;
-	struct ac_dedup_key k = {.scope = scope_id, .dev = f->dev, .ino = f->ino, .kind = f->kind};
+	struct ac_dedup_key k = {
+	    .scope = scope_id, .dev = f->dev, .ino = f->ino, .kind = f->kind, .name = s->name};
 	struct ac_dedup_val v = {
 	    .size = f->size,
 	    .mtime_ns = f->mtime_ns,
@@ -430,8 +433,11 @@ static __always_inline int ac_dedup_seen(__u64 scope_id, const struct ac_scratch
 static __always_inline void ac_dedup_forget(__u64 scope_id, const struct ac_scratch *s)
 {
 	const struct ac_file *f = &s->f;
-	struct ac_dedup_key k = {
-	    .scope = scope_id, .dev = (__u64)s->sb, .ino = f->ino, .kind = f->kind};
+	struct ac_dedup_key k = {.scope = scope_id,
+				 .dev = (__u64)s->sb,
+				 .ino = f->ino,
+				 .kind = f->kind,
+				 .name = s->name};
 
 	bpf_map_delete_elem(&dedup, &k);
 	__sync_fetch_and_add(&seen_gen, 1);
@@ -575,9 +581,11 @@ static __always_inline __u32 ac_file_end(void)
 	__u32 a = bpf_core_field_offset(struct file, f_inode) + 8;
 	__u32 b = bpf_core_field_offset(struct file, f_mode) + 4;
 	__u32 c = bpf_core_field_offset(struct file, f_flags) + 4;
+	__u32 d = bpf_core_field_offset(struct file, f_path.dentry) + 8;
 
 	a = a > b ? a : b;
-	return a > c ? a : c;
+	a = a > c ? a : c;
+	return a > d ? a : d;
 }
 
 /* The rest of s->f, once the access is known to be reported. */
@@ -619,6 +627,7 @@ static __always_inline int ac_file_begin(struct ac_scratch *s, __u64 scope_id, s
 	inode = AC_AT(blk, struct inode *, bpf_core_field_offset(struct file, f_inode));
 	fmode = AC_AT(blk, __u32, bpf_core_field_offset(struct file, f_mode));
 	fflags = AC_AT(blk, __u32, bpf_core_field_offset(struct file, f_flags));
+	s->name = AC_AT(blk, __u64, bpf_core_field_offset(struct file, f_path.dentry));
 	/* an O_PATH fd gives no access to the data (and file_open never sees one) */
 	if (!inode || (fflags & AC_O_PATH))
 		return 1;
@@ -689,6 +698,7 @@ static __always_inline int ac_file_begin_btf(struct ac_scratch *s, __u64 scope_i
 	struct inode *inode = file->f_inode;
 	__u32 fmode = file->f_mode, fflags = file->f_flags;
 
+	s->name = (__u64)file->f_path.dentry;
 	if (!inode || (fflags & AC_O_PATH))
 		return 1;
 	if (kind == AC_KIND_READ && (fmode & AC_FMODE_WRITE))
@@ -727,14 +737,15 @@ static __always_inline void ac_file_emit(struct ac_scratch *s, __u64 scope_id, s
 	ac_file_send(s, scope_id, len);
 }
 
-/* ac_file_emit for a BTF pointer to the file. */
+/* ac_file_emit for a BTF pointer to the file; flags (AC_F_*) are added to the record's. */
 static __always_inline void ac_file_emit_btf(struct ac_scratch *s, __u64 scope_id,
-					     struct file *file, __u32 kind, __s32 fd)
+					     struct file *file, __u32 kind, __s32 fd, __u32 flags)
 {
 	__u32 len;
 
 	if (!file || ac_file_begin_btf(s, scope_id, file, kind, fd))
 		return;
+	s->f.hdr.flags |= flags;
 	len = ac_file_path(s, file, &s->f.hdr.flags);
 	ac_file_send(s, scope_id, len);
 }

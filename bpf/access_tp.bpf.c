@@ -7,10 +7,11 @@
 #define AC_BACKEND AC_BACKEND_TRACEPOINT
 #include "access.bpf.h"
 
-/* rename: what sys_enter saw, used at sys_exit when the rename succeeded */
+/* rename or link: what sys_enter saw, used at sys_exit when the call succeeded */
 struct ac_rename_arg {
 	const char *newname;
-	__s64 newdfd;
+	__s32 newdfd;
+	__u32 flags; /* AC_F_LINK for link, linkat */
 };
 
 struct {
@@ -59,7 +60,7 @@ static __always_inline int ac_open_exit(long ret, int cast)
 	if (cast)
 		ac_file_emit_btf(s, scope_id,
 				 bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file)),
-				 AC_KIND_READ, ret);
+				 AC_KIND_READ, ret, 0);
 	else
 		ac_file_emit(s, scope_id, file, AC_KIND_READ, ret);
 	ac_scratch_put(s);
@@ -188,10 +189,10 @@ int BPF_PROG(ac_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	return 0;
 }
 
-static __always_inline int ac_rename_enter(const char *newname, long newdfd)
+static __always_inline int ac_rename_enter(const char *newname, long newdfd, __u32 flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct ac_rename_arg arg = {.newname = newname, .newdfd = newdfd};
+	struct ac_rename_arg arg = {.newname = newname, .newdfd = newdfd, .flags = flags};
 
 	if (!ac_scope())
 		return 0;
@@ -203,19 +204,32 @@ static __always_inline int ac_rename_enter(const char *newname, long newdfd)
 SEC("tracepoint/syscalls/sys_enter_rename")
 int ac_enter_rename(struct trace_event_raw_sys_enter *ctx)
 {
-	return ac_rename_enter((const char *)ctx->args[1], AC_AT_FDCWD);
+	return ac_rename_enter((const char *)ctx->args[1], AC_AT_FDCWD, 0);
 }
 
 SEC("tracepoint/syscalls/sys_enter_renameat")
 int ac_enter_renameat(struct trace_event_raw_sys_enter *ctx)
 {
-	return ac_rename_enter((const char *)ctx->args[3], (int)ctx->args[2]);
+	return ac_rename_enter((const char *)ctx->args[3], (int)ctx->args[2], 0);
 }
 
 SEC("tracepoint/syscalls/sys_enter_renameat2")
 int ac_enter_renameat2(struct trace_event_raw_sys_enter *ctx)
 {
-	return ac_rename_enter((const char *)ctx->args[3], (int)ctx->args[2]);
+	return ac_rename_enter((const char *)ctx->args[3], (int)ctx->args[2], 0);
+}
+
+/* link(old, new) and linkat(olddfd, old, newdfd, new, flags): a name added, as for rename */
+SEC("tracepoint/syscalls/sys_enter_link")
+int ac_enter_link(struct trace_event_raw_sys_enter *ctx)
+{
+	return ac_rename_enter((const char *)ctx->args[1], AC_AT_FDCWD, AC_F_LINK);
+}
+
+SEC("tracepoint/syscalls/sys_enter_linkat")
+int ac_enter_linkat(struct trace_event_raw_sys_enter *ctx)
+{
+	return ac_rename_enter((const char *)ctx->args[3], (int)ctx->args[2], AC_F_LINK);
 }
 
 /* Directory a relative new name is resolved against: the cwd, or the file open at dirfd. */
@@ -243,6 +257,7 @@ static __always_inline void ac_rename_send(struct ac_scratch *s, const struct ac
 	long n;
 
 	ac_hdr_fill(&r->hdr, AC_REC_RENAME);
+	r->hdr.flags = arg->flags;
 	ac_task_fill(&r->task);
 	r->dev = r->ino = 0;
 	/* all of name[] is sent: no bytes of an earlier record after the NUL */
@@ -298,6 +313,18 @@ int ac_exit_renameat(struct trace_event_raw_sys_exit *ctx)
 
 SEC("tracepoint/syscalls/sys_exit_renameat2")
 int ac_exit_renameat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return ac_rename_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_link")
+int ac_exit_link(struct trace_event_raw_sys_exit *ctx)
+{
+	return ac_rename_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_linkat")
+int ac_exit_linkat(struct trace_event_raw_sys_exit *ctx)
 {
 	return ac_rename_exit(ctx->ret);
 }

@@ -21,7 +21,7 @@
 /* ac_hdr.type */
 enum ac_rec_type {
 	AC_REC_FILE = 1,   /* a file opened, executed or mapped executable (struct ac_file) */
-	AC_REC_RENAME = 2, /* a rename/link inside the run (struct ac_rename) */
+	AC_REC_RENAME = 2, /* a rename or link inside the run (struct ac_rename; AC_F_LINK) */
 	AC_REC_EXEC = 3,   /* a task of the run called execve (struct ac_proc) */
 	AC_REC_FORK = 4,   /* a task of the run forked (struct ac_proc) */
 	AC_REC_EXIT = 5,   /* a thread group of the run exited (struct ac_proc) */
@@ -42,6 +42,8 @@ enum ac_kind {
 #define AC_F_UNLINKED (1u << 2)   /* the dentry was already unlinked when seen */
 #define AC_F_CREATED (1u << 3)    /* the open created the file (FMODE_CREATED) */
 #define AC_F_TRUNCATED (1u << 4)  /* opened with O_TRUNC */
+#define AC_F_LINK (1u << 5)	  /* AC_REC_RENAME: a new name added (link), the old one stays */
+#define AC_F_RECEIVED (1u << 6)	  /* AC_REC_FILE: a file received over a Unix socket */
 
 /* ac_hdr.backend: which program family produced the record */
 enum ac_backend {
@@ -117,13 +119,18 @@ enum ac_stat {
 	AC_STAT_MAX = 8,
 };
 
-/* Key and value of the in-kernel de-duplication map (LRU hash). */
+/*
+ * Key and value of the in-kernel de-duplication map (LRU hash). name is the dentry the file was
+ * reached through: a second name of a hard-linked file is reported once too, not dropped as a
+ * re-open of the same inode.
+ */
 struct ac_dedup_key {
 	__u64 scope; /* cgroup id of the run */
 	__u64 dev;
 	__u64 ino;
 	__u32 kind;
 	__u32 _pad;
+	__u64 name; /* struct dentry *, 0 when not known */
 };
 
 struct ac_dedup_val {

@@ -15,8 +15,11 @@ import os
 import select
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -64,7 +67,9 @@ class Suite:
         argv = [self.trace, "-o", out, "--no-tpm", "--no-cache", "--backend", self.backend,
                 *opts, "--", *cmd]
         t0 = time.time()
-        p = subprocess.run(argv, cwd=self.w, capture_output=True, timeout=timeout, **kw)
+        kw.setdefault("stdout", subprocess.PIPE)
+        kw.setdefault("stderr", subprocess.PIPE)
+        p = subprocess.run(argv, cwd=self.w, timeout=timeout, **kw)
         p.elapsed = time.time() - t0
         p.bom = bomq.load(out) if os.path.exists(os.path.join(out, "bom.json")) else None
         if p.bom is not None:
@@ -336,6 +341,168 @@ def sc_not_root(s):
            f"exit {p.returncode}: {err.strip()[-200:]}")
 
 
+def elf_interp(path):
+    """PT_INTERP of an ELF64 little-endian program, read here with struct (not by aicert)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        ptype, _, off, _, _, filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+        if ptype == 3:  # PT_INTERP
+            return data[off:off + filesz].rstrip(b"\0").decode()
+    return None
+
+
+def strict_ok(p):
+    run = (p.bom or {}).get("run", {})
+    return p.returncode == 0 and run.get("complete") is True
+
+
+def sc_link_publish(s):
+    """Outputs published by link: an O_TMPFILE given its name with linkat(AT_EMPTY_PATH), and a
+    temporary written, linked to its final name and unlinked. Both are measured under the final
+    names, nothing is reported deleted, and --strict passes."""
+    script = write(s.path("publish.py"), """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o644)
+os.write(fd, b"weights published from an O_TMPFILE\\n" * 50)
+assert libc.linkat(fd, b"", -100, b"pub/model.bin", 0x1000) == 0, os.strerror(ctypes.get_errno())
+os.close(fd)
+with open("pub/ckpt.tmp", "wb") as f:
+    f.write(b"checkpoint published by link + unlink\\n" * 50)
+os.link("pub/ckpt.tmp", "pub/ckpt.bin")
+os.unlink("pub/ckpt.tmp")
+""")
+    os.makedirs(s.path("pub"), exist_ok=True)
+    p = s.run("link-publish", [PY, script], opts=["--strict"])
+    model, ckpt = s.path("pub/model.bin"), s.path("pub/ckpt.bin")
+    digests = [sha256sum(f) if os.path.exists(f) else "absent" for f in (model, ckpt)]
+    expect("outputs published by O_TMPFILE + linkat and by write + link + unlink", p,
+           [(model, "output", digests[0]), (ckpt, "output", digests[1])],
+           absent=[s.path("pub/ckpt.tmp")])
+    gone = [f["path"] for f in (p.bom or {}).get("files", [])
+            if f["path"].startswith(s.path("pub/")) and f.get("status")]
+    report("... nothing of it is reported deleted, and --strict exits 0 with the run complete",
+           strict_ok(p) and not gone, f"exit {p.returncode}, entries with a status: {gone}")
+
+
+def sc_hardlink_alias(s):
+    """A file with two names: a run that reads both lists both; a written file linked to a second
+    name is an output under both."""
+    a = write(s.path("alias_a.txt"), "one inode, two names\n")
+    b = s.path("alias_b.txt")
+    os.link(a, b)
+    p = s.run("hardlink-alias", ["sh", "-c", "cat alias_a.txt > /dev/null; "
+                                 "cat alias_b.txt > /dev/null; echo out > alias_out1.txt; "
+                                 "ln alias_out1.txt alias_out2.txt"])
+    o1, o2 = s.path("alias_out1.txt"), s.path("alias_out2.txt")
+    expect("a second name of a hard-linked file is listed (read under both, written under both)",
+           p, [(a, "input", sha256sum(a)), (b, "input", sha256sum(b)),
+               (o1, "output", sha256sum(o1)), (o2, "output", sha256sum(o2))])
+
+
+def sc_inherited(s):
+    """cmd < data.csv > out.txt: the descriptors the command inherits are an input and an
+    output."""
+    data = write(s.path("inherit.csv"), "a,b\n1,2\n")
+    out = s.path("inherit_out.txt")
+    with open(data) as fin, open(out, "w") as fout:
+        p = s.run("inherited", ["tr", "a-z", "A-Z"], opts=["--strict"], stdin=fin, stdout=fout)
+    expect("inherited stdin is an input, inherited stdout an output", p,
+           [(data, "input", sha256sum(data)), (out, "output", sha256sum(out))])
+    report("... and --strict exits 0 with the run complete", strict_ok(p),
+           f"exit {p.returncode}")
+
+
+def sc_elf_interp(s):
+    """The ELF interpreter the kernel maps inside execve: the LSM backend sees it, the tracepoint
+    backend reads it from the program's PT_INTERP and marks it derived."""
+    prog = os.path.realpath(shutil.which("true"))
+    interp = os.path.realpath(elf_interp(prog))
+    p = s.run("elf-interp", [prog])
+    expect("the ELF interpreter of an executed program is a library", p,
+           [(interp, "library", sha256sum(interp))])
+    want = "elf-interpreter" if s.backend == "tracepoint" else None
+    got = [e.get("derived") for e in bomq.find(p.bom, interp)] if p.bom else []
+    report(f"... derived: {want}", got == [want], repr(got))
+
+
+def sc_scm_rights(s):
+    """A file opened outside the run and passed to the command over a Unix socket. The LSM
+    backend records it (file_receive); the tracepoint backend cannot see it (README)."""
+    secret = write(s.path("passed.txt"), "received over SCM_RIGHTS\n")
+    sock_path = s.path("fd.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    srv.settimeout(300)
+    err = []
+
+    def serve():
+        try:
+            conn, _ = srv.accept()
+            fd = os.open(secret, os.O_RDONLY)
+            socket.send_fds(conn, [b"x"], [fd])
+            os.close(fd)
+            conn.recv(1)  # the command closes when done
+            conn.close()
+        except OSError as e:
+            err.append(e)
+
+    t = threading.Thread(target=serve)
+    t.start()
+    script = write(s.path("receive.py"), f"""
+import os, socket
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.connect({sock_path!r})
+msg, fds, flags, addr = socket.recv_fds(c, 16, 1)
+assert os.read(fds[0], 100)
+""")
+    try:
+        p = s.run("scm-rights", [PY, script])
+    finally:
+        t.join(timeout=300)
+        srv.close()
+    if err:
+        return report("SCM_RIGHTS", False, f"the sender failed: {err[0]}")
+    if s.backend == "lsm":
+        expect("a file received over SCM_RIGHTS is an input (LSM file_receive)", p,
+               [(secret, "input", sha256sum(secret))])
+    else:
+        expect("a file received over SCM_RIGHTS: not seen by the tracepoint backend (README)",
+               p, [], absent=[secret])
+
+
+def sc_mprotect(s):
+    """Code mapped readable, then made executable with mprotect: the LSM backend's file_mprotect
+    hook records it as a library; the tracepoint backend sees only mmap's arguments (README)."""
+    code = write(s.path("code.bin"), b"\xc3" * 4096)
+    script = write(s.path("mprotect.py"), f"""
+import ctypes, mmap, os
+c = ctypes.CDLL(None, use_errno=True)
+c.mmap.restype = ctypes.c_void_p
+c.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                   ctypes.c_long]
+c.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+fd = os.open({code!r}, os.O_RDONLY)
+p = c.mmap(None, 4096, mmap.PROT_READ, mmap.MAP_PRIVATE, fd, 0)
+assert p not in (None, ctypes.c_void_p(-1).value)
+os.close(fd)
+assert c.mprotect(p, 4096, mmap.PROT_READ | mmap.PROT_EXEC) == 0, os.strerror(ctypes.get_errno())
+""")
+    p = s.run("mprotect", [PY, script])
+    entries = bomq.find(p.bom, code) if p.bom else []
+    roles = sorted({r for e in entries for r in e["roles"]})
+    if s.backend == "lsm":
+        expect("mprotect(PROT_EXEC) of a file mapping is a library (LSM file_mprotect)", p,
+               [(code, "library", sha256sum(code))])
+    else:
+        report("mprotect(PROT_EXEC): the tracepoint backend sees the open only (README)",
+               p.returncode == 0 and roles == ["input"], f"exit {p.returncode}, roles {roles}")
+
+
 def sc_all_digests(s):
     """Every digest in every bundle equals sha256sum of the file (when it still exists)."""
     seen, bad = 0, []
@@ -354,7 +521,8 @@ def sc_all_digests(s):
 
 SCENARIOS = [sc_shell_reads, sc_exec_chain, sc_python_tmp_rename, sc_daemon, sc_threads,
              sc_links, sc_openat2, sc_changed, sc_deleted, sc_names, sc_untraced, sc_dedup,
-             sc_strict, sc_exit_codes, sc_signal, sc_not_root]
+             sc_strict, sc_exit_codes, sc_signal, sc_not_root, sc_link_publish,
+             sc_hardlink_alias, sc_inherited, sc_elf_interp, sc_scm_rights, sc_mprotect]
 
 
 def main():

@@ -88,12 +88,13 @@ static void test_ac_proc(void **state)
 static void test_ac_dedup_key(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct ac_dedup_key), 32);
+	assert_int_equal(sizeof(struct ac_dedup_key), 40);
 	assert_int_equal(offsetof(struct ac_dedup_key, scope), 0);
 	assert_int_equal(offsetof(struct ac_dedup_key, dev), 8);
 	assert_int_equal(offsetof(struct ac_dedup_key, ino), 16);
 	assert_int_equal(offsetof(struct ac_dedup_key, kind), 24);
 	assert_int_equal(offsetof(struct ac_dedup_key, _pad), 28);
+	assert_int_equal(offsetof(struct ac_dedup_key, name), 32);
 }
 
 static void test_ac_dedup_val(void **state)
@@ -128,6 +129,8 @@ static void test_numbers(void **state)
 	assert_int_equal(AC_F_UNLINKED, 4);
 	assert_int_equal(AC_F_CREATED, 8);
 	assert_int_equal(AC_F_TRUNCATED, 16);
+	assert_int_equal(AC_F_LINK, 32);
+	assert_int_equal(AC_F_RECEIVED, 64);
 	assert_int_equal(AC_BACKEND_LSM, 1);
 	assert_int_equal(AC_BACKEND_TRACEPOINT, 2);
 	assert_int_equal(AC_STAT_EVENTS, 0);

@@ -82,6 +82,10 @@ static void fill(struct bom *b)
 	f = bom_add_file(b, utf8ok, sha_a);
 	f->roles = BOM_ROLE_EXECUTABLE | BOM_ROLE_LIBRARY | BOM_ROLE_INPUT;
 	f->category = NULL;
+	f = bom_add_file(b, "/lib64/ld-linux-x86-64.so.2", sha_b);
+	f->roles = BOM_ROLE_LIBRARY;
+	f->category = strdup("library");
+	f->derived = BOM_DERIVED_ELF_INTERP;
 }
 
 static int cmp_str(const char *a, const char *b)
@@ -93,7 +97,7 @@ static int cmp_file(const struct bom_file *x, const struct bom_file *y)
 {
 	return !strcmp(x->path, y->path) && !strcmp(x->sha256, y->sha256) && x->size == y->size &&
 	       x->roles == y->roles && cmp_str(x->category, y->category) && x->ima == y->ima &&
-	       cmp_str(x->status, y->status);
+	       cmp_str(x->status, y->status) && x->derived == y->derived;
 }
 
 static void test_round_trip(void **state)
@@ -291,6 +295,8 @@ static void test_strict(void **state)
 	expect_bad("[\"input\"]", "[\"input\", \"input\"]", "twice");
 	expect_bad("\"input\"]", "\"input\"], \"roles\": []", "duplicate");
 	expect_bad("\"match\"", "\"maybe\"", "files[0].ima");
+	expect_bad("\"match\"", "\"match\", \"derived\": \"guessed\"", "files[0].derived");
+	expect_bad("\"match\"", "\"match\", \"derived\": null", "files[0].derived");
 	expect_bad("\"path\": \"/f\"", "\"path\": \"\"", "files[0].path: empty");
 	expect_bad("\"path\": \"/f\"", "\"path\": 7", "files[0].path: not a string");
 	expect_bad("\"path\": \"/f\"", "\"path\": \"/f\\u0000x\"", "line");

@@ -4,7 +4,9 @@
  * naming real files in a temporary directory so the hash pool really hashes them: roles, renames
  * of files and directories (both backends' record shapes), deleted outputs, policy exclusions,
  * the " (deleted)" suffix, relative names, malformed records, a table of thousands of inodes,
- * names the kernel cut (AC_F_PATH_TRUNC) and names longer than PATH_MAX.
+ * names the kernel cut (AC_F_PATH_TRUNC) and names longer than PATH_MAX, links (AC_F_LINK: an
+ * output published by link, a second name), inherited descriptors and the ELF interpreter the
+ * tracepoint backend derives.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -790,6 +792,146 @@ static void test_path_truncated(void **state)
  * A rename into a deep directory gives a name longer than PATH_MAX (the record's directory fits
  * AC_PATH_MAX, the last component is added here): it is found and hashed all the same.
  */
+/* write tmp, link tmp final, unlink tmp (LSM: the inode in the record): measured as final. */
+static void test_link_publish(void **state)
+{
+	const char *tmp = in_dir("ckpt.tmp"), *fin = in_dir("ckpt.bin");
+	struct stat st;
+
+	put(tmp, "published by link");
+	access_file(AC_KIND_WRITE, tmp);
+	assert_int_equal(stat(tmp, &st), 0);
+	assert_int_equal(link(tmp, fin), 0);
+	feed(rename_rec("ckpt.bin", dir, kdev(st.st_dev), st.st_ino, AC_F_PATH_REL | AC_F_LINK));
+	assert_int_equal(unlink(tmp), 0);
+	finish();
+	assert_int_equal(bom.nfiles, 1);
+	expect_hashed(fin, "published by link", BOM_ROLE_OUTPUT);
+	assert_null(find(tmp));
+	assert_int_equal(stats().links, 1);
+	assert_int_equal(stats().renames, 0);
+	assert_int_equal(stats().unhashed, 0);
+}
+
+/*
+ * Tracepoint records (no inode): a written file linked to a second name is an output under both;
+ * a name renamed after that is followed and the name it left is not reported.
+ */
+static void test_link_aliases(void **state)
+{
+	const char *a = in_dir("a.bin"), *b = in_dir("b.bin"), *c = in_dir("c.bin");
+
+	put(a, "two names");
+	access_file(AC_KIND_WRITE, a);
+	assert_int_equal(link(a, b), 0);
+	feed(rename_rec("b.bin", dir, 0, 0, AC_F_PATH_REL | AC_F_LINK));
+	finish();
+	assert_int_equal(bom.nfiles, 2);
+	expect_hashed(a, "two names", BOM_ROLE_OUTPUT);
+	expect_hashed(b, "two names", BOM_ROLE_OUTPUT);
+	teardown(state);
+	assert_int_equal(setup(state), 0);
+
+	a = in_dir("a.bin"), b = in_dir("b.bin"), c = in_dir("c.bin");
+	put(a, "renamed alias");
+	access_file(AC_KIND_WRITE, a);
+	assert_int_equal(link(a, b), 0);
+	feed(rename_rec("b.bin", dir, 0, 0, AC_F_PATH_REL | AC_F_LINK));
+	assert_int_equal(rename(b, c), 0);
+	feed(rename_rec("c.bin", dir, 0, 0, AC_F_PATH_REL));
+	finish();
+	assert_int_equal(bom.nfiles, 2);
+	expect_hashed(a, "renamed alias", BOM_ROLE_OUTPUT);
+	expect_hashed(c, "renamed alias", BOM_ROLE_OUTPUT);
+	assert_null(find(b));
+}
+
+/* A link of a file the run did not write adds no entry; a written file whose names are all gone
+ * is reported deleted once. */
+static void test_link_other(void **state)
+{
+	const char *in = in_dir("data.csv"), *in2 = in_dir("data2.csv");
+	const char *out = in_dir("o.tmp"), *out2 = in_dir("o.bin");
+
+	put(in, "input");
+	put(out, "gone");
+	access_file(AC_KIND_READ, in);
+	assert_int_equal(link(in, in2), 0);
+	feed(rename_rec("data2.csv", dir, 0, 0, AC_F_PATH_REL | AC_F_LINK));
+	access_file(AC_KIND_WRITE, out);
+	assert_int_equal(link(out, out2), 0);
+	feed(rename_rec("o.bin", dir, 0, 0, AC_F_PATH_REL | AC_F_LINK));
+	assert_int_equal(unlink(out), 0);
+	assert_int_equal(unlink(out2), 0);
+	finish();
+	assert_int_equal(bom.nfiles, 2);
+	expect_hashed(in, "input", BOM_ROLE_INPUT);
+	assert_null(find(in2));
+	assert_null(find(out2));
+	assert_non_null(find(out));
+	assert_string_equal(find(out)->status, "deleted before the run ended");
+	assert_int_equal(stats().unhashed, 0);
+}
+
+/* fd 0 of this process as a command inherits it: a readable file is an input, a writable one an
+ * output (hashed at the end, under its name). */
+static void test_inherit_fds(void **state)
+{
+	const char *in = in_dir("stdin.csv"), *out = in_dir("stdout.txt");
+	int saved = dup(0), fd;
+
+	assert_true(saved >= 0);
+	put(in, "a,b\n");
+	fd = open(in, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, 0), 0);
+	close(fd);
+	assert_int_equal(collector_inherit_fds(coll, 1), 1);
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(dup2(fd, 0), 0);
+	close(fd);
+	assert_int_equal(collector_inherit_fds(coll, 1), 1);
+	assert_int_equal(write(0, "result\n", 7), 7);
+	assert_int_equal(dup2(saved, 0), 0);
+	close(saved);
+	finish();
+	assert_int_equal(bom.nfiles, 2);
+	expect_hashed(in, "a,b\n", BOM_ROLE_INPUT);
+	expect_hashed(out, "result\n", BOM_ROLE_OUTPUT);
+	assert_int_equal(stats().inherited, 2);
+}
+
+/* An exec record of the tracepoint backend: the program's PT_INTERP is a derived library. */
+static void test_elf_interp(void **state)
+{
+	char prog[PATH_MAX], interp[PATH_MAX];
+	struct ac_file *f;
+	size_t n = 0;
+
+	assert_non_null(realpath("/bin/sh", prog));
+	if (!realpath("/lib64/ld-linux-x86-64.so.2", interp))
+		skip(); /* the name below is x86-64's; test_elfinterp covers the reading anywhere */
+	for (int i = 0; i < 2; i++) { /* a second exec of it submits the interpreter no more */
+		f = file_rec(AC_KIND_EXEC, prog);
+		f->hdr.backend = AC_BACKEND_TRACEPOINT;
+		feed(f);
+	}
+	f = file_rec(AC_KIND_EXEC, prog); /* the LSM backend sees the interpreter itself */
+	feed(f);
+	finish();
+	for (size_t i = 0; i < bom.nfiles; i++)
+		if (!strcmp(bom.files[i].path, interp)) {
+			assert_int_equal(bom.files[i].roles, BOM_ROLE_LIBRARY);
+			assert_int_equal(bom.files[i].derived, BOM_DERIVED_ELF_INTERP);
+			assert_int_equal(strlen(bom.files[i].sha256), 64);
+			n++;
+		}
+	assert_int_equal(n, 1);
+	assert_int_equal(find(prog)->derived, BOM_DERIVED_NONE);
+	assert_int_equal(stats().interps, 1);
+}
+
 static void test_long_name(void **state)
 {
 	char comp[201], *dirpath, *tmp = dup_dir("long.tmp");
@@ -850,6 +992,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_many, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_truncated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_long_name, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_publish, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_aliases, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_link_other, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inherit_fds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_elf_interp, setup, teardown),
 	};
 
 	log_init("test_collector", LOG_ERROR);

@@ -1201,6 +1201,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	clock_gettime(CLOCK_REALTIME, &r.started);
+	/* fds 0-2 are all the command inherits (spawn closes the rest): files among them count */
+	collector_inherit_fds(r.coll, 3);
 	pid = spawn(&r.o, &r.cg, &se);
 	if (pid < 0)
 		goto out;

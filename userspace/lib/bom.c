@@ -21,6 +21,7 @@
 #define BOM_MAX_BYTES (1u << 30)
 
 static const char *const ima_names[] = {"unavailable", "match", "mismatch", "absent"};
+static const char *const derived_names[] = {NULL, "elf-interpreter"};
 static const char *const role_names[] = {"input", "output", "executable", "library"};
 
 const char *bom_ima_name(enum bom_ima v)
@@ -105,6 +106,20 @@ static int grow_files(struct bom *b)
 		return -1;
 	b->files = nf;
 	b->cap = nc;
+	return 0;
+}
+
+int bom_reserve(struct bom *b, size_t n)
+{
+	struct bom_file *nf;
+
+	if (b->nfiles + n <= b->cap)
+		return 0;
+	nf = realloc(b->files, (b->nfiles + n) * sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	b->files = nf;
+	b->cap = b->nfiles + n;
 	return 0;
 }
 
@@ -582,6 +597,10 @@ static void put_file(struct out *o, const struct bom_file *f)
 	if (f->status) {
 		put_key(o, 3, "status", 0);
 		put_str(o, f->status);
+	}
+	if (f->derived) {
+		put_key(o, 3, "derived", 0);
+		put_str(o, derived_names[f->derived]);
 	}
 	put_key(o, 2, NULL, 1);
 	PUT(o, "}");
@@ -1475,7 +1494,7 @@ struct rfile {
 	char sha256[65];
 	uint64_t size;
 	unsigned roles;
-	int ima;
+	int ima, derived;
 };
 
 static int read_roles(struct rctx *c, size_t idx, unsigned *roles)
@@ -1539,26 +1558,43 @@ static int read_sha(struct rctx *c, size_t idx, char out[65])
 	return 0;
 }
 
-static int read_ima(struct rctx *c, size_t idx, int *ima)
+/*
+ * files[idx].<key>: a string that is one of names[first .. n); its index into *out. what lists the
+ * allowed values for the error.
+ */
+static int read_name(struct rctx *c, size_t idx, const char *key, const char *const *names,
+		     size_t first, size_t n, const char *what, int *out)
 {
 	const char *s;
-	size_t n, k = sizeof(ima_names) / sizeof(ima_names[0]);
+	size_t len, k = n;
 
 	if (peek(c) == '"') {
-		if (str(c, &s, &n))
+		if (str(c, &s, &len))
 			return -1;
-		for (k = 0; k < sizeof(ima_names) / sizeof(ima_names[0]); k++)
-			if (same(ima_names[k], s, n))
+		for (k = first; k < n; k++)
+			if (same(names[k], s, len))
 				break;
 	}
-	if (k == sizeof(ima_names) / sizeof(ima_names[0]))
-		return bad(c, "files[%zu].ima: not one of match, mismatch, absent, unavailable",
-			   idx);
-	*ima = (int)k;
+	if (k == n)
+		return bad(c, "files[%zu].%s: not %s", idx, key, what);
+	*out = (int)k;
 	return 0;
 }
 
-enum { F_PATH, F_SHA256, F_SIZE, F_ROLES, F_CATEGORY, F_IMA, F_PATH_B64, F_STATUS };
+static int read_ima(struct rctx *c, size_t idx, int *ima)
+{
+	return read_name(c, idx, "ima", ima_names, 0, sizeof(ima_names) / sizeof(ima_names[0]),
+			 "one of match, mismatch, absent, unavailable", ima);
+}
+
+static int read_derived(struct rctx *c, size_t idx, int *derived)
+{
+	return read_name(c, idx, "derived", derived_names, 1,
+			 sizeof(derived_names) / sizeof(derived_names[0]), "elf-interpreter",
+			 derived);
+}
+
+enum { F_PATH, F_SHA256, F_SIZE, F_ROLES, F_CATEGORY, F_IMA, F_PATH_B64, F_STATUS, F_DERIVED };
 
 static int file_member(struct rctx *c, size_t idx, int k, struct rfile *f)
 {
@@ -1577,6 +1613,8 @@ static int file_member(struct rctx *c, size_t idx, int k, struct rfile *f)
 		return read_roles(c, idx, &f->roles);
 	case F_IMA:
 		return read_ima(c, idx, &f->ima);
+	case F_DERIVED:
+		return read_derived(c, idx, &f->derived);
 	case F_CATEGORY:
 		r = v_str(c, 1, &f->category);
 		break;
@@ -1607,8 +1645,8 @@ static struct bom_file *new_file(struct bom *b)
 
 static int read_file(struct rctx *c, size_t idx, struct bom *b)
 {
-	static const char *const keys[] = {"path", "sha256",   "size",	 "roles", "category",
-					   "ima",  "path_b64", "status", NULL};
+	static const char *const keys[] = {"path", "sha256",   "size",	 "roles",   "category",
+					   "ima",  "path_b64", "status", "derived", NULL};
 	struct rfile f = {.ima = 0};
 	struct bom_file *bf;
 	char where[48] = "";
@@ -1641,7 +1679,8 @@ static int read_file(struct rctx *c, size_t idx, struct bom *b)
 				.roles = f.roles,
 				.category = f.category,
 				.ima = (enum bom_ima)f.ima,
-				.status = f.status};
+				.status = f.status,
+				.derived = (enum bom_derived)f.derived};
 	memcpy(bf->sha256, f.sha256, sizeof(bf->sha256));
 	f.path = f.category = f.status = NULL;
 cleanup:

@@ -7,11 +7,15 @@
  *              "backend", "events_lost", "paths_truncated", "complete", "detached" },
  *     "host": { "hostname", "kernel", "boot_id", "tpm" },
  *     "attested": bool,
- *     "files": [ { "path", "sha256", "size", "roles": [..], "category", "ima", "status"? } ] }
+ *     "files": [ { "path", "sha256", "size", "roles": [..], "category", "ima", "status"?,
+ *                  "derived"? } ] }
  *
  * Strings that are NULL in memory are JSON null; "sha256" is null when the file was not hashed
- * and "status" is then present and says why. "roles" lists input, output, executable, library in
- * that order. Files are sorted by (path, sha256) in byte order so the same run gives the same text.
+ * and "status" is then present and says why. "derived" is present when no access of the run was
+ * seen for the file and it was found from another one: "elf-interpreter", the PT_INTERP of a
+ * program the run executed (tracepoint backend). "roles" lists input, output, executable, library
+ * in that order. Files are sorted by (path, sha256) in byte order so the same run gives the same
+ * text.
  *
  * Names are bytes (anything but NUL) and JSON is UTF-8. A value that is valid UTF-8 is written as
  * is (JSON escapes newlines and control characters). A value that is not is written twice:
@@ -35,6 +39,7 @@ enum bom_role {
 	BOM_ROLE_LIBRARY = 8
 };
 enum bom_ima { BOM_IMA_UNAVAILABLE = 0, BOM_IMA_MATCH, BOM_IMA_MISMATCH, BOM_IMA_ABSENT };
+enum bom_derived { BOM_DERIVED_NONE = 0, BOM_DERIVED_ELF_INTERP = 1 };
 
 struct bom_file {
 	char *path;
@@ -50,6 +55,7 @@ struct bom_file {
 	 * record named (hashed through a process that held it) or "" when none did.
 	 */
 	char *status;
+	enum bom_derived derived;
 };
 
 struct bom_run {
@@ -86,6 +92,8 @@ void bom_init(struct bom *b);
  * memory ran out or sha256hex is malformed.
  */
 struct bom_file *bom_add_file(struct bom *b, const char *path, const char *sha256hex);
+/* Room for n more files without a reallocation (a writer that knows its count). 0 or -ENOMEM. */
+int bom_reserve(struct bom *b, size_t n);
 /* Sets run.command to a copy of argv[0..argc). 0 or -ENOMEM. */
 int bom_set_command(struct bom *b, char *const *argv, size_t argc);
 /* The text bom_write writes, NUL-terminated, malloc'd (free it); NULL on error with errno set. */

@@ -8,7 +8,9 @@
  * hashed at run end under their final names: the inode table follows renames, so the usual
  * "write model.pt.tmp, rename to model.pt" pattern is measured as model.pt. Rename records name
  * only the moved inode and its new name, so a renamed directory is remembered and, at run end, an
- * output missing under its old name is looked for below it.
+ * output missing under its old name is looked for below it. A link record adds a name to a written
+ * inode (an O_TMPFILE published with linkat, "write tmp; link tmp final; unlink tmp"): at run end
+ * the file is measured under each of its names that still holds it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,20 +28,30 @@
 #include "lib/hex.h"
 #include "lib/log.h"
 #include "trace/collector.h"
+#include "trace/elfinterp.h"
 #include "trace/hashpool.h"
 
 #define DELETED_SUFFIX " (deleted)"
 #define MAX_DIR_RENAMES 4096
+#define MAX_ALIASES 32 /* names kept per written inode besides its latest one */
+#define MAX_INTERPS 64 /* distinct ELF interpreters recorded (tracepoint backend) */
 /* stat() calls spent looking for outputs in renamed directories at run end (a few seconds) */
 #define DIR_LOOKUP_BUDGET (1u << 20)
 
+/* Another name of a written inode: a link the run made, or a name a rename replaced. */
+struct alias {
+	struct alias *next;
+	char path[];
+};
+
 struct inode_ent {
 	uint64_t dev, ino;
-	char *path;	 /* latest name the run used; for outputs, the name renames led to */
-	int written;	 /* opened for writing by the run */
-	int cut;	 /* path is a name the kernel cut (AC_F_PATH_TRUNC) */
-	int32_t pid, fd; /* the latest writer, and its fd when the record had one */
-	int next;	 /* hash chain */
+	char *path;	     /* latest name the run used; for outputs, the name renames led to */
+	struct alias *alias; /* its other names: each one still holding the inode is measured */
+	int written;	     /* opened for writing by the run */
+	int cut;	     /* path is a name the kernel cut (AC_F_PATH_TRUNC) */
+	int32_t pid, fd;     /* the latest writer, and its fd when the record had one */
+	int next;	     /* hash chain */
 };
 
 struct meas {
@@ -49,7 +61,8 @@ struct meas {
 	int err;
 	uint64_t size;
 	unsigned roles;
-	int cut;
+	unsigned cut : 1;
+	unsigned derived : 1; /* found by reading an executable (its ELF interpreter) */
 };
 
 /* The new name of a renamed directory: outputs written below its old name are looked up there. */
@@ -62,8 +75,8 @@ struct dir_rename {
 struct job_ctx {
 	struct collector *c;
 	unsigned roles;
-	int cut;
-	char *path; /* the name for the BOM (the job may hash via /proc/pid/fd) */
+	int cut, derived;
+	char path[]; /* the name for the BOM (the job may hash via /proc/pid/fd) */
 };
 
 struct collector {
@@ -82,6 +95,8 @@ struct collector {
 	size_t ndirs, cap_dirs;
 	int dirs_full;
 	size_t dir_budget;
+	char *interps[MAX_INTERPS]; /* ELF interpreters already submitted */
+	size_t ninterps;
 	struct collector_stats st;
 	int oom;
 };
@@ -159,7 +174,7 @@ static struct inode_ent *ino_get(struct collector *c, uint64_t dev, uint64_t ino
 }
 
 static int meas_add(struct collector *c, const char *path, const struct hash_result *r,
-		    unsigned roles, int cut)
+		    unsigned roles, int cut, int derived)
 {
 	struct meas *m;
 
@@ -181,7 +196,8 @@ static int meas_add(struct collector *c, const char *path, const struct hash_res
 	m->err = r->err;
 	m->size = r->size;
 	m->roles = roles;
-	m->cut = cut;
+	m->cut = !!cut;
+	m->derived = !!derived;
 	c->nmeas++;
 	return 0;
 }
@@ -210,7 +226,7 @@ static void on_hashed(const struct hash_job *job, const struct hash_result *res,
 	struct collector *c = jc->c;
 
 	pthread_mutex_lock(&c->lock);
-	if (meas_add(c, jc->path, res, jc->roles, jc->cut))
+	if (meas_add(c, jc->path, res, jc->roles, jc->cut, jc->derived))
 		c->oom = 1;
 	/* a temporary output deleted before run end is no failure to measure */
 	if (res->status != HASH_OK &&
@@ -224,15 +240,15 @@ static void on_hashed(const struct hash_job *job, const struct hash_result *res,
 	if (--c->pending == 0)
 		pthread_cond_broadcast(&c->idle);
 	pthread_mutex_unlock(&c->lock);
-	free(jc->path);
 	free(jc);
 }
 
 /* Called with c->lock held. */
-static void submit(struct collector *c, const char *path, uint64_t dev, uint64_t ino, int32_t pid,
-		   int32_t fd, unsigned roles, int cut)
+static void submit_as(struct collector *c, const char *path, uint64_t dev, uint64_t ino,
+		      int32_t pid, int32_t fd, unsigned roles, int cut, int derived)
 {
-	struct job_ctx *jc = calloc(1, sizeof(*jc));
+	size_t len = strlen(path) + 1;
+	struct job_ctx *jc = malloc(sizeof(*jc) + len);
 	struct hash_job job = {
 	    .path = path,
 	    .expect_dev = dev,
@@ -242,22 +258,28 @@ static void submit(struct collector *c, const char *path, uint64_t dev, uint64_t
 	    .path_cut = cut,
 	};
 
-	if (!jc || !(jc->path = strdup(path))) {
-		free(jc);
+	if (!jc) {
 		c->oom = 1;
 		return;
 	}
+	memcpy(jc->path, path, len);
 	jc->c = c;
 	jc->roles = roles;
 	jc->cut = cut;
+	jc->derived = derived;
 	job.ctx = jc;
 	c->pending++;
 	if (hashpool_submit(c->pool, &job)) {
 		c->pending--;
 		c->oom = 1;
-		free(jc->path);
 		free(jc);
 	}
+}
+
+static void submit(struct collector *c, const char *path, uint64_t dev, uint64_t ino, int32_t pid,
+		   int32_t fd, unsigned roles, int cut)
+{
+	submit_as(c, path, dev, ino, pid, fd, roles, cut, 0);
 }
 
 /* A relative name (a #! script run by a relative path) is made absolute with the task's cwd. */
@@ -319,11 +341,11 @@ static void output_gone(struct collector *c, const char *path)
 {
 	struct hash_result r = {.status = HASH_VANISHED, .err = ENOENT};
 
-	if (meas_add(c, path, &r, BOM_ROLE_OUTPUT, 0))
+	if (meas_add(c, path, &r, BOM_ROLE_OUTPUT, 0, 0))
 		c->oom = 1;
 }
 
-static void note_write(struct collector *c, const struct ac_file *f, const char *path, uint64_t dev,
+static void note_write(struct collector *c, int32_t pid, int32_t fd, const char *path, uint64_t dev,
 		       uint64_t ino, int cut)
 {
 	struct hash_result none = {.status = HASH_NO_NAME};
@@ -335,7 +357,7 @@ static void note_write(struct collector *c, const struct ac_file *f, const char 
 		/* nothing identifies the file */
 		c->st.outputs++;
 		c->st.unhashed++;
-		if (meas_add(c, path, &none, BOM_ROLE_OUTPUT, 1))
+		if (meas_add(c, path, &none, BOM_ROLE_OUTPUT, 1, 0))
 			c->oom = 1;
 		return;
 	}
@@ -354,8 +376,8 @@ static void note_write(struct collector *c, const struct ac_file *f, const char 
 		return;
 	}
 	/* the only way to a cut name's file at run end, if the writer still holds it */
-	e->pid = (int32_t)f->task.tgid;
-	e->fd = f->fd;
+	e->pid = pid;
+	e->fd = fd;
 	e->cut = cut;
 	if (!e->written)
 		c->st.outputs++;
@@ -370,6 +392,83 @@ static void note_write(struct collector *c, const struct ac_file *f, const char 
 		free(e->path);
 		e->path = p;
 	}
+}
+
+/* The executable of an exec record, opened: by its name, or the process's own /proc/pid/exe. */
+static int open_exec(const struct ac_file *f, const char *path, uint64_t dev)
+{
+	char link[64];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+
+	if (fd >= 0 && (fstat(fd, &st) || !same_inode(&st, dev, f->ino))) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0)
+		return fd;
+	snprintf(link, sizeof(link), "/proc/%u/exe", f->task.tgid);
+	fd = open(link, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd >= 0 && (fstat(fd, &st) || !same_inode(&st, dev, f->ino))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * The kernel maps an ELF program's interpreter (ld-linux) inside execve, where no syscall
+ * tracepoint sees it: it is read from the program's PT_INTERP instead and measured as a library,
+ * marked derived. Each interpreter is submitted once per run; a process in another root (a
+ * chroot, a container) gets none, since its PT_INTERP names a file of that root.
+ */
+static void exec_interp(struct collector *c, const struct ac_file *f, const char *path,
+			uint64_t dev)
+{
+	char interp[PATH_MAX], real[PATH_MAX];
+	const char *name = interp;
+	char link[64], root[8];
+	ssize_t n;
+	int fd, r;
+
+	/* PT_INTERP is resolved in the process's root: another root's ld-linux is not this one */
+	snprintf(link, sizeof(link), "/proc/%u/root", f->task.tgid);
+	n = readlink(link, root, sizeof(root));
+	if (n > 0 && (n != 1 || root[0] != '/')) {
+		log_debug("%s runs in another root: its ELF interpreter is not derived", path);
+		return;
+	}
+	fd = open_exec(f, path, dev);
+	if (fd < 0) {
+		log_debug("cannot open %s to read its ELF interpreter", path);
+		return;
+	}
+	r = elf_interp(fd, interp, sizeof(interp));
+	close(fd);
+	if (r < 0)
+		log_warn("%s: broken ELF program header, its interpreter is not recorded", path);
+	if (r <= 0 || interp[0] != '/')
+		return;
+	/* the name the kernel opened, symlinks resolved as the LSM backend reports it */
+	if (realpath(interp, real))
+		name = real;
+	for (size_t i = 0; i < c->ninterps; i++)
+		if (!strcmp(c->interps[i], name))
+			return;
+	if (c->ninterps == MAX_INTERPS)
+		return;
+	if (!(c->interps[c->ninterps] = strdup(name))) {
+		c->oom = 1;
+		return;
+	}
+	c->ninterps++;
+	c->st.interps++;
+	if (policy_excluded(c->opts.policy, name, 0)) {
+		c->st.excluded++;
+		return;
+	}
+	c->st.inputs++;
+	submit_as(c, name, 0, 0, -1, -1, BOM_ROLE_LIBRARY, 0, 1);
 }
 
 static void on_file(struct collector *c, const struct ac_file *f)
@@ -397,7 +496,7 @@ static void on_file(struct collector *c, const struct ac_file *f)
 		return;
 	}
 	if (f->kind == AC_KIND_WRITE) {
-		note_write(c, f, path, dev, f->ino, cut);
+		note_write(c, (int32_t)f->task.tgid, f->fd, path, dev, f->ino, cut);
 		return;
 	}
 	if (f->kind == AC_KIND_EXEC)
@@ -405,6 +504,8 @@ static void on_file(struct collector *c, const struct ac_file *f)
 	c->st.inputs++;
 	/* an input is hashed now, by name (or the task's fd); no inode table entry is needed */
 	submit(c, path, f->ino ? dev : 0, f->ino, (int32_t)f->task.tgid, f->fd, roles, cut);
+	if (f->kind == AC_KIND_EXEC && f->hdr.backend == AC_BACKEND_TRACEPOINT && f->ino && !cut)
+		exec_interp(c, f, path, dev);
 }
 
 static void note_dir_rename(struct collector *c, const char *path, uint64_t dev, uint64_t ino)
@@ -456,6 +557,30 @@ static void note_dir_rename(struct collector *c, const char *path, uint64_t dev,
 	c->ndirs++;
 }
 
+/* Another name of e besides e->path; the same name twice, or more than MAX_ALIASES, is not kept. */
+static void alias_add(struct collector *c, struct inode_ent *e, const char *path)
+{
+	size_t n = 0, len = strlen(path) + 1;
+	struct alias *a;
+
+	for (a = e->alias; a; a = a->next, n++)
+		if (!strcmp(a->path, path))
+			return;
+	if (n == MAX_ALIASES) {
+		log_warn("more than %d names for %s: %s is not measured", MAX_ALIASES, e->path,
+			 path);
+		return;
+	}
+	a = malloc(sizeof(*a) + len);
+	if (!a) {
+		c->oom = 1;
+		return;
+	}
+	memcpy(a->path, path, len);
+	a->next = e->alias;
+	e->alias = a;
+}
+
 static void on_rename(struct collector *c, const struct ac_rename *r)
 {
 	char path[AC_PATH_MAX + AC_NAME_MAX + 2];
@@ -488,14 +613,28 @@ static void on_rename(struct collector *c, const struct ac_rename *r)
 		known = 1;
 	}
 	e = ino_find(c, dev, ino);
+	if (e && (r->hdr.flags & AC_F_LINK)) {
+		/* a name added (an O_TMPFILE or a temporary published by link): both may hold it */
+		c->st.links++;
+		if (!cut && !e->cut && strcmp(e->path, path))
+			alias_add(c, e, path);
+		else if (!cut)
+			goto rename; /* the cut name cannot be looked up: the new one can */
+		return;
+	}
 	if (!e) {
 		/* a directory: the outputs below it moved, and no record names them */
-		if (!cut && (known || !hash_stat(path, &st, AT_SYMLINK_NOFOLLOW)) &&
-		    S_ISDIR(st.st_mode) && same_inode(&st, dev, ino))
+		if (!(r->hdr.flags & AC_F_LINK) && !cut &&
+		    (known || !hash_stat(path, &st, AT_SYMLINK_NOFOLLOW)) && S_ISDIR(st.st_mode) &&
+		    same_inode(&st, dev, ino))
 			note_dir_rename(c, path, dev, ino);
 		return;
 	}
 	c->st.renames++;
+	/* one of several names moved, which one the record does not say: keep them all */
+	if (e->alias && !e->cut && !cut && strcmp(e->path, path))
+		alias_add(c, e, e->path);
+rename:
 	p = strdup(path);
 	if (!p) {
 		c->oom = 1;
@@ -563,6 +702,70 @@ void collector_on_record(const void *rec, size_t len, void *ctx)
 	}
 out:
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* The name /proc/self/fd gives fd, without the " (deleted)" of an unlinked file. */
+static int fd_name(int fd, const struct stat *st, char *out, size_t len)
+{
+	size_t sl = strlen(DELETED_SUFFIX);
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, out, len);
+	if (n <= 0 || (size_t)n >= len || out[0] != '/')
+		return -1;
+	out[n] = '\0';
+	if (!st->st_nlink && (size_t)n > sl && !strcmp(out + n - sl, DELETED_SUFFIX))
+		out[n - sl] = '\0';
+	return 0;
+}
+
+/*
+ * Called with c->lock held: fd, a regular file open in this process with access mode acc. aicert's
+ * own messages go to fd 2 after the run, so the file there (also when fd 1 is the same file,
+ * "> log 2>&1") ends with content that is not the command's: it is no output.
+ */
+static void inherit(struct collector *c, int fd, int acc, const struct stat *st, const char *path,
+		    const struct stat *err)
+{
+	int32_t self = (int32_t)getpid();
+
+	c->st.inherited++;
+	if (policy_excluded(c->opts.policy, path, 0)) {
+		c->st.excluded++;
+		return;
+	}
+	if (acc == O_RDONLY || acc == O_RDWR) {
+		c->st.inputs++;
+		submit(c, path, st->st_dev, st->st_ino, self, fd, BOM_ROLE_INPUT, 0);
+	}
+	if ((acc == O_WRONLY || acc == O_RDWR) && fd != 2 &&
+	    !(err && err->st_dev == st->st_dev && err->st_ino == st->st_ino))
+		note_write(c, self, fd, path, st->st_dev, st->st_ino, 0);
+}
+
+int collector_inherit_fds(struct collector *c, int n)
+{
+	char path[PATH_MAX];
+	struct stat st, err;
+	int count = 0, has_err = !fstat(2, &err);
+
+	for (int fd = 0; fd < n; fd++) {
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl < 0 || (fl & O_PATH) || fstat(fd, &st) || !S_ISREG(st.st_mode))
+			continue;
+		if (fd_name(fd, &st, path, sizeof(path))) {
+			log_warn("fd %d is a file without a name aicert can use: not recorded", fd);
+			continue;
+		}
+		pthread_mutex_lock(&c->lock);
+		inherit(c, fd, fl & O_ACCMODE, &st, path, has_err ? &err : NULL);
+		pthread_mutex_unlock(&c->lock);
+		count++;
+	}
+	return count;
 }
 
 struct collector *collector_new(const struct collector_opts *opts)
@@ -649,15 +852,20 @@ static int to_bom(struct collector *c, struct bom *bom, collector_measure_cb cb,
 
 	if (c->nmeas) /* qsort's array must not be NULL, even when empty */
 		qsort(c->meas, c->nmeas, sizeof(*c->meas), meas_cmp);
+	if (bom_reserve(bom, c->nmeas))
+		return -ENOMEM;
 	for (size_t i = 0; i < c->nmeas;) {
 		struct meas *m = &c->meas[i];
-		unsigned roles = 0;
+		unsigned roles = 0, derived = 1;
 		struct bom_file *f;
 		const char *st;
 		size_t j;
 
-		for (j = i; j < c->nmeas && !meas_cmp(m, &c->meas[j]); j++)
+		/* derived only when no access of the run named the file itself */
+		for (j = i; j < c->nmeas && !meas_cmp(m, &c->meas[j]); j++) {
 			roles |= c->meas[j].roles;
+			derived &= c->meas[j].derived;
+		}
 		m->roles = roles;
 		if (m->status == HASH_OK)
 			hex_encode(m->sha256, sizeof(m->sha256), hex);
@@ -666,6 +874,7 @@ static int to_bom(struct collector *c, struct bom *bom, collector_measure_cb cb,
 			return -ENOMEM;
 		f->size = m->size;
 		f->roles = roles;
+		f->derived = derived ? BOM_DERIVED_ELF_INTERP : BOM_DERIVED_NONE;
 		f->category = strdup(policy_category(c->opts.policy, m->path));
 		st = status_text(m, why, sizeof(why));
 		f->status = st ? strdup(st) : NULL;
@@ -673,8 +882,15 @@ static int to_bom(struct collector *c, struct bom *bom, collector_measure_cb cb,
 			return -ENOMEM;
 		if (cb)
 			cb(f, cb_ctx);
-		i = j;
+		/* the BOM has its own copy: at most one copy of the names at a time */
+		for (; i < j; i++) {
+			free(c->meas[i].path);
+			c->meas[i].path = NULL;
+		}
 	}
+	free(c->meas);
+	c->meas = NULL;
+	c->nmeas = c->cap_meas = 0;
 	return 0;
 }
 
@@ -756,10 +972,38 @@ static int locate_output(struct collector *c, struct inode_ent *e)
 	return other && other->written && !strcmp(other->path, e->path) ? 0 : 1;
 }
 
+/* 1 when path names e's inode now (symlinks followed, as hashing does). */
+static int holds(const char *path, const struct inode_ent *e)
+{
+	struct stat st;
+
+	return !hash_stat(path, &st, 0) && same_inode(&st, e->dev, e->ino);
+}
+
+/*
+ * Submits e's other names that still hold it (none excluded by policy). Returns how many; when
+ * one did, *skip says that its latest name need not be reported (it does not hold it).
+ */
+static size_t measure_aliases(struct collector *c, struct inode_ent *e, int *skip)
+{
+	size_t n = 0;
+
+	*skip = 0;
+	for (struct alias *a = e->alias; a; a = a->next) {
+		if (policy_excluded(c->opts.policy, a->path, 0) || !holds(a->path, e))
+			continue;
+		submit(c, a->path, e->dev, e->ino, -1, -1, BOM_ROLE_OUTPUT, 0);
+		n++;
+	}
+	if (n && (e->cut || !holds(e->path, e)))
+		*skip = 1;
+	return n;
+}
+
 int collector_finish(struct collector *c, struct bom *bom, collector_measure_cb cb, void *cb_ctx)
 {
 	size_t nout = 0;
-	int r;
+	int r, skip;
 
 	wait_idle(c, "inputs");
 	pthread_mutex_lock(&c->lock);
@@ -768,6 +1012,9 @@ int collector_finish(struct collector *c, struct bom *bom, collector_measure_cb 
 		struct inode_ent *e = &c->ents[i];
 
 		if (!e->written)
+			continue;
+		nout += measure_aliases(c, e, &skip);
+		if (skip)
 			continue;
 		/* a cut name is not looked up (it may name another file), nor renamed dirs below */
 		r = e->cut ? 1 : locate_output(c, e);
@@ -814,8 +1061,15 @@ void collector_free(struct collector *c)
 	if (!c)
 		return;
 	hashpool_free(c->pool);
-	for (size_t i = 0; i < c->nents; i++)
+	for (size_t i = 0; i < c->nents; i++) {
 		free(c->ents[i].path);
+		for (struct alias *a = c->ents[i].alias, *n; a; a = n) {
+			n = a->next;
+			free(a);
+		}
+	}
+	for (size_t i = 0; i < c->ninterps; i++)
+		free(c->interps[i]);
 	for (size_t i = 0; i < c->nmeas; i++)
 		free(c->meas[i].path);
 	for (size_t i = 0; i < c->ndirs; i++)

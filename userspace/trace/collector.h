@@ -28,6 +28,9 @@ struct collector_stats {
 	uint64_t inputs;       /* input measurements (read, exec, mmap) */
 	uint64_t outputs;      /* files (inodes) written */
 	uint64_t renames;      /* renames followed */
+	uint64_t links;	       /* links to written files followed (names added) */
+	uint64_t inherited;    /* regular files the command inherited as fds 0-2 */
+	uint64_t interps;      /* ELF interpreters read from executables (tracepoint backend) */
 	uint64_t processes;    /* execs seen */
 	uint64_t unhashed;     /* files that could not be hashed (vanished, unreadable, changed) */
 	uint64_t bytes_hashed; /* bytes actually read and hashed (cache misses) */
@@ -43,10 +46,21 @@ struct collector *collector_new(const struct collector_opts *opts);
 /* An access_cb: feed it every record of the ring buffer (called on the drain thread). */
 void collector_on_record(const void *rec, size_t len, void *ctx);
 /*
+ * The descriptors 0 .. n-1 of this process, which the command inherits (aicert-trace closes the
+ * rest before exec): each that is a regular file is recorded like an open of the command, an
+ * input when readable (hashed now) and an output when writable (hashed under its name at run
+ * end; not fd 2, nor another fd on the same file, since aicert's own messages go there too).
+ * Call before the command starts. Returns how many were recorded.
+ */
+int collector_inherit_fds(struct collector *c, int n);
+/*
  * After the drain has stopped: waits for the inputs' hashes, hashes the outputs under their final
  * names (following renames of the files and of directories above them) and adds every
  * measurement to bom->files. An output the run deleted, or replaced by another of its outputs
  * (rename over it), gets status "deleted before the run ended" and is not counted as unhashed.
+ * A written file with several names (links the run made, or a name of it a rename replaced) is
+ * measured under each name that still holds it at run end; when none of the others does, the
+ * rules above apply to its latest name.
  * A file whose latest name the kernel cut (AC_F_PATH_TRUNC) keeps that cut name and gets status
  * "path truncated": the name is never opened or stat'ed (it may name another file); its sha256
  * is that of the record's inode when a process of the run still holds it (/proc/<pid>/fd or
