@@ -606,7 +606,7 @@ static __always_inline void ac_file_finish(struct ac_scratch *s, __u32 kind, __u
 	}
 	f->fmode = kind == AC_KIND_EXEC ? 0 : fmode;
 	f->fd = fd;
-	f->_pad = 0;
+	f->i_generation = s->i_generation;
 	ac_task_fill(&f->task);
 }
 

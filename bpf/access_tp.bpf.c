@@ -130,7 +130,7 @@ static __always_inline void ac_exec_script(struct ac_scratch *s, const char *nam
 	f->kind = AC_KIND_EXEC;
 	f->fmode = f->magic = 0;
 	f->fd = -1;
-	f->_pad = 0;
+	f->i_generation = 0;
 	bpf_probe_read_kernel(&first, 1, name);
 	if (first != '/') {
 		off = ac_path_walk(s, f->path, BPF_CORE_READ(task, fs, pwd.dentry),

@@ -85,7 +85,7 @@ struct ac_file {
 	__u32 magic; /* superblock s_magic: lets policy drop pseudo filesystems */
 	__s32 fd;    /* fd the task got, -1 when not known (LSM hooks run before fd install) */
 	__u32 path_len; /* bytes in path, NUL included */
-	__u32 _pad;
+	__u32 i_generation; /* with (dev, ino): a new file that reuses a freed inode number differs */
 	char path[AC_PATH_MAX]; /* only path_len bytes are sent */
 };
 

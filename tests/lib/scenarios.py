@@ -225,6 +225,29 @@ fh.read()
            [(f, "input", digest)])
 
 
+def sc_inode_reuse(s):
+    """Temporary files created and unlinked one after another: ext4 gives the next one the
+    freed inode number at once. Each is its own output (deleted before the run ended), not one
+    file renamed four times."""
+    names = [s.path(f"reuse{i}.tmp") for i in range(4)]
+    script = write(s.path("reuse.py"), f"""
+import os
+for n in {names!r}:
+    fd = os.open(n, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+    os.write(fd, b"scratch")
+    os.unlink(n)
+    os.close(fd)
+""")
+    p = s.run("inode_reuse", [PY, script])
+    expect("files reusing a freed inode number are each listed", p,
+           [(n, "output", None) for n in names])
+    if p.bom is not None:
+        bad = [n for n in names for e in bomq.find(p.bom, n)
+               if e.get("status") != "deleted before the run ended"]
+        report("files reusing a freed inode number: each deleted before the run ended",
+               not bad, f"wrong status for {bad}")
+
+
 def sc_names(s):
     names = [b"with space.txt", b"new\nline.txt", b"\xff\xfe-not-utf8.txt"]
     paths = []
@@ -520,7 +543,7 @@ def sc_all_digests(s):
 
 
 SCENARIOS = [sc_shell_reads, sc_exec_chain, sc_python_tmp_rename, sc_daemon, sc_threads,
-             sc_links, sc_openat2, sc_changed, sc_deleted, sc_names, sc_untraced, sc_dedup,
+             sc_links, sc_openat2, sc_changed, sc_deleted, sc_inode_reuse, sc_names, sc_untraced, sc_dedup,
              sc_strict, sc_exit_codes, sc_signal, sc_not_root, sc_link_publish,
              sc_hardlink_alias, sc_inherited, sc_elf_interp, sc_scm_rights, sc_mprotect]
 

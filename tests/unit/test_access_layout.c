@@ -56,7 +56,7 @@ static void test_ac_file(void **state)
 	assert_int_equal(offsetof(struct ac_file, magic), 128);
 	assert_int_equal(offsetof(struct ac_file, fd), 132);
 	assert_int_equal(offsetof(struct ac_file, path_len), 136);
-	assert_int_equal(offsetof(struct ac_file, _pad), 140);
+	assert_int_equal(offsetof(struct ac_file, i_generation), 140);
 	assert_int_equal(offsetof(struct ac_file, path), 144);
 }
 

@@ -46,6 +46,7 @@ struct alias {
 
 struct inode_ent {
 	uint64_t dev, ino;
+	uint32_t gen;	     /* i_generation, 0 when not known */
 	char *path;	     /* latest name the run used; for outputs, the name renames led to */
 	struct alias *alias; /* its other names: each one still holding the inode is measured */
 	int written;	     /* opened for writing by the run */
@@ -141,13 +142,23 @@ static struct inode_ent *ino_find(struct collector *c, uint64_t dev, uint64_t in
 	return NULL;
 }
 
-static struct inode_ent *ino_get(struct collector *c, uint64_t dev, uint64_t ino, const char *path)
+/*
+ * The entry of a written inode, made when new. A freed inode number that the filesystem gives to a
+ * new file (ext4 does, at once) has another generation: the new file gets its own entry, inserted
+ * in front so that later records find it, and the old one keeps its own name ("write tmp; unlink"
+ * then another tmp file: two files, not one renamed). gen 0: not known, matches any.
+ */
+static struct inode_ent *ino_get(struct collector *c, uint64_t dev, uint64_t ino, uint32_t gen,
+				 const char *path)
 {
 	struct inode_ent *e = ino_find(c, dev, ino);
 	size_t h;
 
-	if (e)
+	if (e && (!gen || !e->gen || e->gen == gen)) {
+		if (!e->gen)
+			e->gen = gen;
 		return e;
+	}
 	if (c->nents == c->cap_ents) {
 		size_t cap = c->cap_ents ? 2 * c->cap_ents : 1024;
 		struct inode_ent *n = realloc(c->ents, cap * sizeof(*n));
@@ -163,6 +174,7 @@ static struct inode_ent *ino_get(struct collector *c, uint64_t dev, uint64_t ino
 	memset(e, 0, sizeof(*e));
 	e->dev = dev;
 	e->ino = ino;
+	e->gen = gen;
 	e->fd = -1;
 	e->path = strdup(path);
 	if (!e->path)
@@ -346,7 +358,7 @@ static void output_gone(struct collector *c, const char *path)
 }
 
 static void note_write(struct collector *c, int32_t pid, int32_t fd, const char *path, uint64_t dev,
-		       uint64_t ino, int cut)
+		       uint64_t ino, uint32_t gen, int cut)
 {
 	struct hash_result none = {.status = HASH_NO_NAME};
 	struct inode_ent *e;
@@ -370,7 +382,7 @@ static void note_write(struct collector *c, int32_t pid, int32_t fd, const char 
 		dev = st.st_dev;
 		ino = st.st_ino;
 	}
-	e = ino_get(c, dev, ino, path);
+	e = ino_get(c, dev, ino, gen, path);
 	if (!e) {
 		c->oom = 1;
 		return;
@@ -496,7 +508,7 @@ static void on_file(struct collector *c, const struct ac_file *f)
 		return;
 	}
 	if (f->kind == AC_KIND_WRITE) {
-		note_write(c, (int32_t)f->task.tgid, f->fd, path, dev, f->ino, cut);
+		note_write(c, (int32_t)f->task.tgid, f->fd, path, dev, f->ino, f->i_generation, cut);
 		return;
 	}
 	if (f->kind == AC_KIND_EXEC)
@@ -742,7 +754,7 @@ static void inherit(struct collector *c, int fd, int acc, const struct stat *st,
 	}
 	if ((acc == O_WRONLY || acc == O_RDWR) && fd != 2 &&
 	    !(err && err->st_dev == st->st_dev && err->st_ino == st->st_ino))
-		note_write(c, self, fd, path, st->st_dev, st->st_ino, 0);
+		note_write(c, self, fd, path, st->st_dev, st->st_ino, 0, 0);
 }
 
 int collector_inherit_fds(struct collector *c, int n)
