@@ -62,6 +62,7 @@ measure() {
 variant() {
 	cp -a "$1" "$2"
 	"$H" "$3" "$2" "$4" ${5:-}
+	"$G" --docs "$2" # provenance.intoto.json names events.cel's digest
 	"$G" --reseal "$2" "$1.key.pem"
 }
 

@@ -458,6 +458,28 @@ static void write_docs(const char *dir, const struct bom *b, const uint8_t *cel,
 	free(prov);
 }
 
+#ifdef VERIFY_GEN_ONLY
+/* --docs DIR: bom.cdx.json and provenance.intoto.json again from the bundle's bom.json and
+ * events.cel, after a change to either (the hostile-input bench appends to the log). */
+static void redo_docs(const char *dir)
+{
+	struct bom b;
+	uint8_t *cel;
+	size_t n;
+	char path[4096], err[256];
+
+	bom_init(&b);
+	snprintf(path, sizeof(path), "%s/bom.json", dir);
+	if (bom_read(&b, path, err, sizeof(err)))
+		die(err);
+	cel = get_file(dir, "events.cel", &n);
+	write_docs(dir, &b, cel, n);
+	free(cel);
+	bom_free(&b);
+}
+
+#endif
+
 static void make_bundle(const struct gen *g)
 {
 	struct cel_log log = {0};
@@ -863,6 +885,8 @@ int main(int argc, char **argv)
 		return tamper_log(argv[2], pick(log_tamper_names, N_LOG_TAMPERS, argv[3])), 0;
 	if (argc >= 4 && !strcmp(argv[1], "--tamper-bom"))
 		return tamper_bom(argv[2], pick(bom_tamper_names, N_BOM_TAMPERS, argv[3])), 0;
+	if (argc >= 3 && !strcmp(argv[1], "--docs"))
+		return redo_docs(argv[2]), 0;
 	if (argc >= 3 && !strcmp(argv[1], "--binding"))
 		return rebuild_manifest(argv[2], true), 0;
 	if (argc >= 3 && !strcmp(argv[1], "--manifest"))
