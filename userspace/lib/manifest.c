@@ -140,12 +140,8 @@ int manifest_check_binding(const struct manifest *m, char why[MANIFEST_WHY_MAX])
 /* Hashes dir/name, a regular file opened without following symlinks. */
 static int hash_file(int dfd, const char *name, uint8_t sha[32], uint64_t *size, char *why)
 {
-	EVP_MD_CTX *ctx = NULL;
-	uint8_t buf[16384];
 	struct stat st;
-	uint64_t total = 0;
-	ssize_t n;
-	int fd, ret = -1;
+	int fd, err, ret = -1;
 
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
@@ -155,28 +151,14 @@ static int hash_file(int dfd, const char *name, uint8_t sha[32], uint64_t *size,
 		fail(why, "%s: not a regular file", name);
 		goto cleanup;
 	}
-	ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		fail(why, "%s: cannot start SHA-256", name);
-		goto cleanup;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		total += (uint64_t)n;
-		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
-			break;
-	}
-	if (n != 0) {
-		fail(why, "%s: cannot read: %s", name, n < 0 ? strerror(errno) : "SHA-256 failed");
-		goto cleanup;
-	}
-	if (EVP_DigestFinal_ex(ctx, sha, NULL) != 1) {
+	err = fileio_sha256_fd(fd, sha, size);
+	if (err == -EIO)
 		fail(why, "%s: SHA-256 failed", name);
-		goto cleanup;
-	}
-	*size = total;
-	ret = 0;
+	else if (err)
+		fail(why, "%s: cannot read: %s", name, strerror(-err));
+	else
+		ret = 0;
 cleanup:
-	EVP_MD_CTX_free(ctx);
 	close(fd);
 	return ret;
 }
