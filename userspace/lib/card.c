@@ -220,7 +220,7 @@ static int inputs_section(FILE *f, const struct bom *b)
 	return 0;
 }
 
-static void run_section(FILE *f, const struct bom *b)
+static int run_section(FILE *f, const struct bom *b)
 {
 	const struct bom_run *r = &b->run;
 	char buf[64];
@@ -229,10 +229,12 @@ static void run_section(FILE *f, const struct bom *b)
 	for (size_t i = 0; i < r->argc; i++) {
 		if (i)
 			fputc(' ', f);
-		esc_name(f, r->command[i]);
+		if (esc_name(f, r->command[i]))
+			return -1;
 	}
 	fputs("</code></td></tr>\n<tr><th>directory</th><td class=\"name\">", f);
-	esc_name(f, r->cwd);
+	if (esc_name(f, r->cwd))
+		return -1;
 	fputs("</td></tr>\n", f);
 	row(f, "started", r->started);
 	row(f, "finished", r->finished);
@@ -251,6 +253,7 @@ static void run_section(FILE *f, const struct bom *b)
 			r->paths_truncated, r->paths_truncated == 1 ? "" : "s",
 			r->detached ? ", processes left running (detached)" : "");
 	fputs("</td></tr>\n</table></section>\n", f);
+	return 0;
 }
 
 static void host_section(FILE *f, const struct bom *b)
@@ -310,9 +313,8 @@ int card_write_html(FILE *f, const struct bom *b, const struct card_opts *o)
 	esc(f, b->run.id);
 	fprintf(f, "</code>; %s</p></header>\n",
 		b->attested ? "attested by a TPM quote" : "<strong>unattested</strong> (no TPM)");
-	if (model_section(f, b) || inputs_section(f, b))
+	if (model_section(f, b) || inputs_section(f, b) || run_section(f, b))
 		return -1;
-	run_section(f, b);
 	host_section(f, b);
 	verify_section(f, b, o);
 	fputs("<footer class=\"muted\"><p>Made by <code>aicert show --html</code>. Digests are "
