@@ -486,6 +486,7 @@ struct run {
 	int cg_made;
 	struct collector *coll;
 	struct evlog *ev;
+	struct evlog_run *evr;
 	int ev_err; /* first event-log error: the bundle cannot be attested */
 	struct bom bom;
 };
@@ -609,7 +610,7 @@ static int start_log(struct run *r)
 		    .run_id = r->id, .argv = (const char *const *)r->o.argv, .argc = n,
 		    .cwd = r->cwd, .uid = getuid(),
 		    .policy_sha256 = pdigest, .backend = access_backend_name(r->access),
-		    .nonce = r->o.nonce, .nonce_len = r->o.nonce_len })) {
+		    .nonce = r->o.nonce, .nonce_len = r->o.nonce_len }, &r->evr)) {
 		log_err("cannot start the run in the event log %s", evlog_path(r->ev));
 		return -1;
 	}
@@ -933,8 +934,8 @@ static void summary(struct run *r, const struct collector_stats *cs, const struc
 		log_warn("%zu files could not be measured (see \"status\" in bom.json)", bad);
 	if (r->bom.attested)
 		log_info("attested: %llu log records extended into PCR %u (%llu batches, %llu TPM "
-			 "commands) and quoted", (unsigned long long)evlog_records(r->ev),
-			 evlog_pcr(r->ev), (unsigned long long)evlog_batches(r->ev),
+			 "commands) and quoted", (unsigned long long)evlog_run_records(r->evr),
+			 evlog_pcr(r->ev), (unsigned long long)evlog_run_batches(r->evr),
 			 (unsigned long long)evlog_tpm_commands(r->ev));
 	else
 		log_warn("UNATTESTED bundle (--no-tpm): nothing binds it to a TPM");
@@ -973,7 +974,7 @@ static void on_measured(const struct bom_file *f, void *ctx)
 
 	if (f->sha256[0])
 		hex_decode(f->sha256, sha, sizeof(sha));
-	e = evlog_measure(r->ev, f->path, sha, f->size, f->roles, cel_status(f));
+	e = evlog_measure(r->evr, f->path, sha, f->size, f->roles, cel_status(f));
 	if (e && !r->ev_err)
 		r->ev_err = e;
 }
@@ -996,9 +997,9 @@ static int log_run_end(struct run *r, int status, int detached, const struct acc
 		hex_decode(f->sha256, outs[n].sha256, sizeof(outs[n].sha256));
 		n++;
 	}
-	e = as->rb_drops ? evlog_loss(r->ev, as->rb_drops) : 0;
+	e = as->rb_drops ? evlog_loss(r->evr, as->rb_drops) : 0;
 	if (!e)
-		e = evlog_run_end(r->ev, &(struct evlog_run_end){
+		e = evlog_run_end(r->evr, &(struct evlog_run_end){
 			.exit_status = exit_status(status),
 			.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0,
 			.detached = detached, .paths_truncated = as->path_trunc,
@@ -1060,18 +1061,23 @@ static int seal(struct run *r)
 	int rc = -1;
 
 	snprintf(path, sizeof(path), "%s/events.cel", r->out);
-	if (evlog_export(r->ev, NULL, path)) {
+	if (evlog_export(r->ev, &(struct evlog_view){ r->id, EVLOG_VIEW_NOUID }, path)) {
 		log_err("cannot write %s", path);
 		return -1;
 	}
-	if (write_provenance(r, path))
+	if (write_provenance(r, path)) {
+		evlog_release(r->ev);
 		return -1;
+	}
 	if (manifest_scan(r->out, (unsigned)evlog_pcr(r->ev), r->o.nonce_len ? r->o.nonce : NULL, r->o.nonce_len, &m, why) ||
 	    manifest_binding(m, q)) {
 		log_err("cannot bind the bundle: %s", why);
+		evlog_release(r->ev);
 		goto cleanup;
 	}
-	if (evlog_attested(r->ev) && evlog_quote(r->ev, q, sizeof(q), r->out)) {
+	if (!evlog_attested(r->ev))
+		evlog_release(r->ev);
+	else if (evlog_quote(r->ev, q, sizeof(q), r->out)) {
 		log_err("cannot take the TPM quote");
 		goto cleanup;
 	}
@@ -1156,6 +1162,7 @@ static void teardown(struct run *r)
 	if (r->access)
 		access_stop(r->access);
 	collector_free(r->coll);
+	evlog_run_free(r->evr);
 	evlog_close(r->ev);
 	access_close(r->access);
 	watchdog_stop(r);
