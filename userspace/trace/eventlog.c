@@ -1076,6 +1076,11 @@ uint64_t evlog_run_batches(const struct evlog_run *r)
 	return r->batches;
 }
 
+uint64_t evlog_run_lost(const struct evlog_run *r)
+{
+	return r->lost_total;
+}
+
 /* ---- reading runs back ---- */
 
 /* Called for each aicert record of the log that decodes; nonzero stops the walk. */

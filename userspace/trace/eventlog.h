@@ -90,6 +90,8 @@ const char *evlog_run_id(const struct evlog_run *r);
 /* Records this run appended (run_start, losses, batches, run_end) and batch records among them. */
 uint64_t evlog_run_records(const struct evlog_run *r);
 uint64_t evlog_run_batches(const struct evlog_run *r);
+/* Events lost so far in the run (evlog_loss, and for a resumed run those the log holds). */
+uint64_t evlog_run_lost(const struct evlog_run *r);
 
 /*
  * Which records of an exported log stay in clear: those of run_id; with uid >= 0 also those of
