@@ -216,7 +216,7 @@ static void test_run_replay_quote(void **state)
 	mkdir(bundle, 0755);
 	assert_int_equal(sh("test -s %s", f->log), 0);
 	strcat(bundle, "/events.cel");
-	assert_int_equal(evlog_export(ev, &(struct evlog_view){ RUN_A, EVLOG_VIEW_NOUID }, bundle),
+	assert_int_equal(evlog_export(ev, &(struct evlog_view){RUN_A, EVLOG_VIEW_NOUID}, bundle),
 			 0);
 	bundle[strlen(bundle) - strlen("/events.cel")] = 0;
 	EVP_Digest("bundle", 6, q, &n, EVP_sha256(), NULL);
@@ -428,7 +428,7 @@ static void test_export_redacts(void **state)
 	assert_int_equal(evlog_open(&f->o, &b), 0);
 	run(b, RUN_B, 20, 0);
 	snprintf(out, sizeof(out), "%s/b.cel", f->dir);
-	assert_int_equal(evlog_export(b, &(struct evlog_view){ RUN_B, EVLOG_VIEW_NOUID }, out), 0);
+	assert_int_equal(evlog_export(b, &(struct evlog_view){RUN_B, EVLOG_VIEW_NOUID}, out), 0);
 	assert_int_equal(evlog_quote(b, (const uint8_t *)"n", 1, f->dir), 0);
 	evlog_close(a);
 	evlog_close(b);
@@ -506,8 +506,12 @@ static void test_run_start_nonce(void **state)
 	struct fx *f = *state;
 	static const char *argv[] = {"true"};
 	static const uint8_t nonce[] = {0xde, 0xad, 0xbe, 0xef, 0x01};
-	struct evlog_run_info ri = {.run_id = RUN_A, .argv = argv, .argc = 1, .cwd = "/",
-				    .backend = "tracepoint", .nonce = nonce,
+	struct evlog_run_info ri = {.run_id = RUN_A,
+				    .argv = argv,
+				    .argc = 1,
+				    .cwd = "/",
+				    .backend = "tracepoint",
+				    .nonce = nonce,
 				    .nonce_len = sizeof(nonce)};
 	struct evlog *ev;
 	struct evlog_run *r;
@@ -557,8 +561,8 @@ static void test_damaged_record(void **state)
 	evlog_close(ev);
 	assert_int_equal(stat(f->log, &st), 0);
 	/* flip the last byte of the file: inside the run_end record's content */
-	assert_int_equal(sh("printf 'X' | dd of=%s bs=1 seek=%lld conv=notrunc status=none",
-			    f->log, (long long)st.st_size - 1),
+	assert_int_equal(sh("printf 'X' | dd of=%s bs=1 seek=%lld conv=notrunc status=none", f->log,
+			    (long long)st.st_size - 1),
 			 0);
 	assert_int_equal(evlog_open(&f->o, &ev), 0);
 	evlog_close(ev);
@@ -618,7 +622,7 @@ static void test_streamed(void **state)
 	assert_int_equal(evlog_open(&f->o, &ev), 0);
 	run(ev, RUN_B, 5, 0);
 	snprintf(out, sizeof(out), "%s/b.cel", f->dir);
-	assert_int_equal(evlog_export(ev, &(struct evlog_view){ RUN_B, EVLOG_VIEW_NOUID }, out), 0);
+	assert_int_equal(evlog_export(ev, &(struct evlog_view){RUN_B, EVLOG_VIEW_NOUID}, out), 0);
 	assert_int_equal(evlog_quote(ev, (const uint8_t *)"n", 1, f->dir), 0);
 	evlog_close(ev);
 	load(out, &log);
@@ -626,7 +630,6 @@ static void test_streamed(void **state)
 	assert_replays(&log, 15);
 	cel_log_free(&log);
 }
-
 
 /* ---- many runs in one process ---- */
 
@@ -638,8 +641,10 @@ static struct evlog_run *start(struct evlog *ev, const char *id, uint32_t uid)
 	struct evlog_run *r;
 
 	assert_int_equal(evlog_run_start(ev,
-					 &(struct evlog_run_info){.run_id = id, .argv = argv,
-								  .argc = 1, .cwd = "/",
+					 &(struct evlog_run_info){.run_id = id,
+								  .argv = argv,
+								  .argc = 1,
+								  .cwd = "/",
 								  .uid = uid,
 								  .backend = "tracepoint"},
 					 &r),
@@ -664,8 +669,7 @@ static void end(struct evlog_run *r)
 }
 
 /* Exports the log under view v; counts its clear records per run (a, b, c) and redacted ones. */
-static void export_count(struct evlog *ev, const struct evlog_view *v, const char *out,
-			 int n[4])
+static void export_count(struct evlog *ev, const struct evlog_view *v, const char *out, int n[4])
 {
 	struct cel_log log = {0};
 	char rid[37];
@@ -724,9 +728,8 @@ static void test_interleaved_runs(void **state)
 	for (size_t i = 1; i < log.n; i++) {
 		int which;
 
-		assert_int_equal(cel_event_decode(log.recs[i].content, log.recs[i].content_len, &e,
-						  NULL),
-				 0);
+		assert_int_equal(
+		    cel_event_decode(log.recs[i].content, log.recs[i].content_len, &e, NULL), 0);
 		strcpy(rid, e.run_id);
 		which = !strcmp(rid, RUN_B);
 		switches += prev >= 0 && which != prev;
@@ -815,9 +818,8 @@ static void test_seal_blocks_appends(void **state)
 		before = evlog_run_batches(b.r);
 		while (evlog_run_batches(b.r) < before + 2) /* the other run is appending */
 			usleep(1000);
-		assert_int_equal(evlog_export(ev, &(struct evlog_view){RUN_A, EVLOG_VIEW_NOUID},
-					      out),
-				 0);
+		assert_int_equal(
+		    evlog_export(ev, &(struct evlog_view){RUN_A, EVLOG_VIEW_NOUID}, out), 0);
 		assert_int_equal(stat(f->log, &st0), 0);
 		before = b.n;
 		while (b.n < (int)before + 200) /* measurements keep coming meanwhile */

@@ -111,8 +111,11 @@ static void interrupted_run(struct fx *f)
 
 		if (evlog_open(&f->o, &ev) ||
 		    evlog_run_start(ev,
-				    &(struct evlog_run_info){.run_id = RUN_X, .argv = argv,
-							     .argc = 4, .cwd = f->dir, .uid = 1000,
+				    &(struct evlog_run_info){.run_id = RUN_X,
+							     .argv = argv,
+							     .argc = 4,
+							     .cwd = f->dir,
+							     .uid = 1000,
 							     .backend = "tracepoint"},
 				    &r))
 			_exit(2);
@@ -172,9 +175,9 @@ static void test_recover_interrupted(void **state)
 	evlog_close(ev);
 
 	/* the real verifier: everything holds but completeness (events lost) */
-	assert_int_equal(sh("%s %s --ak %s/ak.pub.pem >/dev/null 2>&1; test $? = 9", f->verify,
-			    rc.out, rc.out),
-			 0);
+	assert_int_equal(
+	    sh("%s %s --ak %s/ak.pub.pem >/dev/null 2>&1; test $? = 9", f->verify, rc.out, rc.out),
+	    0);
 	snprintf(path, sizeof(path), "%s/bom.json", rc.out);
 	bom_init(&b);
 	if (bom_read(&b, path, err, sizeof(err)))
@@ -190,12 +193,11 @@ static void test_recover_interrupted(void **state)
 	bom_free(&b);
 	/* every digest is sha256sum's */
 	for (int i = 0; i < NFILES; i++)
-		assert_int_equal(sh("grep -q \"$(sha256sum %s | cut -c1-64)\" %s", f->files[i], path),
-				 0);
+		assert_int_equal(
+		    sh("grep -q \"$(sha256sum %s | cut -c1-64)\" %s", f->files[i], path), 0);
 	/* a forged digest in bom.json fails verification (manifest and bom checks) */
-	assert_int_equal(sh("sed -i \"s/$(sha256sum %s | cut -c1-64)/%064d/\" %s", f->files[0], 0,
-			    path),
-			 0);
+	assert_int_equal(
+	    sh("sed -i \"s/$(sha256sum %s | cut -c1-64)/%064d/\" %s", f->files[0], 0, path), 0);
 	assert_int_equal(sh("%s %s --ak %s/ak.pub.pem >/dev/null 2>&1; rc=$?; test $rc != 0 -a "
 			    "$rc != 9",
 			    f->verify, rc.out, rc.out),
@@ -211,20 +213,21 @@ static void test_recover_refuses_ended(void **state)
 	struct evlog_run *r;
 	struct run_host h = {0};
 	struct run_result res;
-	struct cel_event start = {.kind = CEL_KIND_RUN_START, .run_id = RUN_X, .cwd = "/",
-				  .backend = "tracepoint"};
+	struct cel_event start = {
+	    .kind = CEL_KIND_RUN_START, .run_id = RUN_X, .cwd = "/", .backend = "tracepoint"};
 	char out[128];
 
 	assert_int_equal(evlog_open(&f->o, &ev), 0);
 	h.ev = ev;
 	snprintf(out, sizeof(out), "%s/b", f->dir);
 	assert_int_equal(run_recover(&h, &start, out, &res), -1);
-	assert_int_equal(evlog_run_start(ev,
-					 &(struct evlog_run_info){.run_id = RUN_X, .argv = argv,
-								  .argc = 1, .cwd = "/",
-								  .backend = "tracepoint"},
-					 &r),
-			 0);
+	assert_int_equal(
+	    evlog_run_start(
+		ev,
+		&(struct evlog_run_info){
+		    .run_id = RUN_X, .argv = argv, .argc = 1, .cwd = "/", .backend = "tracepoint"},
+		&r),
+	    0);
 	assert_int_equal(evlog_run_end(r, &(struct evlog_run_end){0}), 0);
 	evlog_run_free(r);
 	assert_int_equal(run_recover(&h, &start, out, &res), -1);
@@ -286,9 +289,13 @@ static void test_tracked_cgroup(void **state)
 	snprintf(out, sizeof(out), "%s/bundle", f->dir);
 	snprintf(outfile, sizeof(outfile), "%s/out.txt", f->dir);
 	assert_int_equal(run_begin(&h,
-				   &(struct run_opts){.track_cgroup = cg, .cwd = f->dir,
-						      .out = out, .policy = policy_default(),
-						      .jobs = 1, .say = on_say, .say_ctx = &said},
+				   &(struct run_opts){.track_cgroup = cg,
+						      .cwd = f->dir,
+						      .out = out,
+						      .policy = policy_default(),
+						      .jobs = 1,
+						      .say = on_say,
+						      .say_ctx = &said},
 				   &r),
 			 0);
 	assert_int_equal(access_start(h.access, on_rec, r), 0);
@@ -343,8 +350,8 @@ static void test_tracked_cgroup(void **state)
 	assert_null(b.run.incomplete_reason);
 	bom_free(&b);
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(sh("grep -q \"$(sha256sum %s | cut -c1-64)\" %s", f->files[i], bomp),
-				 0);
+		assert_int_equal(
+		    sh("grep -q \"$(sha256sum %s | cut -c1-64)\" %s", f->files[i], bomp), 0);
 	assert_int_equal(sh("grep -q \"$(sha256sum %s | cut -c1-64)\" %s", outfile, bomp), 0);
 	assert_int_equal(sh("grep -q '\"command\": \\[\\]' %s", bomp), 0);
 }

@@ -1178,7 +1178,7 @@ static int by_time(const void *a, const void *b)
 int evlog_unended(struct evlog *ev, void (*cb)(const struct cel_event *run_start, void *ctx),
 		  void *ctx)
 {
-	struct unended u = { 0 };
+	struct unended u = {0};
 	int ret = walk(ev, collect_unended, &u);
 
 	if (ret)
@@ -1214,7 +1214,7 @@ static int each_file(const struct cel_event *e, void *ctx)
 int evlog_run_files(struct evlog *ev, const char *run_id,
 		    void (*cb)(const struct cel_file *f, void *ctx), void *ctx)
 {
-	struct files_walk w = { run_id, cb, ctx };
+	struct files_walk w = {run_id, cb, ctx};
 
 	return walk(ev, each_file, &w);
 }
@@ -1246,7 +1246,7 @@ static int count_run(const struct cel_event *e, void *ctx)
 
 int evlog_run_resume(struct evlog *ev, const char *run_id, struct evlog_run **out)
 {
-	struct resume rs = { 0 };
+	struct resume rs = {0};
 	int ret;
 
 	*out = NULL;
@@ -1337,7 +1337,7 @@ static int redact_other(struct cel_record *r, struct shown *s)
 /* Streams the first ev->known_size bytes of the log to fd, redacted per the view. */
 static int export_to(struct evlog *ev, const struct evlog_view *v, int fd)
 {
-	struct shown s = { .v = v };
+	struct shown s = {.v = v};
 	struct reader rd;
 	struct cel_record r;
 	uint8_t *enc = NULL;

@@ -73,7 +73,7 @@ struct proc_id {
 };
 
 struct procs {
-	pthread_mutex_t mu; /* the drain thread adds and removes, main adds the command */
+	pthread_mutex_t mu;	  /* the drain thread adds and removes, main adds the command */
 	struct proc_id *v, *gone; /* live ones; exits of processes whose fork was not seen */
 	size_t n, cap, ngone, capgone;
 	uint32_t root; /* the command's pid, once spawned */
@@ -82,8 +82,8 @@ struct procs {
 
 struct run {
 	struct run_host h;
-	struct run_opts o;	   /* o.argv, o.out, o.policy are the run's own copies */
-	char **argv;		   /* NULL: a tracked cgroup */
+	struct run_opts o; /* o.argv, o.out, o.policy are the run's own copies */
+	char **argv;	   /* NULL: a tracked cgroup */
 	char backend[32];
 	size_t argc;
 	char *cwd, *out_opt, *track;
@@ -93,20 +93,20 @@ struct run {
 	char out[PATH_MAX];	   /* where the bundle is written: <final>.partial-<id> */
 	char final[PATH_MAX - 32]; /* where it is published once complete and checked */
 	int out_made, published;
-	bool finishing;		   /* run_finish began: the bundle directory is not empty */
-	int wd_fd;		   /* the watchdog's pipe (write end), -1: none */
+	bool finishing; /* run_finish began: the bundle directory is not empty */
+	int wd_fd;	/* the watchdog's pipe (write end), -1: none */
 	pid_t wd_pid;
-	struct procs procs;	   /* the run's live processes, as the BPF side reported them */
-	int root_status;	   /* the root's exit (wait status) from its BPF exit record */
+	struct procs procs; /* the run's live processes, as the BPF side reported them */
+	int root_status;    /* the root's exit (wait status) from its BPF exit record */
 	bool root_exited;
 	struct timespec started, finished;
 	struct policy *policy;
 	struct run_cgroup cg;
-	int cg_made;		   /* created here (removed at the end); else adopted */
+	int cg_made; /* created here (removed at the end); else adopted */
 	bool scoped;
 	struct collector *coll;
 	struct evlog_run *evr;
-	int ev_err; /* first event-log error: the bundle cannot be attested */
+	int ev_err;		 /* first event-log error: the bundle cannot be attested */
 	struct access_stats as0; /* the host-wide counters when the run began */
 	struct bom bom;
 };
@@ -114,7 +114,7 @@ struct run {
 /* The run's user-facing messages: to the say callback (the daemon relays them all; the client
  * filters them by its own -q/-v), else stderr through the logger's level. */
 static void say(const struct run *r, int level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void say(const struct run *r, int level, const char *fmt, ...)
 {
 	char msg[1024];
@@ -139,7 +139,9 @@ static int check_out(const struct run *r, const char *out)
 	int ne;
 
 	if (stat(out, &st))
-		return errno == ENOENT ? 0 : (say(r, LOG_ERROR, "cannot use %s: %s", out, strerror(errno)), -1);
+		return errno == ENOENT
+			   ? 0
+			   : (say(r, LOG_ERROR, "cannot use %s: %s", out, strerror(errno)), -1);
 	if (!S_ISDIR(st.st_mode)) {
 		say(r, LOG_ERROR, "%s is not a directory", out);
 		return -1;
@@ -148,7 +150,8 @@ static int check_out(const struct run *r, const char *out)
 	if (ne < 0)
 		say(r, LOG_ERROR, "cannot read the bundle directory %s: %s", out, strerror(errno));
 	else if (ne > 0)
-		say(r, LOG_ERROR, "the bundle directory %s is not empty; choose a new --out directory", out);
+		say(r, LOG_ERROR,
+		    "the bundle directory %s is not empty; choose a new --out directory", out);
 	return ne ? -1 : 0;
 }
 
@@ -203,7 +206,8 @@ static int prepare_out(struct run *r)
 	}
 	snprintf(r->out, sizeof(r->out), "%s.partial-%.8s", r->final, r->id);
 	if (mkdir(r->out, 0755)) {
-		say(r, LOG_ERROR, "cannot create the bundle directory %s: %s", r->out, strerror(errno));
+		say(r, LOG_ERROR, "cannot create the bundle directory %s: %s", r->out,
+		    strerror(errno));
 		return -1;
 	}
 	r->out_made = 1;
@@ -214,7 +218,8 @@ static int prepare_out(struct run *r)
 static int publish(struct run *r)
 {
 	if (rename(r->out, r->final)) {
-		say(r, LOG_ERROR, "cannot rename the bundle %s to %s: %s", r->out, r->final, strerror(errno));
+		say(r, LOG_ERROR, "cannot rename the bundle %s to %s: %s", r->out, r->final,
+		    strerror(errno));
 		return -1;
 	}
 	r->published = 1;
@@ -248,7 +253,7 @@ static void keep_fds(const int *keep, size_t n)
  */
 static void watchdog(struct run *r, int rfd)
 {
-	const int keep[] = { rfd, r->cg.events_fd, r->cg.lock_fd };
+	const int keep[] = {rfd, r->cg.events_fd, r->cg.lock_fd};
 	ssize_t n;
 	char c;
 
@@ -269,7 +274,8 @@ static void watchdog(struct run *r, int rfd)
 	if (n == 1)
 		_exit(0);
 	log_err("aicert-trace died during run %s: killing the run's processes (cgroup %s), "
-		"which would go on untraced", r->id, r->cg.path);
+		"which would go on untraced",
+		r->id, r->cg.path);
 	run_cgroup_destroy(&r->cg, 1);
 	_exit(0);
 }
@@ -334,7 +340,7 @@ static void push(struct procs *p, struct proc_id **v, size_t *n, size_t *cap, st
 static void procs_add(struct procs *p, uint32_t tgid, uint64_t start)
 {
 	pthread_mutex_lock(&p->mu);
-	push(p, &p->v, &p->n, &p->cap, (struct proc_id){ tgid, start });
+	push(p, &p->v, &p->n, &p->cap, (struct proc_id){tgid, start});
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -349,7 +355,7 @@ static void procs_del(struct procs *p, uint32_t tgid, uint64_t start)
 			break;
 		}
 	if (i == (size_t)-1) /* the command itself: its fork came before it was in scope */
-		push(p, &p->gone, &p->ngone, &p->capgone, (struct proc_id){ tgid, start });
+		push(p, &p->gone, &p->ngone, &p->capgone, (struct proc_id){tgid, start});
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -392,9 +398,10 @@ void run_on_record(struct run *r, const void *rec, size_t len)
 
 static void tell_escape(const struct run *r, uint32_t pid)
 {
-	say(r, LOG_WARN, "INCOMPLETE: process %u left the run's cgroup while it ran: what it did after is "
-		 "not recorded; the bundle marks the run detached",
-		 pid);
+	say(r, LOG_WARN,
+	    "INCOMPLETE: process %u left the run's cgroup while it ran: what it did after is "
+	    "not recorded; the bundle marks the run detached",
+	    pid);
 }
 
 /* After the final drain: the processes that left the run's cgroup (0 when none). */
@@ -407,10 +414,12 @@ static size_t escaped(struct run *r, const struct access_stats *as)
 	for (size_t i = 0; i < r->procs.n; i++)
 		tell_escape(r, r->procs.v[i].tgid);
 	if (r->procs.nomem)
-		say(r, LOG_WARN, "out of memory while following the run's processes: escapes from its "
-			 "cgroup may have gone unnoticed");
+		say(r, LOG_WARN,
+		    "out of memory while following the run's processes: escapes from its "
+		    "cgroup may have gone unnoticed");
 	if (n && as->rb_drops)
-		say(r, LOG_WARN, "(with events lost, some of those may simply be exits that were lost)");
+		say(r, LOG_WARN,
+		    "(with events lost, some of those may simply be exits that were lost)");
 	return n;
 }
 
@@ -462,8 +471,8 @@ static int fill_bom(struct run *r, int status, int detached, const struct access
 	if (evlog_attested(r->h.ev)) {
 		char tpm[256];
 
-		snprintf(tpm, sizeof(tpm), "TPM 2.0 (%s), PCR %u", r->h.tcti ? r->h.tcti : "default TCTI",
-			 evlog_pcr(r->h.ev));
+		snprintf(tpm, sizeof(tpm), "TPM 2.0 (%s), PCR %u",
+			 r->h.tcti ? r->h.tcti : "default TCTI", evlog_pcr(r->h.ev));
 		b->host.tpm = strdup(tpm);
 		b->attested = 1;
 	} else {
@@ -485,19 +494,24 @@ static void summary(struct run *r, const struct collector_stats *cs, const struc
 		if (!r->bom.files[i].sha256[0])
 			bad++;
 	}
-	say(r, LOG_INFO, "%zu files measured (%zu inputs, %zu outputs), %.1f MiB hashed, %llu from the "
-		 "cache", r->bom.nfiles, in, out, (double)cs->bytes_hashed / (1 << 20),
-		 (unsigned long long)cs->cache_hits);
+	say(r, LOG_INFO,
+	    "%zu files measured (%zu inputs, %zu outputs), %.1f MiB hashed, %llu from the "
+	    "cache",
+	    r->bom.nfiles, in, out, (double)cs->bytes_hashed / (1 << 20),
+	    (unsigned long long)cs->cache_hits);
 	if (as->rb_drops || as->path_trunc)
 		say(r, LOG_WARN, "INCOMPLETE: %llu events lost, %llu paths truncated",
-			 (unsigned long long)as->rb_drops, (unsigned long long)as->path_trunc);
+		    (unsigned long long)as->rb_drops, (unsigned long long)as->path_trunc);
 	if (bad)
-		say(r, LOG_WARN, "%zu files could not be measured (see \"status\" in bom.json)", bad);
+		say(r, LOG_WARN, "%zu files could not be measured (see \"status\" in bom.json)",
+		    bad);
 	if (r->bom.attested)
-		say(r, LOG_INFO, "attested: %llu log records extended into PCR %u (%llu batches, %llu TPM "
-			 "commands) and quoted", (unsigned long long)evlog_run_records(r->evr),
-			 evlog_pcr(r->h.ev), (unsigned long long)evlog_run_batches(r->evr),
-			 (unsigned long long)evlog_tpm_commands(r->h.ev));
+		say(r, LOG_INFO,
+		    "attested: %llu log records extended into PCR %u (%llu batches, %llu TPM "
+		    "commands) and quoted",
+		    (unsigned long long)evlog_run_records(r->evr), evlog_pcr(r->h.ev),
+		    (unsigned long long)evlog_run_batches(r->evr),
+		    (unsigned long long)evlog_tpm_commands(r->h.ev));
 	else
 		say(r, LOG_WARN, "UNATTESTED bundle (--no-tpm): nothing binds it to a TPM");
 	say(r, LOG_INFO, "bundle written to %s", r->final);
@@ -508,12 +522,12 @@ static const struct {
 	const char *text;
 	enum cel_file_status code;
 } status_map[] = {
-	{ "vanished", CEL_FILE_VANISHED },
-	{ "deleted before the run ended", CEL_FILE_DELETED },
-	{ "changed while hashing", CEL_FILE_CHANGED },
-	{ "replaced", CEL_FILE_REPLACED },
-	{ "not a regular file", CEL_FILE_NOT_REGULAR },
-	{ "path truncated", CEL_FILE_PATH_TRUNCATED },
+    {"vanished", CEL_FILE_VANISHED},
+    {"deleted before the run ended", CEL_FILE_DELETED},
+    {"changed while hashing", CEL_FILE_CHANGED},
+    {"replaced", CEL_FILE_REPLACED},
+    {"not a regular file", CEL_FILE_NOT_REGULAR},
+    {"path truncated", CEL_FILE_PATH_TRUNCATED},
 };
 
 static enum cel_file_status cel_status(const struct bom_file *f)
@@ -541,7 +555,7 @@ static const char *status_text(uint32_t code)
 static void on_measured(const struct bom_file *f, void *ctx)
 {
 	struct run *r = ctx;
-	uint8_t sha[32] = { 0 };
+	uint8_t sha[32] = {0};
 	int e;
 
 	if (f->sha256[0])
@@ -582,10 +596,12 @@ static int log_run_end(struct run *r, int status, int detached, const struct acc
 	e = as->rb_drops ? evlog_loss(r->evr, as->rb_drops) : 0;
 	if (!e)
 		e = evlog_run_end(r->evr, &(struct evlog_run_end){
-			.exit_status = exit_status(status),
-			.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0,
-			.detached = detached, .paths_truncated = as->path_trunc,
-			.outputs = outs, .n_outputs = n });
+					      .exit_status = exit_status(status),
+					      .signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+					      .detached = detached,
+					      .paths_truncated = as->path_trunc,
+					      .outputs = outs,
+					      .n_outputs = n});
 	free(outs);
 	return e;
 }
@@ -598,7 +614,8 @@ static int write_docs(struct run *r)
 	/* imacorr says what it found; a failure leaves every file "unavailable", not fatal */
 	e = imacorr_run(&r->bom, r->out, NULL, NULL);
 	if (e)
-		say(r, LOG_WARN, "IMA correlation failed (%s): files marked unavailable", strerror(-e));
+		say(r, LOG_WARN, "IMA correlation failed (%s): files marked unavailable",
+		    strerror(-e));
 	snprintf(path, sizeof(path), "%s/bom.json", r->out);
 	e = bom_write(&r->bom, path);
 	if (e) {
@@ -616,7 +633,7 @@ static int write_docs(struct run *r)
 /* provenance.intoto.json names events.cel as a byproduct, by digest. */
 static int write_provenance(struct run *r, const char *events)
 {
-	struct hash_job job = { .path = events, .pid = -1, .fd = -1 };
+	struct hash_job job = {.path = events, .pid = -1, .fd = -1};
 	struct hash_result res;
 	char path[PATH_MAX + 32], hex[65];
 
@@ -643,7 +660,7 @@ static int seal(struct run *r)
 	int rc = -1;
 
 	snprintf(path, sizeof(path), "%s/events.cel", r->out);
-	if (evlog_export(r->h.ev, &(struct evlog_view){ r->id, EVLOG_VIEW_NOUID }, path)) {
+	if (evlog_export(r->h.ev, &(struct evlog_view){r->id, EVLOG_VIEW_NOUID}, path)) {
 		say(r, LOG_ERROR, "cannot write %s", path);
 		return -1;
 	}
@@ -651,7 +668,8 @@ static int seal(struct run *r)
 		evlog_release(r->h.ev);
 		return -1;
 	}
-	if (manifest_scan(r->out, (unsigned)evlog_pcr(r->h.ev), r->nonce_len ? r->nonce : NULL, r->nonce_len, &m, why) ||
+	if (manifest_scan(r->out, (unsigned)evlog_pcr(r->h.ev), r->nonce_len ? r->nonce : NULL,
+			  r->nonce_len, &m, why) ||
 	    manifest_binding(m, q)) {
 		say(r, LOG_ERROR, "cannot bind the bundle: %s", why);
 		evlog_release(r->h.ev);
@@ -665,11 +683,12 @@ static int seal(struct run *r)
 	}
 	bom_init(&none);
 	if (imacorr_run(&none, r->out, NULL, NULL))
-		say(r, LOG_WARN, "cannot refresh ima.bin after the quote: its replay may stop short of the "
-			 "quoted PCR 10");
+		say(r, LOG_WARN,
+		    "cannot refresh ima.bin after the quote: its replay may stop short of the "
+		    "quoted PCR 10");
 	bom_free(&none);
-	if (manifest_build(r->out, (unsigned)evlog_pcr(r->h.ev), r->nonce_len ? r->nonce : NULL, r->nonce_len, NULL,
-			   why)) {
+	if (manifest_build(r->out, (unsigned)evlog_pcr(r->h.ev), r->nonce_len ? r->nonce : NULL,
+			   r->nonce_len, NULL, why)) {
 		say(r, LOG_ERROR, "cannot write manifest.json: %s", why);
 		goto cleanup;
 	}
@@ -688,10 +707,11 @@ static int self_check(struct run *r)
 {
 	char ak[PATH_MAX + 48];
 	struct verify_report rep;
-	struct verify_opts vo = { .bundle = r->out, .ak_pem = ak,
-				  .nonce = r->nonce_len ? r->nonce : NULL,
-				  .nonce_len = r->nonce_len,
-				  .allow_resettable = r->h.allow_resettable };
+	struct verify_opts vo = {.bundle = r->out,
+				 .ak_pem = ak,
+				 .nonce = r->nonce_len ? r->nonce : NULL,
+				 .nonce_len = r->nonce_len,
+				 .allow_resettable = r->h.allow_resettable};
 	int code;
 
 	if (!r->bom.attested)
@@ -703,7 +723,7 @@ static int self_check(struct run *r)
 	for (int i = 0; i < VERIFY_N_CHECKS; i++)
 		if (!rep.checks[i].ok)
 			say(r, LOG_ERROR, "aicert-verify would reject this bundle: FAIL %s: %s",
-				rep.checks[i].name, rep.checks[i].reason);
+			    rep.checks[i].name, rep.checks[i].reason);
 	return -1;
 }
 
@@ -818,11 +838,17 @@ static int start_log(struct run *r)
 	uint8_t pdigest[32];
 
 	policy_digest(r->policy, pdigest);
-	if (evlog_run_start(r->h.ev, &(struct evlog_run_info){
-		    .run_id = r->id, .argv = (const char *const *)r->argv, .argc = r->argc,
-		    .cwd = r->cwd, .uid = r->o.uid,
-		    .policy_sha256 = pdigest, .backend = r->backend,
-		    .nonce = r->nonce, .nonce_len = r->nonce_len }, &r->evr)) {
+	if (evlog_run_start(r->h.ev,
+			    &(struct evlog_run_info){.run_id = r->id,
+						     .argv = (const char *const *)r->argv,
+						     .argc = r->argc,
+						     .cwd = r->cwd,
+						     .uid = r->o.uid,
+						     .policy_sha256 = pdigest,
+						     .backend = r->backend,
+						     .nonce = r->nonce,
+						     .nonce_len = r->nonce_len},
+			    &r->evr)) {
 		say(r, LOG_ERROR, "cannot start the run in the event log %s", evlog_path(r->h.ev));
 		return -1;
 	}
@@ -871,7 +897,8 @@ static struct run *run_new(const struct run_host *h, const struct run_opts *o)
 		say(r, LOG_ERROR, "a nonce holds at most %zu bytes", sizeof(r->nonce));
 		goto fail;
 	}
-	memcpy(r->nonce, o->nonce, o->nonce_len);
+	if (o->nonce_len)
+		memcpy(r->nonce, o->nonce, o->nonce_len);
 	r->nonce_len = o->nonce_len;
 	r->o.nonce = NULL;
 	if (o->id)
@@ -908,7 +935,8 @@ int run_begin(const struct run_host *h, const struct run_opts *o, struct run **o
 	if (prepare_out(r))
 		goto fail;
 	if (policy_add_exclude(r->policy, r->out) || policy_add_exclude(r->policy, r->final)) {
-		say(r, LOG_ERROR, "cannot exclude the bundle directory %s from the trace", r->final);
+		say(r, LOG_ERROR, "cannot exclude the bundle directory %s from the trace",
+		    r->final);
 		goto fail;
 	}
 	if (make_cgroup(r) || (o->watchdog && watchdog_start(r)) || start_log(r))
@@ -920,7 +948,7 @@ int run_begin(const struct run_host *h, const struct run_opts *o, struct run **o
 	}
 	r->scoped = true;
 	r->coll = collector_new(&(struct collector_opts){
-		.policy = r->policy, .cache = h->cache, .jobs = o->jobs, .progress = o->progress });
+	    .policy = r->policy, .cache = h->cache, .jobs = o->jobs, .progress = o->progress});
 	if (!r->coll) {
 		say(r, LOG_ERROR, "cannot start the collector: %s", strerror(ENOMEM));
 		goto fail;
@@ -1029,23 +1057,37 @@ int run_recover(const struct run_host *h, const struct cel_event *run_start, con
 		struct run_result *res)
 {
 	static const char reason[] = "monitor restarted";
-	struct run_opts o = { .id = run_start->run_id, .argv = run_start->argv,
-			      .cwd = run_start->cwd, .uid = run_start->uid, .out = out };
-	struct access_stats as = { 0 }, none = { 0 };
+	struct run_opts o = {.id = run_start->run_id,
+			     .argv = run_start->argv,
+			     .cwd = run_start->cwd,
+			     .uid = run_start->uid,
+			     .out = out};
+	struct access_stats as = {0}, none = {0};
+	char **argv = NULL; /* the record's argv has argc entries, no NULL after them */
 	struct run *r;
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
-	if (!run_start->argv || !run_start->argc)
-		o.argv = NULL;
-	if (!(r = run_new(h, &o)))
+	if (run_start->argc) {
+		if (!(argv = calloc(run_start->argc + 1, sizeof(*argv)))) {
+			log_err("out of memory");
+			return -1;
+		}
+		memcpy(argv, run_start->argv, run_start->argc * sizeof(*argv));
+	}
+	o.argv = argv;
+	r = run_new(h, &o);
+	free(argv);
+	if (!r)
 		return -1;
 	snprintf(r->backend, sizeof(r->backend), "%s",
 		 run_start->backend ? run_start->backend : "unknown");
 	r->started.tv_sec = run_start->time_ns / 1000000000ull;
 	r->started.tv_nsec = run_start->time_ns % 1000000000ull;
-	memcpy(r->nonce, run_start->nonce, run_start->nonce_len);
-	r->nonce_len = run_start->nonce_len;
+	if (run_start->nonce_len <= sizeof(r->nonce)) {
+		memcpy(r->nonce, run_start->nonce, run_start->nonce_len);
+		r->nonce_len = run_start->nonce_len;
+	}
 	if (prepare_out(r) || evlog_run_resume(h->ev, r->id, &r->evr))
 		goto cleanup;
 	r->finishing = true;
@@ -1061,8 +1103,10 @@ int run_recover(const struct run_host *h, const struct cel_event *run_start, con
 		say(r, LOG_ERROR, "out of memory");
 		goto cleanup;
 	}
-	say(r, LOG_WARN, "INCOMPLETE: run %s was interrupted (%s): its bundle holds what the "
-	    "event log recorded", r->id, reason);
+	say(r, LOG_WARN,
+	    "INCOMPLETE: run %s was interrupted (%s): its bundle holds what the "
+	    "event log recorded",
+	    r->id, reason);
 	rc = bundle(r, 0, 1, &none);
 	result(r, 0, res);
 cleanup:

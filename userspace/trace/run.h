@@ -25,8 +25,8 @@
 #include "trace/eventlog.h"
 #include "trace/hashcache.h"
 
-struct run_host {		 /* held once per process, shared by its runs */
-	struct access *access;	 /* loaded and started by the owner */
+struct run_host {	       /* held once per process, shared by its runs */
+	struct access *access; /* loaded and started by the owner */
 	struct evlog *ev;
 	struct hashcache *cache; /* may be NULL */
 	const char *tcti;	 /* for bom host.tpm */
@@ -39,10 +39,10 @@ struct run_opts {
 	const char *track_cgroup; /* absolute path of an existing cgroup to adopt, NULL: create
 				   * <v2 root>/aicert/<id> */
 	const char *cwd;
-	uint32_t uid, gid;	/* the run's owner, recorded in run_start */
-	const char *out;	/* bundle directory (final name); NULL: ./aicert-<date>-<id> */
-	struct policy *policy;	/* the run takes ownership (also when run_begin fails) */
-	int jobs;		/* hash threads */
+	uint32_t uid, gid;	 /* the run's owner, recorded in run_start */
+	const char *out;	 /* bundle directory (final name); NULL: ./aicert-<date>-<id> */
+	struct policy *policy;	 /* the run takes ownership (also when run_begin fails) */
+	int jobs;		 /* hash threads */
 	bool progress, watchdog; /* watchdog: standalone's aicert-watchdog child */
 	const uint8_t *nonce;
 	size_t nonce_len;
