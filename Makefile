@@ -83,7 +83,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all check bench demo install uninstall man static unit fuzz asan deps clean format FORCE
+.PHONY: all check bench demo install uninstall man static unit fuzz asan deps clean format
 
 all: $(CMDS) $(UNIT_BINS)
 
@@ -175,7 +175,6 @@ INSTALL_CMDS := $(filter-out aicert-probe,$(CMD_SRCS:userspace/cmd/%.c=%))
 DAEMON_CMDS := $(filter aicertd,$(INSTALL_CMDS))
 MANS := $(filter-out $(DAEMON_CMDS:%=$(BUILD)/man/%.1),$(INSTALL_CMDS:%=$(BUILD)/man/%.1)) \
 	$(DAEMON_CMDS:%=$(BUILD)/man/%.8) $(BUILD)/man/aicert-policy.5
-UNIT := $(BUILD)/aicertd.service
 
 man: $(MANS)
 
@@ -196,17 +195,12 @@ $(BUILD)/man/%.8: $(BUILD)/% docs/man/%.h2m
 	$(Q)mkdir -p $(@D)
 	$(Q)$(call help2man,$*,8,--version-string="$(VERSION)")
 
-# The unit names the installed aicertd: BINDIR without DESTDIR (rebuilt when BINDIR changes).
-$(UNIT): scripts/aicertd.service FORCE
-	$(Q)mkdir -p $(@D)
-	$(Q)sed 's|@BINDIR@|$(BINDIR)|g' $< > $@.tmp
-	$(Q)if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
-
 $(BUILD)/man/aicert-policy.5: docs/man/aicert-policy.5
 	$(Q)mkdir -p $(@D)
 	$(Q)cp $< $@
 
-install: $(INSTALL_CMDS:%=$(BUILD)/%) $(MANS) $(UNIT)
+# aicertd.service names the installed aicertd: @BINDIR@ becomes BINDIR (without DESTDIR).
+install: $(INSTALL_CMDS:%=$(BUILD)/%) $(MANS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/aicert $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/bash-completion/completions \
 		$(DESTDIR)$(UNITDIR) $(if $(DAEMON_CMDS),$(DESTDIR)$(MANDIR)/man8)
@@ -215,7 +209,8 @@ install: $(INSTALL_CMDS:%=$(BUILD)/%) $(MANS) $(UNIT)
 	install -m 644 $(filter %.1,$(MANS)) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(filter %.5,$(MANS)) $(DESTDIR)$(MANDIR)/man5/
 	$(if $(DAEMON_CMDS),install -m 644 $(filter %.8,$(MANS)) $(DESTDIR)$(MANDIR)/man8/)
-	install -m 644 $(UNIT) $(DESTDIR)$(UNITDIR)/aicertd.service
+	sed 's|@BINDIR@|$(BINDIR)|g' scripts/aicertd.service > $(DESTDIR)$(UNITDIR)/aicertd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/aicertd.service
 	for c in $(INSTALL_CMDS); do \
 		install -m 644 scripts/aicert.bash-completion \
 			$(DESTDIR)$(DATADIR)/bash-completion/completions/$$c || exit 1; done
