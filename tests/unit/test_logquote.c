@@ -430,29 +430,32 @@ static void test_refused(void **state)
 	assert_int_equal(sh("test ! -e %s/events.cel", f->q), 0);
 }
 
+/* --write DIR NONCEHEX: one log quote into DIR, as a cmocka group of one under swtpm_main. */
+static const char *write_dir;
+static uint8_t write_nonce[MANIFEST_NONCE_MAX];
+static size_t write_nonce_len;
+
+static void test_write(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(write_quote(&f->o, write_dir, write_nonce, write_nonce_len), 0);
+}
+
 static int write_main(const char *dir, const char *hex)
 {
-	uint8_t nonce[MANIFEST_NONCE_MAX];
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_write, setup, teardown),
+	};
 	size_t n = strlen(hex) / 2;
-	struct fx *f;
-	int rc;
 
-	if (!n || strlen(hex) % 2 || n > sizeof(nonce) || hex_decode(hex, nonce, n)) {
+	if (!n || strlen(hex) % 2 || n > sizeof(write_nonce) || hex_decode(hex, write_nonce, n)) {
 		fprintf(stderr, "test_logquote --write: bad nonce %s\n", hex);
 		return 2;
 	}
-	unsetenv("TPM2TOOLS_TCTI");
-	unsetenv("TCTI");
-	unsetenv("TSS2_TCTI");
-	if (swtpm_up()) {
-		printf("SKIPPED: swtpm could not be started (tests/lib/swtpm.sh)\n");
-		return 77;
-	}
-	setup((void **)&f);
-	rc = write_quote(&f->o, dir, nonce, n);
-	teardown((void **)&f);
-	swtpm_down();
-	return rc ? 1 : 0;
+	write_dir = dir;
+	write_nonce_len = n;
+	return swtpm_main(tests);
 }
 
 int main(int argc, char **argv)
