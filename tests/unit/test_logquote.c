@@ -143,8 +143,8 @@ static void assert_fails(struct fx *f, const uint8_t *nonce, int code, enum veri
 
 	assert_int_equal(verify(f, nonce, &r), code);
 	if (r.checks[id].ok || !strstr(r.checks[id].reason, want))
-		fail_msg("%s: %s (wanted FAIL with \"%s\")", r.checks[id].name,
-			 r.checks[id].reason, want);
+		fail_msg("%s: %s (wanted FAIL with \"%s\")", r.checks[id].name, r.checks[id].reason,
+			 want);
 }
 
 static void make(void **state)
@@ -240,9 +240,9 @@ static void test_verifies(void **state)
 	for (size_t i = 0; i < m->n_files; i++)
 		if (!strcmp(m->files[i].name, "events.cel")) {
 			hex_encode(m->files[i].sha256, 32, qd);
-			assert_int_equal(sh("cd %s && echo '%s  events.cel' | sha256sum -c --quiet",
-					    f->q, qd),
-					 0);
+			assert_int_equal(
+			    sh("cd %s && echo '%s  events.cel' | sha256sum -c --quiet", f->q, qd),
+			    0);
 		}
 	/* tpm2_checkquote accepts it with the manifest's qualifying data */
 	hex_encode(m->qualifying_data, 32, qd);
@@ -354,16 +354,18 @@ static void test_kind_edited(void **state)
 			    "-q '\"kind\": \"bundle\"' manifest.json",
 			    f->q),
 			 0);
-	assert_fails(f, NONCE, VERIFY_EXIT_MANIFEST, VERIFY_MANIFEST, "binding of its kind (bundle)");
+	assert_fails(f, NONCE, VERIFY_EXIT_MANIFEST, VERIFY_MANIFEST,
+		     "binding of its kind (bundle)");
 	assert_int_equal(verify(f, NONCE, &r), VERIFY_EXIT_MANIFEST);
 	assert_false(r.log_quote);
 	/* a bundle without bom.json fails as any bundle would */
 	assert_false(r.checks[VERIFY_BOM].ok);
 	assert_false(r.checks[VERIFY_BOM].not_applicable);
-	assert_int_equal(sh("cd %s && sed -i '/\"kind\"/d; s/\"nonce\": \\(.*\\),$/\"nonce\": \\1/' "
-			    "manifest.json && ! grep -q '\"kind\"' manifest.json",
-			    f->q),
-			 0);
+	assert_int_equal(
+	    sh("cd %s && sed -i '/\"kind\"/d; s/\"nonce\": \\(.*\\),$/\"nonce\": \\1/' "
+	       "manifest.json && ! grep -q '\"kind\"' manifest.json",
+	       f->q),
+	    0);
 	/* resealed as a bundle: the quote's qualifying data has the kind line */
 	assert_caught(f, "binding of its kind (bundle)", MANIFEST_BUNDLE);
 }

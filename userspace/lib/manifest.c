@@ -236,9 +236,8 @@ int manifest_scan(const char *dir, unsigned pcr, const uint8_t *nonce, size_t no
 	return manifest_scan_kind(dir, MANIFEST_BUNDLE, pcr, nonce, nonce_len, out, why);
 }
 
-int manifest_scan_kind(const char *dir, enum manifest_kind kind, unsigned pcr,
-		       const uint8_t *nonce, size_t nonce_len, struct manifest **out,
-		       char why[MANIFEST_WHY_MAX])
+int manifest_scan_kind(const char *dir, enum manifest_kind kind, unsigned pcr, const uint8_t *nonce,
+		       size_t nonce_len, struct manifest **out, char why[MANIFEST_WHY_MAX])
 {
 	struct manifest *m = calloc(1, sizeof(*m));
 	char inner[MANIFEST_WHY_MAX];
@@ -481,8 +480,8 @@ static int parse_files(json_t *v, struct manifest *m, char *why)
 static int check_keys(json_t *root, char *why)
 {
 	static const char *const known[] = {
-	    "schema",		  "files", "pcr", "pcr_bank", "qualifying_data",
-	    "qualifying_data_of", "nonce", "kind"};
+	    "schema", "files", "pcr", "pcr_bank", "qualifying_data", "qualifying_data_of",
+	    "nonce",  "kind"};
 	const char *key;
 	json_t *val;
 

@@ -58,9 +58,9 @@
 	"given"
 /* What qualifying_data_of says in a log quote's manifest. */
 #define MANIFEST_BINDING_TEXT_LOG_QUOTE                                                            \
-	"aicert-binding/v1: SHA-256 of \"aicert-binding/v1\\n\", then \"kind log-quote\\n\", "  \
-	"then \"<name> <sha256>\\n\" for each file except quote.msg, quote.sig, ak.pub.pem, "     \
-	"ak.cert.pem, ima.bin and manifest.json in byte order of name, then \"pcr <N>\\n\", "     \
+	"aicert-binding/v1: SHA-256 of \"aicert-binding/v1\\n\", then \"kind log-quote\\n\", "     \
+	"then \"<name> <sha256>\\n\" for each file except quote.msg, quote.sig, ak.pub.pem, "      \
+	"ak.cert.pem, ima.bin and manifest.json in byte order of name, then \"pcr <N>\\n\", "      \
 	"then \"nonce <hex>\\n\""
 #define MANIFEST_KIND_BUNDLE "bundle"
 #define MANIFEST_KIND_LOG_QUOTE "log-quote"
@@ -104,9 +104,8 @@ int manifest_scan(const char *dir, unsigned pcr, const uint8_t *nonce, size_t no
 		  struct manifest **out, char why[MANIFEST_WHY_MAX]);
 /* As manifest_scan, for a directory of the given kind (the binding has its kind line). A log
  * quote needs a nonce. */
-int manifest_scan_kind(const char *dir, enum manifest_kind kind, unsigned pcr,
-		       const uint8_t *nonce, size_t nonce_len, struct manifest **out,
-		       char why[MANIFEST_WHY_MAX]);
+int manifest_scan_kind(const char *dir, enum manifest_kind kind, unsigned pcr, const uint8_t *nonce,
+		       size_t nonce_len, struct manifest **out, char why[MANIFEST_WHY_MAX]);
 /* "bundle" or "log-quote". */
 const char *manifest_kind_name(enum manifest_kind kind);
 /* The documented qualifying_data_of text of that kind. */

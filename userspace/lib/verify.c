@@ -92,7 +92,7 @@ struct ctx {
 	uint8_t pcr_value[32];
 	char boot_id[37], run_id[37];
 	size_t redacted, lq_runs; /* a log quote: redacted records, run_start records in clear */
-	struct cel_event *evs; /* this run's decoded records */
+	struct cel_event *evs;	  /* this run's decoded records */
 	size_t n_evs;
 	struct cel_event *start, *end; /* run_start and run_end among evs */
 	/* ima */
@@ -429,8 +429,8 @@ static void check_manifest(struct ctx *c)
 	     "%s%zu files present with matching sha256 and size, nothing else; "
 	     "binding %.16s... (PCR %u%s)%s%s",
 	     c->lq ? "log quote (kind log-quote in the binding, no bom.json); " : "", c->m->n_files,
-	     hx, c->m->pcr, c->m->has_nonce ? ", nonce" : "",
-	     c->dir_note[0] ? "; NOTE: " : "", c->dir_note);
+	     hx, c->m->pcr, c->m->has_nonce ? ", nonce" : "", c->dir_note[0] ? "; NOTE: " : "",
+	     c->dir_note);
 }
 
 /* ---- 2. quote and 3. ak ---- */
