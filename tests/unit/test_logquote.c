@@ -269,6 +269,45 @@ static void test_verifies(void **state)
 	assert_int_equal(sh("grep -q %s %s", RUN_B, path), 1);
 }
 
+/*
+ * Root's view (aicertd redacts nothing for root): every run in clear, which today's
+ * evlog_export cannot write, so the export is replaced under the lock by the host log itself
+ * (the same bytes with nothing redacted), then bound and quoted as logquote_write does.
+ */
+static void test_all_clear(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *a, *b;
+	struct verify_report r;
+	char path[200], why[MANIFEST_WHY_MAX];
+	struct manifest *m = NULL;
+
+	assert_int_equal(evlog_open(&f->o, &a), 0);
+	assert_int_equal(evlog_open(&f->o, &b), 0);
+	start(a, RUN_A, 4);
+	end(a);
+	start(b, RUN_B, 5);
+	end(b);
+	start(a, RUN_C, 2);
+	assert_int_equal(mkdir(f->q, 0700), 0);
+	snprintf(path, sizeof(path), "%s/events.cel", f->q);
+	assert_int_equal(evlog_export(b, RUN_B, path), 0);
+	assert_int_equal(sh("cp %s %s && grep -q %s %s && grep -q %s %s", f->host, path, RUN_A,
+			    path, RUN_C, path),
+			 0);
+	assert_int_equal(
+	    manifest_scan_kind(f->q, MANIFEST_LOG_QUOTE, 15, NONCE, sizeof(NONCE), &m, why), 0);
+	assert_int_equal(evlog_quote(b, m->qualifying_data, 32, f->q), 0);
+	manifest_free(m);
+	assert_int_equal(
+	    manifest_build_kind(f->q, MANIFEST_LOG_QUOTE, 15, NONCE, sizeof(NONCE), NULL, why), 0);
+	evlog_close(b);
+	evlog_close(a);
+	assert_int_equal(verify(f, NONCE, &r), VERIFY_EXIT_OK);
+	assert_non_null(strstr(r.checks[VERIFY_EVENTLOG].reason,
+			       "3 run_start record(s) in clear, 0 record(s) redacted"));
+}
+
 static void test_nonce(void **state)
 {
 	struct fx *f = *state;
@@ -464,6 +503,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_verifies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_all_clear, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nonce, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_events_byte, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unredacted, setup, teardown),

@@ -1137,8 +1137,9 @@ static void pass_ima(struct ctx *c, size_t covered)
 	c->r->ima_covered = covered;
 	if (!c->has_ima) {
 		pass(c, VERIFY_IMA,
-		     "no ima.bin: IMA was off on the traced host, and the quoted PCR "
-		     "10 is zero (nothing was measured into it)");
+		     "no ima.bin: IMA was off on the %s, and the quoted PCR "
+		     "10 is zero (nothing was measured into it)",
+		     c->lq ? "host" : "traced host");
 		return;
 	}
 	/* PCR 10 as after boot matches: the list is none of the quote's business */
@@ -1307,9 +1308,9 @@ static void check_pcr_digest(struct ctx *c)
 	}
 	pass_log(c);
 	pass(c, VERIFY_IMA,
-	     "no ima.bin: IMA was unavailable on the traced host; the quote covers "
+	     "no ima.bin: IMA was unavailable on the %s; the quote covers "
 	     "PCR %u only",
-	     c->m->pcr);
+	     c->lq ? "host" : "traced host", c->m->pcr);
 }
 
 /* ---- 6. bom against the log ---- */
