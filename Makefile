@@ -4,10 +4,12 @@
 #   make check      install test dependencies (as root), build, run every test (tests/run.sh)
 #   make bench      run the benchmarks (bench/run.sh)
 #   make demo       trace examples/train.py and verify the bundle
-#   make install    PREFIX=/usr/local DESTDIR= (BINDIR, MANDIR, DATADIR override the parts)
+#   make install    PREFIX=/usr/local DESTDIR= (BINDIR, MANDIR, DATADIR, UNITDIR override the
+#                   parts; UNITDIR, the systemd unit's, defaults to PREFIX/lib/systemd/system)
 #   make uninstall  removes what make install put there (same variables)
 #   make man        build/man/: the manual pages (help2man from each program's --help, plus
-#                   docs/man/*.h2m for the sections --help does not hold; aicert-policy.5)
+#                   docs/man/*.h2m for the sections --help does not hold; aicertd.8,
+#                   aicert-policy.5)
 #   make static     aicert-trace with libbpf/libelf/libz linked statically (for machines with no
 #                   libbpf, e.g. the GPU host)
 #   make asan       the same programs and tests built with ASan + UBSan into build-asan/
@@ -27,6 +29,9 @@ DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share
 MANDIR ?= $(DATADIR)/man
+# systemd looks in /usr/local/lib/systemd/system and /usr/lib/systemd/system (/lib is /usr/lib
+# on Debian 12), so the default follows PREFIX like every other installed file.
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 BUILD ?= build
 CC ?= gcc
 CLANG ?= clang
@@ -43,13 +48,15 @@ endif
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 PKGS_LIB := openssl jansson yaml-0.1 tss2-mu
 PKGS_TRACE := libbpf tss2-esys tss2-tctildr tss2-rc tss2-mu openssl jansson yaml-0.1
+# Extra libraries of one program: aicertd alone talks to systemd (sd_notify).
+PKGS_aicertd := libsystemd
 pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pc_libs = $(shell pkg-config --libs $(1) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
 	-D_GNU_SOURCE -DAICERT_VERSION='"$(VERSION)"' -Iinclude -Iuserspace -I$(BUILD) \
-	$(call pc_cflags,$(PKGS_TRACE)) $(EXTRA_CFLAGS)
+	$(call pc_cflags,$(PKGS_TRACE) $(PKGS_aicertd)) $(EXTRA_CFLAGS)
 LDFLAGS += $(EXTRA_LDFLAGS)
 LIBS_LIB := $(call pc_libs,$(PKGS_LIB)) -lpthread
 LIBS_TRACE := $(call pc_libs,$(PKGS_TRACE)) -lelf -lz -lpthread
@@ -114,7 +121,7 @@ $(VERIFY_CMDS:%=$(BUILD)/%): $(BUILD)/%: $(BUILD)/userspace/cmd/%.o $(BUILD)/lib
 
 $(TRACE_CMDS:%=$(BUILD)/%): $(BUILD)/%: $(BUILD)/userspace/cmd/%.o $(BUILD)/libtrace.a $(BUILD)/libaicert.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TRACE)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_TRACE) $(if $(PKGS_$*),$(call pc_libs,$(PKGS_$*)))
 
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/libtrace.a $(BUILD)/libaicert.a
 	$(call msg,LINK,$@)
@@ -161,42 +168,59 @@ static:
 # The manual pages of the installed programs come from their own --help (help2man), so the two
 # cannot drift; docs/man/PROG.h2m adds what --help does not say (exit status, files, examples).
 # aicert-probe is a developer's tool for the kernel side (README "Tests"): built, not installed.
+# aicertd is a system daemon: section 8. Its page exists once userspace/cmd/aicertd.c does (the
+# program list comes from the sources), so a tree without it builds its other pages as before;
+# its version is the Makefile's, so the page needs only aicertd --help.
 INSTALL_CMDS := $(filter-out aicert-probe,$(CMD_SRCS:userspace/cmd/%.c=%))
-MANS := $(INSTALL_CMDS:%=$(BUILD)/man/%.1) $(BUILD)/man/aicert-policy.5
+DAEMON_CMDS := $(filter aicertd,$(INSTALL_CMDS))
+MANS := $(filter-out $(DAEMON_CMDS:%=$(BUILD)/man/%.1),$(INSTALL_CMDS:%=$(BUILD)/man/%.1)) \
+	$(DAEMON_CMDS:%=$(BUILD)/man/%.8) $(BUILD)/man/aicert-policy.5
 
 man: $(MANS)
+
+# help2man PROG SECTION [OPTIONS]
+help2man = command -v help2man > /dev/null || \
+		{ echo "make man: help2man is missing (apt-get install help2man)" >&2; exit 1; }; \
+	help2man --no-info --no-discard-stderr --section=$(2) --source="aicert $(VERSION)" $(3) \
+		--name="$$(sed -n 's/^\# name: //p' docs/man/$(1).h2m)" --include=docs/man/$(1).h2m \
+		-o $@ $(BUILD)/$(1)
 
 $(BUILD)/man/%.1: $(BUILD)/% docs/man/%.h2m
 	$(call msg,MAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)command -v help2man > /dev/null || { echo "make man: help2man is missing (apt-get install help2man)" >&2; exit 1; }
-	$(Q)help2man --no-info --no-discard-stderr --section=1 --source="aicert $(VERSION)" \
-		--name="$$(sed -n 's/^# name: //p' docs/man/$*.h2m)" --include=docs/man/$*.h2m \
-		-o $@ $(BUILD)/$*
+	$(Q)$(call help2man,$*,1)
+
+$(BUILD)/man/%.8: $(BUILD)/% docs/man/%.h2m
+	$(call msg,MAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(call help2man,$*,8,--version-string="$(VERSION)")
 
 $(BUILD)/man/aicert-policy.5: docs/man/aicert-policy.5
 	$(Q)mkdir -p $(@D)
 	$(Q)cp $< $@
 
+# aicertd.service names the installed aicertd: @BINDIR@ becomes BINDIR (without DESTDIR).
 install: $(INSTALL_CMDS:%=$(BUILD)/%) $(MANS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/aicert $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/bash-completion/completions \
-		$(DESTDIR)/lib/systemd/system
+		$(DESTDIR)$(UNITDIR) $(if $(DAEMON_CMDS),$(DESTDIR)$(MANDIR)/man8)
 	install -m 755 $(INSTALL_CMDS:%=$(BUILD)/%) $(DESTDIR)$(BINDIR)/
 	install -m 644 policy/default.yaml $(DESTDIR)$(DATADIR)/aicert/
 	install -m 644 $(filter %.1,$(MANS)) $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(filter %.5,$(MANS)) $(DESTDIR)$(MANDIR)/man5/
+	$(if $(DAEMON_CMDS),install -m 644 $(filter %.8,$(MANS)) $(DESTDIR)$(MANDIR)/man8/)
+	sed 's|@BINDIR@|$(BINDIR)|g' scripts/aicertd.service > $(DESTDIR)$(UNITDIR)/aicertd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/aicertd.service
 	for c in $(INSTALL_CMDS); do \
 		install -m 644 scripts/aicert.bash-completion \
 			$(DESTDIR)$(DATADIR)/bash-completion/completions/$$c || exit 1; done
-	if [ -f scripts/aicertd.service ]; then \
-		install -m 644 scripts/aicertd.service $(DESTDIR)/lib/systemd/system/; fi
 
 uninstall:
 	rm -f $(INSTALL_CMDS:%=$(DESTDIR)$(BINDIR)/%) $(DESTDIR)$(DATADIR)/aicert/default.yaml \
-		$(INSTALL_CMDS:%=$(DESTDIR)$(MANDIR)/man1/%.1) $(DESTDIR)$(MANDIR)/man5/aicert-policy.5 \
+		$(INSTALL_CMDS:%=$(DESTDIR)$(MANDIR)/man1/%.1) $(DESTDIR)$(MANDIR)/man8/aicertd.8 \
+		$(DESTDIR)$(MANDIR)/man5/aicert-policy.5 \
 		$(INSTALL_CMDS:%=$(DESTDIR)$(DATADIR)/bash-completion/completions/%) \
-		$(DESTDIR)/lib/systemd/system/aicertd.service
+		$(DESTDIR)$(UNITDIR)/aicertd.service
 	-rmdir $(DESTDIR)$(DATADIR)/aicert 2> /dev/null
 
 format:

@@ -243,7 +243,8 @@ static __always_inline __u64 ac_scope(void)
 	return 0;
 }
 
-static __always_inline void ac_task_fill(struct ac_task *t)
+/* scope_id: what ac_scope() returned for the task, the run the record belongs to */
+static __always_inline void ac_task_fill(struct ac_task *t, __u64 scope_id)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -255,6 +256,7 @@ static __always_inline void ac_task_fill(struct ac_task *t)
 	t->uid = (__u32)bpf_get_current_uid_gid();
 	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
+	t->scope = scope_id;
 }
 
 static __always_inline void ac_hdr_fill(struct ac_hdr *h, __u32 type)
@@ -589,8 +591,8 @@ static __always_inline __u32 ac_file_end(void)
 }
 
 /* The rest of s->f, once the access is known to be reported. */
-static __always_inline void ac_file_finish(struct ac_scratch *s, __u32 kind, __u32 fmode,
-					   __u32 fflags, __s32 fd)
+static __always_inline void ac_file_finish(struct ac_scratch *s, __u64 scope_id, __u32 kind,
+					   __u32 fmode, __u32 fflags, __s32 fd)
 {
 	struct ac_file *f = &s->f;
 	struct super_block *sb = s->sb;
@@ -607,7 +609,7 @@ static __always_inline void ac_file_finish(struct ac_scratch *s, __u32 kind, __u
 	f->fmode = kind == AC_KIND_EXEC ? 0 : fmode;
 	f->fd = fd;
 	f->i_generation = s->i_generation;
-	ac_task_fill(&f->task);
+	ac_task_fill(&f->task, scope_id);
 }
 
 /*
@@ -638,7 +640,7 @@ static __always_inline int ac_file_begin(struct ac_scratch *s, __u64 scope_id, s
 		return 1;
 	if (ac_dedup_seen(scope_id, s))
 		return 1;
-	ac_file_finish(s, kind, fmode, fflags, fd);
+	ac_file_finish(s, scope_id, kind, fmode, fflags, fd);
 	return 0;
 }
 
@@ -708,7 +710,7 @@ static __always_inline int ac_file_begin_btf(struct ac_scratch *s, __u64 scope_i
 		return 1;
 	if (ac_dedup_seen(scope_id, s))
 		return 1;
-	ac_file_finish(s, kind, fmode, fflags, fd);
+	ac_file_finish(s, scope_id, kind, fmode, fflags, fd);
 	return 0;
 }
 
@@ -750,13 +752,13 @@ static __always_inline void ac_file_emit_btf(struct ac_scratch *s, __u64 scope_i
 	ac_file_send(s, scope_id, len);
 }
 
-static __always_inline void ac_proc_emit(struct ac_scratch *s, __u32 type,
+static __always_inline void ac_proc_emit(struct ac_scratch *s, __u64 scope_id, __u32 type,
 					 struct task_struct *child, __s32 exit_code)
 {
 	struct ac_proc *p = &s->p;
 
 	ac_hdr_fill(&p->hdr, type);
-	ac_task_fill(&p->task);
+	ac_task_fill(&p->task, scope_id);
 	p->child_tgid = child ? BPF_CORE_READ(child, tgid) : 0;
 	p->child_start_time = child ? BPF_CORE_READ(child, start_boottime) : 0;
 	p->exit_code = exit_code;
@@ -772,16 +774,17 @@ static __always_inline void ac_proc_emit(struct ac_scratch *s, __u32 type,
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(ac_fork, struct task_struct *parent, struct task_struct *child)
 {
+	__u64 scope_id = ac_scope();
 	struct ac_scratch *s;
 
-	if (!ac_scope())
+	if (!scope_id)
 		return 0;
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0;
 	s = ac_scratch_get();
 	if (!s)
 		return 0;
-	ac_proc_emit(s, AC_REC_FORK, child, 0);
+	ac_proc_emit(s, scope_id, AC_REC_FORK, child, 0);
 	ac_scratch_put(s);
 	return 0;
 }
@@ -790,16 +793,17 @@ int BPF_PROG(ac_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(ac_exit, struct task_struct *task)
 {
+	__u64 scope_id = ac_scope();
 	struct ac_scratch *s;
 
-	if (!ac_scope())
+	if (!scope_id)
 		return 0;
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	s = ac_scratch_get();
 	if (!s)
 		return 0;
-	ac_proc_emit(s, AC_REC_EXIT, 0, BPF_CORE_READ(task, exit_code));
+	ac_proc_emit(s, scope_id, AC_REC_EXIT, 0, BPF_CORE_READ(task, exit_code));
 	ac_scratch_put(s);
 	return 0;
 }

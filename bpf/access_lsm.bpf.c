@@ -132,7 +132,8 @@ int BPF_PROG(ac_file_receive, struct file *file, int ret)
 	return ac_hook_file(file, AC_KIND_READ, AC_F_RECEIVED);
 }
 
-static __always_inline void ac_rename_emit(struct ac_scratch *s, struct dentry *old_dentry,
+static __always_inline void ac_rename_emit(struct ac_scratch *s, __u64 scope_id,
+					   struct dentry *old_dentry,
 					   const struct path *new_dir, struct dentry *new_dentry,
 					   __u32 flags)
 {
@@ -144,7 +145,7 @@ static __always_inline void ac_rename_emit(struct ac_scratch *s, struct dentry *
 
 	ac_hdr_fill(&r->hdr, AC_REC_RENAME);
 	r->hdr.flags = AC_F_PATH_REL | flags;
-	ac_task_fill(&r->task);
+	ac_task_fill(&r->task, scope_id);
 	inode = BPF_CORE_READ(old_dentry, d_inode);
 	r->dev = inode ? BPF_CORE_READ(inode, i_sb, s_dev) : 0;
 	r->ino = inode ? BPF_CORE_READ(inode, i_ino) : 0;
@@ -167,14 +168,15 @@ static __always_inline void ac_rename_emit(struct ac_scratch *s, struct dentry *
 static __always_inline int ac_hook_rename(struct dentry *old_dentry, const struct path *new_dir,
 					  struct dentry *new_dentry, __u32 flags)
 {
+	__u64 scope_id = ac_scope();
 	struct ac_scratch *s;
 
-	if (!ac_scope())
+	if (!scope_id)
 		return 0;
 	s = ac_scratch_get();
 	if (!s)
 		return 0;
-	ac_rename_emit(s, old_dentry, new_dir, new_dentry, flags);
+	ac_rename_emit(s, scope_id, old_dentry, new_dir, new_dentry, flags);
 	ac_scratch_put(s);
 	return 0;
 }
@@ -205,14 +207,15 @@ int BPF_PROG(ac_path_link, struct dentry *old_dentry, const struct path *new_dir
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(ac_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
+	__u64 scope_id = ac_scope();
 	struct ac_scratch *s;
 
-	if (!ac_scope())
+	if (!scope_id)
 		return 0;
 	s = ac_scratch_get();
 	if (!s)
 		return 0;
-	ac_proc_emit(s, AC_REC_EXEC, 0, 0);
+	ac_proc_emit(s, scope_id, AC_REC_EXEC, 0, 0);
 	ac_scratch_put(s);
 	return 0;
 }

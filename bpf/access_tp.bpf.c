@@ -10,6 +10,7 @@
 /* rename or link: what sys_enter saw, used at sys_exit when the call succeeded */
 struct ac_rename_arg {
 	const char *newname;
+	__u64 scope; /* ac_scope() at sys_enter */
 	__s32 newdfd;
 	__u32 flags; /* AC_F_LINK for link, linkat */
 };
@@ -115,7 +116,7 @@ int ac_enter_mmap(struct trace_event_raw_sys_enter *ctx)
  * A #! script: bprm->file is the interpreter by now and the script's file is closed, so the
  * script is reported by the name exec was given, made absolute with the cwd. No inode: no dedup.
  */
-static __always_inline void ac_exec_script(struct ac_scratch *s, const char *name)
+static __always_inline void ac_exec_script(struct ac_scratch *s, __u64 scope_id, const char *name)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct ac_file *f = &s->f;
@@ -124,7 +125,7 @@ static __always_inline void ac_exec_script(struct ac_scratch *s, const char *nam
 	long n;
 
 	ac_hdr_fill(&f->hdr, AC_REC_FILE);
-	ac_task_fill(&f->task);
+	ac_task_fill(&f->task, scope_id);
 	f->dev = f->ino = f->size = f->i_version = 0;
 	f->mtime_ns = f->ctime_ns = 0;
 	f->kind = AC_KIND_EXEC;
@@ -178,13 +179,13 @@ int BPF_PROG(ac_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	if (!s)
 		return 0;
 	/* one buffer for all three records: each is sent before the next is built */
-	ac_proc_emit(s, AC_REC_EXEC, 0, 0);
+	ac_proc_emit(s, scope_id, AC_REC_EXEC, 0, 0);
 	ac_file_emit(s, scope_id, BPF_CORE_READ(bprm, file), AC_KIND_EXEC, -1);
 	/* binfmt_script replaces interp with a copy of the interpreter's name */
 	filename = BPF_CORE_READ(bprm, filename);
 	interp = BPF_CORE_READ(bprm, interp);
 	if (filename && interp && filename != interp)
-		ac_exec_script(s, filename);
+		ac_exec_script(s, scope_id, filename);
 	ac_scratch_put(s);
 	return 0;
 }
@@ -192,9 +193,10 @@ int BPF_PROG(ac_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 static __always_inline int ac_rename_enter(const char *newname, long newdfd, __u32 flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct ac_rename_arg arg = {.newname = newname, .newdfd = newdfd, .flags = flags};
+	struct ac_rename_arg arg = {
+	    .newname = newname, .scope = ac_scope(), .newdfd = newdfd, .flags = flags};
 
-	if (!ac_scope())
+	if (!arg.scope)
 		return 0;
 	if (bpf_map_update_elem(&rename_args, &id, &arg, BPF_ANY))
 		ac_stat_inc(AC_STAT_ERRORS);
@@ -258,7 +260,7 @@ static __always_inline void ac_rename_send(struct ac_scratch *s, const struct ac
 
 	ac_hdr_fill(&r->hdr, AC_REC_RENAME);
 	r->hdr.flags = arg->flags;
-	ac_task_fill(&r->task);
+	ac_task_fill(&r->task, arg->scope);
 	r->dev = r->ino = 0;
 	/* all of name[] is sent: no bytes of an earlier record after the NUL */
 	__builtin_memset(r->name, 0, sizeof(r->name));

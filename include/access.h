@@ -69,6 +69,7 @@ struct ac_task {
 	__u32 uid;
 	__u32 ppid; /* parent's tgid */
 	char comm[AC_COMM_LEN];
+	__u64 scope; /* the scope entry (cgroup v2 id) the task fell under: the run of the record */
 };
 
 struct ac_file {

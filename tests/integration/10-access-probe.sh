@@ -88,6 +88,10 @@ check "no records lost" [ "$(stat_of rb_drops)" = 0 ]
 check "no malformed records" [ "$(stat_of malformed)" = 0 ]
 check "records carry the run's cgroup" \
 	[ "$(grep -E '^file ' "$W/out" | sed 's/.* cgroup=\([0-9]*\) .*/\1/' | sort -u | wc -l)" = 1 ]
+# the scope entry a record matched is its run: here the run's cgroup itself, for every record
+check "records say their run (scope = the run's cgroup)" \
+	[ -z "$(grep -vE ' cgroup=([0-9]+) scope=\1 ' "$W/out")" -a \
+	"$(sed 's/.* scope=\([0-9]*\) .*/\1/' "$W/out" | sort -u | wc -l)" = 1 ]
 check "run cgroup removed" \
 	[ -z "$(find "$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)/aicert" \
 		-maxdepth 1 -name "probe-*" 2>/dev/null)" ]
@@ -124,6 +128,14 @@ echo nested > "$W/nested.txt"
 	mkdir "$cg/nested" && echo $$ > "$cg/nested/cgroup.procs" && cat "$1" > /dev/null
 ' sh "$W/nested.txt" > "$W/out" 2> "$W/err"
 check "nested cgroup of the run in scope" has "^file read .* path=$W/nested.txt$"
+# matched through its ancestor: the record's scope is the run's cgroup, not the nested one
+nest=$(grep -E "^file read .* path=$W/nested.txt$" "$W/out" | head -1)
+first=$(head -1 "$W/out")
+check "nested cgroup: the record's scope is the run's cgroup" \
+	[ -n "$nest" -a "$(sed 's/.* scope=\([0-9]*\) .*/\1/' <<< "$nest")" = \
+	"$(sed 's/.* cgroup=\([0-9]*\) .*/\1/' <<< "$first")" -a \
+	"$(sed 's/.* cgroup=\([0-9]*\) .*/\1/' <<< "$nest")" != \
+	"$(sed 's/.* scope=\([0-9]*\) .*/\1/' <<< "$nest")" ]
 check "nested cgroup removed with the run" \
 	[ -z "$(find "$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)/aicert" \
 		-mindepth 1 -maxdepth 1 -name "probe-*" 2>/dev/null)" ]

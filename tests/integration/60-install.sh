@@ -4,12 +4,15 @@
 # installed aicert-trace traces a command from an unrelated directory, the installed aicert-verify
 # and aicert read its bundle and link no libbpf, libelf or TPM access library (they still run with
 # those hidden, as on an auditor's machine), and build-static/aicert-trace needs no libbpf, libelf
-# or libz (it traces with them hidden, where the dynamic one cannot even start).
+# or libz (it traces with them hidden, where the dynamic one cannot even start). aicertd.service
+# lands under PREFIX (or UNITDIR) naming BINDIR's aicertd, systemd-analyze finds nothing wrong in
+# it, and an install run as an unprivileged user into a prefix of its own succeeds, so it writes
+# nothing outside PREFIX (or DESTDIR).
 # MAKE_JOBS (default 2) sets make's -j.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: needs root to load BPF programs and hide libraries"; exit 77; }
-for t in make cc readelf ldd unshare python3 sha256sum; do
+for t in make cc readelf ldd unshare python3 sha256sum setpriv systemd-analyze; do
 	command -v $t > /dev/null || { echo "SKIPPED: $t not installed"; exit 77; }
 done
 [ -s /etc/hostname ] || { echo "SKIPPED: no /etc/hostname to trace"; exit 77; }
@@ -108,19 +111,30 @@ if cmp -s "$D/usr/share/aicert/default.yaml" policy/default.yaml; then
 else
 	nok "installed /usr/share/aicert/default.yaml == policy/default.yaml" "missing or different"
 fi
-if [ -f scripts/aicertd.service ]; then
-	[ -f "$D/lib/systemd/system/aicertd.service" ] && ok "installed aicertd.service" ||
-		nok "installed aicertd.service" "not in $D/lib/systemd/system"
-fi
+# unit_ok NAME UNIT BINDIR: the installed unit exists and starts BINDIR/aicertd --foreground.
+unit_ok() {
+	local l
+	l=$(grep '^ExecStart=' "$2" 2> /dev/null)
+	[ "$l" = "ExecStart=$3/aicertd --foreground" ] && ok "$1" "$l" ||
+		nok "$1" "${l:-no $2}"
+}
+unit_ok "installed PREFIX/lib/systemd/system/aicertd.service, ExecStart under BINDIR" \
+	"$D/usr/lib/systemd/system/aicertd.service" /usr/bin
+# The unit used to go to DESTDIR/lib/systemd/system (so /lib/systemd/system without DESTDIR)
+# whatever PREFIX said.
+[ ! -e "$D/lib" ] && ok "nothing installed under DESTDIR/lib (PREFIX=/usr)" ||
+	nok "nothing installed under DESTDIR/lib (PREFIX=/usr)" "$(cd "$D" && find lib | head -3 | tr '\n' ' ')"
 [ ! -e "$D/usr/bin/aicert-probe" ] && ok "aicert-probe (a developer's tool) is not installed" ||
 	nok "aicert-probe (a developer's tool) is not installed" "it is in $D/usr/bin"
 for c in $CMDNAMES; do
-	m=$D/usr/share/man/man1/$c.1
+	n=1
+	[ "$c" = aicertd ] && n=8 # a system daemon
+	m=$D/usr/share/man/man$n/$c.$n
 	if [ -f "$m" ] && out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$m" 2>&1 > "$W/$c.man") &&
 		[ -z "$out" ] && grep -q -- '--help' "$W/$c.man" && grep -q '^SYNOPSIS\|^DESCRIPTION' "$W/$c.man"; then
-		ok "man page $c.1 installed, renders without warnings" "$(wc -l < "$W/$c.man") lines"
+		ok "man page $c.$n installed, renders without warnings" "$(wc -l < "$W/$c.man") lines"
 	else
-		nok "man page $c.1 installed, renders without warnings" "${out:-missing or empty}"
+		nok "man page $c.$n installed, renders without warnings" "${out:-missing or empty}"
 	fi
 	[ -f "$D/usr/share/bash-completion/completions/$c" ] && ok "bash completion for $c" ||
 		nok "bash completion for $c" "not in usr/share/bash-completion/completions"
@@ -134,9 +148,23 @@ comp=$(bash -c '. "$1"; COMP_WORDS=(aicert-verify --we); COMP_CWORD=1; PATH=$2:$
 	sh "$D/usr/share/bash-completion/completions/aicert-verify" "$D/usr/bin" 2>&1)
 [ "$comp" = --weights ] && ok "bash completion completes aicert-verify --we to --weights" ||
 	nok "bash completion completes aicert-verify --we to --weights" "got '$comp'"
-stray=$(cd "$D" && find . -type f | grep -vE '^\./(usr/bin|usr/share/aicert|usr/share/man/man[15]|usr/share/bash-completion/completions|lib/systemd/system)/')
-[ -z "$stray" ] && ok "install writes only under DESTDIR/usr/{bin,share/{aicert,man,bash-completion}} and the unit dir" ||
-	nok "install writes only under DESTDIR/usr/{bin,share/{aicert,man,bash-completion}} and the unit dir" "$stray"
+# comp WORD...: what the installed completion offers for the last word
+comp() {
+	bash -c '. "$1"; PATH=$2:$PATH; shift 2; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _aicert_complete
+		echo "${COMPREPLY[*]}"' sh "$D/usr/share/bash-completion/completions/aicert" "$D/usr/bin" "$@" 2>&1
+}
+got=$(comp aicert '')
+miss=$(for v in show runs status quote; do [[ " $got " == *" $v "* ]] || echo "$v"; done)
+[ -z "$miss" ] && ok "bash completion offers the aicert verbs show, runs, status, quote" "$got" ||
+	nok "bash completion offers the aicert verbs show, runs, status, quote" "no $miss in '$got'"
+if [ -x "$D/usr/bin/aicertd" ]; then
+	got=$(comp aicertd --fo)
+	[ "$got" = --foreground ] && ok "bash completion completes aicertd --fo to --foreground" ||
+		nok "bash completion completes aicertd --fo to --foreground" "got '$got'"
+fi
+stray=$(cd "$D" && find . -type f | grep -vE '^\./(usr/bin|usr/share/aicert|usr/share/man/man[158]|usr/share/bash-completion/completions|usr/lib/systemd/system)/')
+[ -z "$stray" ] && ok "install writes only under DESTDIR/usr/{bin,share/{aicert,man,bash-completion},lib/systemd/system}" ||
+	nok "install writes only under DESTDIR/usr/{bin,share/{aicert,man,bash-completion},lib/systemd/system}" "$stray"
 # uninstall removes every file install wrote; BINDIR is honoured
 make -C "$S" $J uninstall DESTDIR="$D" PREFIX=/usr > "$W/uninstall.log" 2>&1
 left=$(cd "$D" && find . -type f)
@@ -148,6 +176,68 @@ if make -C "$S" $J install DESTDIR="$D2" PREFIX=/usr BINDIR=/opt/aicert/bin > "$
 else
 	nok "make install BINDIR=/opt/aicert/bin puts the programs there" "$(ls -R "$D2" 2> /dev/null | head -5 | tr '\n' ' ')"
 fi
+unit_ok "make install BINDIR=/opt/aicert/bin: the unit starts /opt/aicert/bin/aicertd" \
+	"$D2/usr/lib/systemd/system/aicertd.service" /opt/aicert/bin
+D3=$W/destdir3
+make -C "$S" $J install DESTDIR="$D3" PREFIX=/opt/aicert > "$W/install3.log" 2>&1
+rc=$?
+unit_ok "make install PREFIX=/opt/aicert: the unit is PREFIX/lib/systemd/system/aicertd.service" \
+	"$D3/opt/aicert/lib/systemd/system/aicertd.service" /opt/aicert/bin
+out=$(cd "$D3" && find . ! -type d | grep -v '^\./opt/aicert/')
+[ $rc = 0 ] && [ -z "$out" ] && ok "make install PREFIX=/opt/aicert writes only under DESTDIR/opt/aicert" ||
+	nok "make install PREFIX=/opt/aicert writes only under DESTDIR/opt/aicert" "rc=$rc: $out $(last "$W/install3.log")"
+D4=$W/destdir4
+make -C "$S" $J install DESTDIR="$D4" PREFIX=/usr UNITDIR=/etc/systemd/system > "$W/install4.log" 2>&1
+unit_ok "make install UNITDIR=/etc/systemd/system puts the unit there" \
+	"$D4/etc/systemd/system/aicertd.service" /usr/bin
+[ ! -e "$D4/usr/lib/systemd" ] && ok "UNITDIR=/etc/systemd/system: no unit under PREFIX/lib/systemd" ||
+	nok "UNITDIR=/etc/systemd/system: no unit under PREFIX/lib/systemd" "$(ls -R "$D4/usr/lib/systemd" | tr '\n' ' ')"
+
+# No DESTDIR, as a user who can write only its own prefix: every file `make install` writes
+# outside PREFIX would fail it (so would the old unconditional /lib/systemd/system).
+NB=65534
+as_nobody() { setpriv --reuid=$NB --regid=$NB --clear-groups --inh-caps=-all "$@"; }
+chmod 755 "$W"
+P=$W/prefix
+mkdir -p "$P" && chown $NB:$NB "$P"
+if as_nobody touch /usr/lib/systemd/system/.aicert-probe 2> /dev/null; then
+	rm -f /usr/lib/systemd/system/.aicert-probe
+	nok "control: uid $NB cannot write /usr/lib/systemd/system" "it can: the check below proves nothing"
+else
+	ok "control: uid $NB cannot write /usr/lib/systemd/system"
+fi
+as_nobody make -C "$S" install PREFIX="$P" > "$W/install5.log" 2>&1
+rc=$?
+[ $rc = 0 ] && ok "make install PREFIX=\$W/prefix (no DESTDIR) as uid $NB succeeds: nothing outside PREFIX" ||
+	nok "make install PREFIX=\$W/prefix (no DESTDIR) as uid $NB succeeds: nothing outside PREFIX" \
+		"rc=$rc: $(last "$W/install5.log" 3)"
+U=$P/lib/systemd/system/aicertd.service
+unit_ok "the unprivileged install's unit starts PREFIX/bin/aicertd" "$U" "$P/bin"
+# systemd-analyze verify needs no running systemd; it checks the directives, that ExecStart and
+# ExecReload are executables and that the Documentation= pages exist (here: the installed ones).
+# A misspelt key only warns (exit 0), so its output must be empty too; the control proves that.
+sed 's/^NoNewPrivileges=/NoNewPrivilegez=/' "$U" > "$W/bad.service"
+out=$(MANPATH=$P/share/man systemd-analyze verify "$W/bad.service" 2>&1)
+echo "$out" | grep -q "Unknown key 'NoNewPrivilegez'" &&
+	ok "control: systemd-analyze verify reports a misspelt key in the unit" ||
+	nok "control: systemd-analyze verify reports a misspelt key in the unit" "$(echo "$out" | head -3 | tr '\n' ' ')"
+out=$(MANPATH=$P/share/man systemd-analyze verify "$U" 2>&1)
+rc=$?
+if [ -x "$P/bin/aicertd" ]; then
+	[ $rc = 0 ] && [ -z "$out" ] && ok "systemd-analyze verify: the installed aicertd.service is clean" ||
+		nok "systemd-analyze verify: the installed aicertd.service is clean" "rc=$rc: $(echo "$out" | tr '\n' ' ' | cut -c1-300)"
+else
+	# a tree without userspace/cmd/aicertd.c: only the program and its page may be missing
+	rest=$(echo "$out" | grep -v "Command $P/bin/aicertd is not executable" | grep -v "man aicertd(8)")
+	[ -z "$rest" ] && echo "$out" | grep -q "$P/bin/aicertd is not executable" &&
+		ok "systemd-analyze verify: aicertd.service is clean but for aicertd, not built in this tree" ||
+		nok "systemd-analyze verify: aicertd.service is clean but for aicertd, not built in this tree" \
+			"$(echo "$out" | tr '\n' ' ' | cut -c1-300)"
+fi
+as_nobody make -C "$S" uninstall PREFIX="$P" > "$W/uninstall5.log" 2>&1
+left=$(find "$P" ! -type d)
+[ -z "$left" ] && ok "make uninstall PREFIX=\$W/prefix as uid $NB removes every file, the unit too" ||
+	nok "make uninstall PREFIX=\$W/prefix as uid $NB removes every file, the unit too" "left: $left"
 make -C "$S" $J install DESTDIR="$D" PREFIX=/usr > "$W/install.log" 2>&1 # the tests below use it
 
 # The installed tracer, from a directory with no source tree, no policy file, no build output.

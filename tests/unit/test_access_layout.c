@@ -29,7 +29,7 @@ static void test_ac_hdr(void **state)
 static void test_ac_task(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct ac_task), 48);
+	assert_int_equal(sizeof(struct ac_task), 56);
 	assert_int_equal(offsetof(struct ac_task, pid), 0);
 	assert_int_equal(offsetof(struct ac_task, tgid), 4);
 	assert_int_equal(offsetof(struct ac_task, start_time), 8);
@@ -37,52 +37,53 @@ static void test_ac_task(void **state)
 	assert_int_equal(offsetof(struct ac_task, uid), 24);
 	assert_int_equal(offsetof(struct ac_task, ppid), 28);
 	assert_int_equal(offsetof(struct ac_task, comm), 32);
+	assert_int_equal(offsetof(struct ac_task, scope), 48);
 }
 
 static void test_ac_file(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct ac_file), 4240);
+	assert_int_equal(sizeof(struct ac_file), 4248);
 	assert_int_equal(offsetof(struct ac_file, hdr), 0);
 	assert_int_equal(offsetof(struct ac_file, task), 24);
-	assert_int_equal(offsetof(struct ac_file, dev), 72);
-	assert_int_equal(offsetof(struct ac_file, ino), 80);
-	assert_int_equal(offsetof(struct ac_file, size), 88);
-	assert_int_equal(offsetof(struct ac_file, mtime_ns), 96);
-	assert_int_equal(offsetof(struct ac_file, ctime_ns), 104);
-	assert_int_equal(offsetof(struct ac_file, i_version), 112);
-	assert_int_equal(offsetof(struct ac_file, kind), 120);
-	assert_int_equal(offsetof(struct ac_file, fmode), 124);
-	assert_int_equal(offsetof(struct ac_file, magic), 128);
-	assert_int_equal(offsetof(struct ac_file, fd), 132);
-	assert_int_equal(offsetof(struct ac_file, path_len), 136);
-	assert_int_equal(offsetof(struct ac_file, i_generation), 140);
-	assert_int_equal(offsetof(struct ac_file, path), 144);
+	assert_int_equal(offsetof(struct ac_file, dev), 80);
+	assert_int_equal(offsetof(struct ac_file, ino), 88);
+	assert_int_equal(offsetof(struct ac_file, size), 96);
+	assert_int_equal(offsetof(struct ac_file, mtime_ns), 104);
+	assert_int_equal(offsetof(struct ac_file, ctime_ns), 112);
+	assert_int_equal(offsetof(struct ac_file, i_version), 120);
+	assert_int_equal(offsetof(struct ac_file, kind), 128);
+	assert_int_equal(offsetof(struct ac_file, fmode), 132);
+	assert_int_equal(offsetof(struct ac_file, magic), 136);
+	assert_int_equal(offsetof(struct ac_file, fd), 140);
+	assert_int_equal(offsetof(struct ac_file, path_len), 144);
+	assert_int_equal(offsetof(struct ac_file, i_generation), 148);
+	assert_int_equal(offsetof(struct ac_file, path), 152);
 }
 
 static void test_ac_rename(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct ac_rename), 4448);
+	assert_int_equal(sizeof(struct ac_rename), 4456);
 	assert_int_equal(offsetof(struct ac_rename, hdr), 0);
 	assert_int_equal(offsetof(struct ac_rename, task), 24);
-	assert_int_equal(offsetof(struct ac_rename, dev), 72);
-	assert_int_equal(offsetof(struct ac_rename, ino), 80);
-	assert_int_equal(offsetof(struct ac_rename, name_len), 88);
-	assert_int_equal(offsetof(struct ac_rename, path_len), 92);
-	assert_int_equal(offsetof(struct ac_rename, name), 96);
-	assert_int_equal(offsetof(struct ac_rename, path), 352);
+	assert_int_equal(offsetof(struct ac_rename, dev), 80);
+	assert_int_equal(offsetof(struct ac_rename, ino), 88);
+	assert_int_equal(offsetof(struct ac_rename, name_len), 96);
+	assert_int_equal(offsetof(struct ac_rename, path_len), 100);
+	assert_int_equal(offsetof(struct ac_rename, name), 104);
+	assert_int_equal(offsetof(struct ac_rename, path), 360);
 }
 
 static void test_ac_proc(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct ac_proc), 88);
+	assert_int_equal(sizeof(struct ac_proc), 96);
 	assert_int_equal(offsetof(struct ac_proc, hdr), 0);
 	assert_int_equal(offsetof(struct ac_proc, task), 24);
-	assert_int_equal(offsetof(struct ac_proc, child_tgid), 72);
-	assert_int_equal(offsetof(struct ac_proc, exit_code), 76);
-	assert_int_equal(offsetof(struct ac_proc, child_start_time), 80);
+	assert_int_equal(offsetof(struct ac_proc, child_tgid), 80);
+	assert_int_equal(offsetof(struct ac_proc, exit_code), 84);
+	assert_int_equal(offsetof(struct ac_proc, child_start_time), 88);
 }
 
 static void test_ac_dedup_key(void **state)

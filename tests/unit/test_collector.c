@@ -902,6 +902,56 @@ static void test_inherit_fds(void **state)
 	assert_int_equal(stats().inherited, 2);
 }
 
+/*
+ * The descriptors of another process (aicertd reading a client's command): a child holds a
+ * regular file on fd 0, a pipe on fd 1 and /dev/null on fd 2, and waits on fd 3. Only fd 0 is
+ * recorded, an input; the file is unlinked before the hash runs, so its digest can only come
+ * through the child's own descriptor (/proc/PID/fd/0).
+ */
+static void test_inherit_fds_of(void **state)
+{
+	const char *in = in_dir("child-stdin.csv");
+	int out[2], hold[2], status;
+	char c;
+	pid_t pid;
+
+	put(in, "p,q\n3,4\n");
+	assert_int_equal(pipe(out), 0);
+	assert_int_equal(pipe(hold), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int in_fd = open(in, O_RDONLY), null = open("/dev/null", O_WRONLY);
+
+		if (in_fd < 0 || null < 0 || dup2(in_fd, 0) < 0 || dup2(out[1], 1) < 0 ||
+		    dup2(null, 2) < 0 || dup2(hold[0], 3) < 0)
+			_exit(1);
+		close(hold[1]);
+		if (write(1, "r", 1) != 1) /* fds in place */
+			_exit(1);
+		_exit(read(3, &c, 1) == 0 ? 0 : 1); /* EOF: the parent is done */
+	}
+	close(out[1]);
+	close(hold[0]);
+	assert_int_equal(read(out[0], &c, 1), 1);
+	assert_int_equal(unlink(in), 0);
+	assert_int_equal(collector_inherit_fds_of(coll, pid, 4), 1);
+	finish(); /* waits for the hash, while the child still holds the file */
+	close(hold[1]);
+	close(out[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(bom.nfiles, 1);
+	expect_hashed(in, "p,q\n3,4\n", BOM_ROLE_INPUT);
+	assert_int_equal(stats().inherited, 1);
+	assert_int_equal(stats().inputs, 1);
+	assert_int_equal(stats().outputs, 0);
+	/* a process that is gone: an error, nothing recorded */
+	assert_int_equal(collector_inherit_fds_of(coll, pid, 3), -ENOENT);
+	assert_int_equal(collector_inherit_fds_of(coll, -1, 3), -EINVAL);
+	assert_int_equal(stats().inherited, 1);
+}
+
 /* An exec record of the tracepoint backend: the program's PT_INTERP is a derived library. */
 static void test_elf_interp(void **state)
 {
@@ -996,6 +1046,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_link_aliases, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_link_other, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_inherit_fds, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_inherit_fds_of, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_elf_interp, setup, teardown),
 	};
 

@@ -24,6 +24,8 @@ static const uint8_t nonce[] = {0xa1, 0xb2, 0xc3};
  * make_bundle() writes: a change here is a change of the binding format. */
 #define GOLDEN_BINDING_NONCE "0db7bf2dcad0a8deda151ce06613536781b79a9cb67c3195fc4177e58f65e3a0"
 #define GOLDEN_BINDING "28ec6527956fdd786193280e31482bd99a533a2065a78fed9de2c23477f25b40"
+/* "aicert-binding/v1\nkind log-quote\nevents.cel <sha256>\npcr 15\nnonce a1b2c3\n" (Python) */
+#define GOLDEN_BINDING_LOG_QUOTE "1e814fe76462aaedffb45151c45215b11e56af4b58d4be7b6112d3a131643e23"
 
 static void put(const char *dir, const char *name, const void *data, size_t len)
 {
@@ -361,6 +363,10 @@ static void test_parse_rejects(void **state)
 	    {M(FILE0, TAIL ",\"nonce\":\"abc\""), "nonce has 3 hex digits"},
 	    {M(FILE0, TAIL ",\"nonce\":\"zz\""), "nonce is not hex"},
 	    {M(FILE0, TAIL ",\"nonce\":\"" H64 H64 "00\""), "nonce has 130 hex digits"},
+	    {M(FILE0, TAIL ",\"nonce\":\"aa\",\"kind\":\"run\""), "kind is not"},
+	    {M(FILE0, TAIL ",\"nonce\":\"aa\",\"kind\":1"), "kind is not"},
+	    {M(FILE0, TAIL ",\"nonce\":\"aa\",\"kind\":\"Log-Quote\""), "kind is not"},
+	    {M(FILE0, TAIL ",\"kind\":\"log-quote\""), "a log quote without a nonce"},
 	};
 	char why[MANIFEST_WHY_MAX];
 	struct manifest *m = NULL;
@@ -386,6 +392,60 @@ static void test_parse_rejects(void **state)
 			fail_msg("case %zu: reason '%s' lacks '%s'", i, why, bad[i].why);
 		assert_non_null(strstr(why, "manifest: "));
 	}
+}
+
+/* A log quote: "kind log-quote" in its binding and its manifest, a nonce always; a bundle's
+ * manifest and binding are as they were before kinds. */
+static void test_log_quote_kind(void **state)
+{
+	const char *dir = *state;
+	char why[MANIFEST_WHY_MAX], h[65], p[512], *a;
+	struct manifest *m = NULL, *r = NULL;
+
+	rm(dir, "bom.json");
+	assert_int_equal(manifest_scan_kind(dir, MANIFEST_LOG_QUOTE, 15, NULL, 0, &m, why), -1);
+	assert_non_null(strstr(why, "needs a nonce"));
+	assert_null(m);
+	assert_int_equal(
+	    manifest_build_kind(dir, MANIFEST_LOG_QUOTE, 15, nonce, sizeof(nonce), &m, why), 0);
+	hex_encode(m->qualifying_data, 32, h);
+	assert_string_equal(h, GOLDEN_BINDING_LOG_QUOTE);
+	snprintf(p, sizeof(p), "%s/manifest.json", dir);
+	assert_int_equal(manifest_read(p, &r, why), 0);
+	assert_int_equal(r->kind, MANIFEST_LOG_QUOTE);
+	assert_true(r->has_kind);
+	assert_string_equal(r->qualifying_data_of, MANIFEST_BINDING_TEXT_LOG_QUOTE);
+	assert_string_equal(manifest_binding_text(r->kind), MANIFEST_BINDING_TEXT_LOG_QUOTE);
+	assert_string_equal(manifest_kind_name(r->kind), "log-quote");
+	assert_int_equal(manifest_check_binding(r, why), 0);
+	a = manifest_dump(r);
+	assert_non_null(strstr(a, "\"kind\": \"log-quote\""));
+	free(a);
+	/* the same files, pcr and nonce as a bundle: another binding */
+	r->kind = MANIFEST_BUNDLE;
+	assert_int_equal(manifest_check_binding(r, why), -1);
+	assert_non_null(strstr(why, "binding of its kind (bundle)"));
+	manifest_free(r);
+	manifest_free(m);
+
+	/* a bundle: no kind written, the binding without the kind line */
+	put_str(dir, "bom.json", "{\"schema\":\"aicert.bom/v1\"}\n");
+	assert_int_equal(manifest_build(dir, 15, nonce, sizeof(nonce), &m, why), 0);
+	hex_encode(m->qualifying_data, 32, h);
+	assert_string_equal(h, GOLDEN_BINDING_NONCE);
+	a = manifest_dump(m);
+	assert_null(strstr(a, "\"kind\""));
+	free(a);
+	/* "kind": "bundle" written out reads as a bundle, with the same binding */
+	m->has_kind = true;
+	a = manifest_dump(m);
+	assert_non_null(strstr(a, "\"kind\": \"bundle\""));
+	assert_int_equal(manifest_parse(a, strlen(a), &r, why), 0);
+	assert_int_equal(r->kind, MANIFEST_BUNDLE);
+	assert_int_equal(manifest_check_binding(r, why), 0);
+	free(a);
+	manifest_free(r);
+	manifest_free(m);
 }
 
 static void test_read_errors(void **state)
@@ -522,6 +582,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_scan_rejects, setup, teardown),
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_parse_rejects),
+	    cmocka_unit_test_setup_teardown(test_log_quote_kind, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_check_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tampered_manifest, setup, teardown),

@@ -1079,7 +1079,13 @@ static void test_json(void **state)
 	assert_non_null(j);
 	assert_int_equal(json_integer_value(json_object_get(j, "exit_code")), VERIFY_EXIT_AK);
 	assert_string_equal(json_string_value(json_object_get(j, "verdict")), "failed");
+	/* a run's bundle, not a log quote; no check is "not applicable" */
+	assert_false(r.log_quote);
+	assert_string_equal(json_string_value(json_object_get(j, "kind")), "bundle");
 	assert_int_equal(json_array_size(json_object_get(j, "checks")), VERIFY_N_CHECKS);
+	for (int i = 0; i < VERIFY_N_CHECKS; i++)
+		assert_null(json_object_get(json_array_get(json_object_get(j, "checks"), i),
+					    "applicable"));
 	assert_false(json_is_true(
 	    json_object_get(json_array_get(json_object_get(j, "checks"), VERIFY_AK), "ok")));
 	json_decref(j);

@@ -30,9 +30,9 @@ static const char *const kinds[] = {"?", "read", "write", "exec", "mmap"};
 
 static void print_task(const struct ac_task *t)
 {
-	printf(" pid=%u tgid=%u ppid=%u start=%llu uid=%u cgroup=%llu comm=%.*s", t->pid, t->tgid,
-	       t->ppid, (unsigned long long)t->start_time, t->uid, (unsigned long long)t->cgroup_id,
-	       AC_COMM_LEN, t->comm);
+	printf(" pid=%u tgid=%u ppid=%u start=%llu uid=%u cgroup=%llu scope=%llu comm=%.*s", t->pid,
+	       t->tgid, t->ppid, (unsigned long long)t->start_time, t->uid,
+	       (unsigned long long)t->cgroup_id, (unsigned long long)t->scope, AC_COMM_LEN, t->comm);
 }
 
 static void print_flags(uint32_t f)

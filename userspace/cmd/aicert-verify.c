@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * aicert-verify - check an aicert bundle offline: manifest, TPM quote, AK trust, event log and
- * IMA replay, bom.json against the log, and the weights a user holds. No TPM, no root, no BPF.
+ * IMA replay, bom.json against the log, and the weights a user holds; or a log quote (the host
+ * log quoted for a challenge, lib/verify.h). No TPM, no root, no BPF.
  * Exit codes: docs/verify.md (enum verify_exit).
  */
 #include <errno.h>
@@ -23,11 +24,15 @@ static const char usage[] =
     "usage: aicert-verify BUNDLE [--ak PEM | --ca PEM ...] [--nonce HEX] [--weights FILE|DIR ...]\n"
     "                     [--allow-resettable-pcr] [--json]\n"
     "Verify an aicert bundle offline. Each check prints PASS or FAIL with a reason.\n"
+    "BUNDLE may also be a log quote (aicert quote --nonce HEX -o DIR): the host's event log\n"
+    "quoted for a challenge; the report then starts with \"log quote:\", and bom, weights and\n"
+    "complete print N/A (not applicable: there is no run).\n"
     "  --ak PEM         trust the AK whose public key (or certificate) is PEM\n"
     "  --ca PEM         trust an AK whose ak.cert.pem chains to this CA (repeatable) and has\n"
     "                   an AK's profile: not a CA, keyUsage digitalSignature, an extended\n"
     "                   key usage only tcg-kp-AIKCertificate (2.23.133.8.3) if any\n"
-    "  --nonce HEX      the challenge given to aicert-trace; the quote must include it\n"
+    "  --nonce HEX      the challenge given to aicert-trace or aicert quote; the quote must\n"
+    "                   include it (required for a log quote)\n"
     "  --weights FILE   FILE's sha256 must be an output of the run (repeatable; streamed)\n"
     "  --weights DIR    every regular file under DIR (links followed) must be one\n"
     "  --allow-resettable-pcr  accept a bundle on PCR 16 or 23, which anyone able to\n"

@@ -101,6 +101,9 @@ int manifest_binding(const struct manifest *m, uint8_t out[32])
 	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
 	    line(ctx, "%s\n", MANIFEST_BINDING_TAG))
 		goto cleanup;
+	/* a bundle's binding has no kind line: it stays what it was before log quotes */
+	if (m->kind == MANIFEST_LOG_QUOTE && line(ctx, "kind %s\n", MANIFEST_KIND_LOG_QUOTE))
+		goto cleanup;
 	for (size_t i = 0; i < m->n_files; i++) {
 		if (manifest_name_unbound(m->files[i].name))
 			continue;
@@ -131,9 +134,9 @@ int manifest_check_binding(const struct manifest *m, char why[MANIFEST_WHY_MAX])
 		return fail(why, "cannot compute the manifest binding: SHA-256 failed");
 	if (memcmp(b, m->qualifying_data, 32))
 		return fail(why,
-			    "manifest qualifying_data is not the %s binding of its files, "
-			    "pcr and nonce",
-			    MANIFEST_BINDING_TAG);
+			    "manifest qualifying_data is not the %s binding of its kind (%s), "
+			    "files, pcr and nonce",
+			    MANIFEST_BINDING_TAG, manifest_kind_name(m->kind));
 	return 0;
 }
 
@@ -217,8 +220,24 @@ static int set_nonce(struct manifest *m, const uint8_t *nonce, size_t len, char 
 	return 0;
 }
 
+const char *manifest_kind_name(enum manifest_kind kind)
+{
+	return kind == MANIFEST_LOG_QUOTE ? MANIFEST_KIND_LOG_QUOTE : MANIFEST_KIND_BUNDLE;
+}
+
+const char *manifest_binding_text(enum manifest_kind kind)
+{
+	return kind == MANIFEST_LOG_QUOTE ? MANIFEST_BINDING_TEXT_LOG_QUOTE : MANIFEST_BINDING_TEXT;
+}
+
 int manifest_scan(const char *dir, unsigned pcr, const uint8_t *nonce, size_t nonce_len,
 		  struct manifest **out, char why[MANIFEST_WHY_MAX])
+{
+	return manifest_scan_kind(dir, MANIFEST_BUNDLE, pcr, nonce, nonce_len, out, why);
+}
+
+int manifest_scan_kind(const char *dir, enum manifest_kind kind, unsigned pcr, const uint8_t *nonce,
+		       size_t nonce_len, struct manifest **out, char why[MANIFEST_WHY_MAX])
 {
 	struct manifest *m = calloc(1, sizeof(*m));
 	char inner[MANIFEST_WHY_MAX];
@@ -232,9 +251,15 @@ int manifest_scan(const char *dir, unsigned pcr, const uint8_t *nonce, size_t no
 		fail(why, "PCR %u out of range (0-%d)", pcr, PCR_MAX);
 		goto cleanup;
 	}
+	if (kind == MANIFEST_LOG_QUOTE && !nonce) {
+		fail(why, "a log quote needs a nonce (the verifier's challenge)");
+		goto cleanup;
+	}
 	m->pcr = pcr;
+	m->kind = kind;
+	m->has_kind = kind != MANIFEST_BUNDLE;
 	strcpy(m->pcr_bank, "sha256");
-	m->qualifying_data_of = strdup(MANIFEST_BINDING_TEXT);
+	m->qualifying_data_of = strdup(manifest_binding_text(kind));
 	if (!m->qualifying_data_of || set_nonce(m, nonce, nonce_len, why))
 		goto cleanup;
 	d = opendir(dir);
@@ -292,6 +317,9 @@ char *manifest_dump(const struct manifest *m)
 		if (json_object_set_new(root, "nonce", json_string(nonce)))
 			goto cleanup;
 	}
+	if (m->has_kind &&
+	    json_object_set_new(root, "kind", json_string(manifest_kind_name(m->kind))))
+		goto cleanup;
 	text = json_dumps(root, JSON_INDENT(2));
 	if (text && asprintf(&nl, "%s\n", text) < 0)
 		nl = NULL;
@@ -346,11 +374,19 @@ cleanup:
 int manifest_build(const char *dir, unsigned pcr, const uint8_t *nonce, size_t nonce_len,
 		   struct manifest **out, char why[MANIFEST_WHY_MAX])
 {
+	return manifest_build_kind(dir, MANIFEST_BUNDLE, pcr, nonce, nonce_len, out, why);
+}
+
+int manifest_build_kind(const char *dir, enum manifest_kind kind, unsigned pcr,
+			const uint8_t *nonce, size_t nonce_len, struct manifest **out,
+			char why[MANIFEST_WHY_MAX])
+{
 	struct manifest *m = NULL;
 
 	if (out)
 		*out = NULL;
-	if (manifest_scan(dir, pcr, nonce, nonce_len, &m, why) || manifest_write(dir, m, why)) {
+	if (manifest_scan_kind(dir, kind, pcr, nonce, nonce_len, &m, why) ||
+	    manifest_write(dir, m, why)) {
 		manifest_free(m);
 		return -1;
 	}
@@ -444,7 +480,8 @@ static int parse_files(json_t *v, struct manifest *m, char *why)
 static int check_keys(json_t *root, char *why)
 {
 	static const char *const known[] = {
-	    "schema", "files", "pcr", "pcr_bank", "qualifying_data", "qualifying_data_of", "nonce"};
+	    "schema", "files", "pcr", "pcr_bank", "qualifying_data", "qualifying_data_of",
+	    "nonce",  "kind"};
 	const char *key;
 	json_t *val;
 
@@ -495,6 +532,19 @@ static int parse_root(json_t *root, struct manifest *m, char *why)
 	if (v && get_hex(v, "nonce", m->nonce, 1, MANIFEST_NONCE_MAX, &m->nonce_len, why))
 		return -1;
 	m->has_nonce = v != NULL;
+	v = json_object_get(root, "kind");
+	m->has_kind = v != NULL;
+	if (v) {
+		s = get_str(v);
+		if (s && !strcmp(s, MANIFEST_KIND_LOG_QUOTE))
+			m->kind = MANIFEST_LOG_QUOTE;
+		else if (!s || strcmp(s, MANIFEST_KIND_BUNDLE))
+			return fail(why, "manifest: kind is not \"%s\" or \"%s\"",
+				    MANIFEST_KIND_BUNDLE, MANIFEST_KIND_LOG_QUOTE);
+	}
+	if (m->kind == MANIFEST_LOG_QUOTE && !m->has_nonce)
+		return fail(why, "manifest: a log quote without a nonce (it answers a verifier's "
+				 "challenge, which it must name)");
 	return 0;
 }
 

@@ -79,6 +79,7 @@ struct ctx {
 	char dir_note[VERIFY_REASON_MAX / 2]; /* "the bundle directory is a symbolic link..." */
 	/* manifest */
 	struct manifest *m;
+	bool lq; /* kind "log-quote": the host log quoted for a challenge, no run */
 	bool have_qual;
 	uint8_t qual[32];
 	/* quote */
@@ -90,7 +91,8 @@ struct ctx {
 	bool log_ok, have_pcr;
 	uint8_t pcr_value[32];
 	char boot_id[37], run_id[37];
-	struct cel_event *evs; /* this run's decoded records */
+	size_t redacted, lq_runs; /* a log quote: redacted records, run_start records in clear */
+	struct cel_event *evs;	  /* this run's decoded records */
 	size_t n_evs;
 	struct cel_event *start, *end; /* run_start and run_end among evs */
 	/* ima */
@@ -229,6 +231,13 @@ static void failx(struct ctx *c, enum verify_check_id id, int code, const char *
 
 #define fail(c, id, ...) failx(c, id, check_exit[id], __VA_ARGS__)
 
+/* A check a log quote has no input for (bom, weights, complete: there is no run). */
+static void not_applicable(struct ctx *c, enum verify_check_id id)
+{
+	pass(c, id, "not applicable: log quote");
+	c->r->checks[id].not_applicable = true;
+}
+
 static void nomem(struct ctx *c, enum verify_check_id id)
 {
 	failx(c, id, VERIFY_EXIT_INTERNAL, "out of memory");
@@ -355,6 +364,25 @@ static int read_manifest(struct ctx *c, char why[MANIFEST_WHY_MAX])
 	return ret;
 }
 
+/* What a log quote holds (trace/logquote.h): the log, the IMA list and the TPM evidence. */
+static bool log_quote_file(const char *name)
+{
+	return !strcmp(name, "events.cel") || manifest_name_unbound(name);
+}
+
+/* A log quote with a file that is not a log quote's (bom.json: a bundle relabelled). */
+static void check_log_quote_files(struct ctx *c)
+{
+	for (size_t i = 0; i < c->m->n_files; i++)
+		if (!log_quote_file(c->m->files[i].name)) {
+			fail(c, VERIFY_MANIFEST,
+			     "%.200s: a log quote holds only events.cel, ima.bin and the TPM "
+			     "evidence; this is not one (a bundle relabelled \"log-quote\"?)",
+			     c->m->files[i].name);
+			return;
+		}
+}
+
 static void check_manifest(struct ctx *c)
 {
 	char why[MANIFEST_WHY_MAX], hx[65];
@@ -373,6 +401,8 @@ static void check_manifest(struct ctx *c)
 			fail(c, VERIFY_MANIFEST, "%s", why);
 		return;
 	}
+	c->lq = c->m->kind == MANIFEST_LOG_QUOTE;
+	c->r->log_quote = c->lq;
 	manifest_check_files(c->o->bundle, c->m, collect, &pr);
 	if (pr.n > 1)
 		fail(c, VERIFY_MANIFEST, "%s (and %d more problem%s)", pr.first, pr.n - 1,
@@ -381,10 +411,12 @@ static void check_manifest(struct ctx *c)
 		fail(c, VERIFY_MANIFEST, "%s", pr.first);
 	if (manifest_check_binding(c->m, why))
 		fail(c, VERIFY_MANIFEST, "%s", why);
-	if (strcmp(c->m->qualifying_data_of, MANIFEST_BINDING_TEXT))
+	if (strcmp(c->m->qualifying_data_of, manifest_binding_text(c->m->kind)))
 		fail(c, VERIFY_MANIFEST,
 		     "qualifying_data_of is not the documented text \"%.120s...\" (docs/bundle.md)",
-		     MANIFEST_BINDING_TEXT);
+		     manifest_binding_text(c->m->kind));
+	if (c->lq)
+		check_log_quote_files(c);
 	if (strcmp(c->m->pcr_bank, "sha256"))
 		fail(c, VERIFY_MANIFEST, "pcr_bank is %s; aicert-verify checks sha256 only",
 		     c->m->pcr_bank);
@@ -394,10 +426,11 @@ static void check_manifest(struct ctx *c)
 		fail(c, VERIFY_MANIFEST, "cannot compute the binding");
 	hex_encode(c->m->qualifying_data, 32, hx);
 	pass(c, VERIFY_MANIFEST,
-	     "%zu files present with matching sha256 and size, nothing else; "
+	     "%s%zu files present with matching sha256 and size, nothing else; "
 	     "binding %.16s... (PCR %u%s)%s%s",
-	     c->m->n_files, hx, c->m->pcr, c->m->has_nonce ? ", nonce" : "",
-	     c->dir_note[0] ? "; NOTE: " : "", c->dir_note);
+	     c->lq ? "log quote (kind log-quote in the binding, no bom.json); " : "", c->m->n_files,
+	     hx, c->m->pcr, c->m->has_nonce ? ", nonce" : "", c->dir_note[0] ? "; NOTE: " : "",
+	     c->dir_note);
 }
 
 /* ---- 2. quote and 3. ak ---- */
@@ -454,6 +487,34 @@ static bool pcr_acceptable(struct ctx *c)
 	return true;
 }
 
+/*
+ * A log quote proves only that the log is current when the quote answers the verifier's own
+ * challenge: --nonce is required, and must be the manifest's (which the binding holds).
+ */
+static bool log_quote_nonce(struct ctx *c)
+{
+	char want[2 * MANIFEST_NONCE_MAX + 1], got[2 * MANIFEST_NONCE_MAX + 1];
+
+	if (!c->o->nonce) {
+		fail(c, VERIFY_QUOTE,
+		     "a log quote is checked only against the verifier's challenge: give --nonce "
+		     "HEX (the nonce sent to aicert quote); without it any old quote of the log "
+		     "would pass");
+		return false;
+	}
+	if (c->m->nonce_len != c->o->nonce_len ||
+	    memcmp(c->m->nonce, c->o->nonce, c->o->nonce_len)) {
+		hex_encode(c->m->nonce, c->m->nonce_len, got);
+		hex_encode(c->o->nonce, c->o->nonce_len, want);
+		fail(c, VERIFY_QUOTE,
+		     "the log quote answers nonce %.32s%s, not --nonce %.32s%s: it was taken for "
+		     "another challenge",
+		     got, strlen(got) > 32 ? "..." : "", want, strlen(want) > 32 ? "..." : "");
+		return false;
+	}
+	return true;
+}
+
 static void check_quote_fields(struct ctx *c)
 {
 	char why[QUOTE_WHY_MAX], text[64];
@@ -475,6 +536,8 @@ static void check_quote_fields(struct ctx *c)
 		     "qualifying data not checked: the binding could not be computed");
 		return;
 	}
+	if (c->lq && !log_quote_nonce(c))
+		return;
 	if (quote_check_qualifying(c->q, c->qual, 32, why)) {
 		fail(c, VERIFY_QUOTE, "%s%s", why,
 		     c->o->nonce ? " (binding computed with the --nonce given)" : "");
@@ -770,6 +833,7 @@ static int scan_events(struct ctx *c, char *why, size_t len)
 			if (i == 0)
 				return snprintf(why, len,
 						"the first record is redacted, not a baseline");
+			c->redacted++;
 			continue;
 		}
 		if (cel_event_decode(r->content, r->content_len, &e, err))
@@ -785,6 +849,12 @@ static int scan_events(struct ctx *c, char *why, size_t len)
 		}
 		if (i == 0)
 			memcpy(c->boot_id, e.boot_id, sizeof(c->boot_id));
+		if (c->lq) {
+			/* the host log: any number of runs, ended or not; no run to find */
+			c->lq_runs += e.kind == CEL_KIND_RUN_START;
+			cel_event_free(&e);
+			continue;
+		}
 		if (!e.run_id[0]) {
 			cel_event_free(&e);
 			continue;
@@ -874,7 +944,8 @@ static void check_log(struct ctx *c)
 			fail(c, VERIFY_EVENTLOG, "%s", why);
 			goto cleanup;
 		}
-	if ((ret = scan_events(c, why, sizeof(why))) || (ret = check_run(c, why, sizeof(why)))) {
+	if ((ret = scan_events(c, why, sizeof(why))) ||
+	    (!c->lq && (ret = check_run(c, why, sizeof(why))))) {
 		if (ret == -ENOMEM)
 			nomem(c, VERIFY_EVENTLOG);
 		else
@@ -1066,8 +1137,9 @@ static void pass_ima(struct ctx *c, size_t covered)
 	c->r->ima_covered = covered;
 	if (!c->has_ima) {
 		pass(c, VERIFY_IMA,
-		     "no ima.bin: IMA was off on the traced host, and the quoted PCR "
-		     "10 is zero (nothing was measured into it)");
+		     "no ima.bin: IMA was off on the %s, and the quoted PCR "
+		     "10 is zero (nothing was measured into it)",
+		     c->lq ? "host" : "traced host");
 		return;
 	}
 	/* PCR 10 as after boot matches: the list is none of the quote's business */
@@ -1096,12 +1168,24 @@ static void pass_ima(struct ctx *c, size_t covered)
 	     covered, c->r->ima_entries, c->r->ima_uncovered, viol);
 }
 
-static void pass_both(struct ctx *c, size_t covered)
+static void pass_log(struct ctx *c)
 {
+	char lq[160] = "";
+
+	if (c->lq)
+		snprintf(lq, sizeof(lq),
+			 "; the host log as quoted: %zu run_start record(s) in clear, %zu "
+			 "record(s) redacted to their digests",
+			 c->lq_runs, c->redacted);
 	pass(c, VERIFY_EVENTLOG,
 	     "%zu records, digests match their content, replay of PCR %u from "
-	     "the baseline equals the quote",
-	     c->log.n, c->m->pcr);
+	     "the baseline equals the quote%s",
+	     c->log.n, c->m->pcr, lq);
+}
+
+static void pass_both(struct ctx *c, size_t covered)
+{
+	pass_log(c);
 	pass_ima(c, covered);
 }
 
@@ -1222,14 +1306,11 @@ static void check_pcr_digest(struct ctx *c)
 		     c->m->pcr, hx, why);
 		return;
 	}
-	pass(c, VERIFY_EVENTLOG,
-	     "%zu records, digests match their content, replay of PCR %u from "
-	     "the baseline equals the quote",
-	     c->log.n, c->m->pcr);
+	pass_log(c);
 	pass(c, VERIFY_IMA,
-	     "no ima.bin: IMA was unavailable on the traced host; the quote covers "
+	     "no ima.bin: IMA was unavailable on the %s; the quote covers "
 	     "PCR %u only",
-	     c->m->pcr);
+	     c->lq ? "host" : "traced host", c->m->pcr);
 }
 
 /* ---- 6. bom against the log ---- */
@@ -2023,6 +2104,10 @@ static void check_bom(struct ctx *c)
 	char hx[65];
 	int ret;
 
+	if (c->lq) {
+		not_applicable(c, VERIFY_BOM);
+		return;
+	}
 	if (!c->bom_loaded) {
 		fail(c, VERIFY_BOM, "%s", c->bom_err);
 		return;
@@ -2153,6 +2238,16 @@ static void check_weights(struct ctx *c)
 	struct wtally t = {.files = 0};
 	struct stat st;
 
+	if (c->lq && c->o->n_weights) {
+		fail(c, VERIFY_WEIGHTS,
+		     "--weights: a log quote holds no run, so no output to check them against "
+		     "(verify the bundle of the run that wrote them)");
+		return;
+	}
+	if (c->lq) {
+		not_applicable(c, VERIFY_WEIGHTS);
+		return;
+	}
 	if (!c->o->n_weights) {
 		pass(c, VERIFY_WEIGHTS, "no --weights given");
 		return;
@@ -2206,6 +2301,10 @@ static void check_complete(struct ctx *c)
 {
 	const struct bom_file *f;
 
+	if (c->lq) {
+		not_applicable(c, VERIFY_COMPLETE);
+		return;
+	}
 	if (!c->end) {
 		fail(c, VERIFY_COMPLETE, "not checked: the event log is unusable");
 		return;
@@ -2339,9 +2438,14 @@ int verify_bundle(const struct verify_opts *o, struct verify_report *r)
 
 void verify_report_print(const struct verify_report *r, FILE *out)
 {
+	if (r->log_quote)
+		fprintf(out, "%s\n", VERIFY_LOG_QUOTE_LINE);
 	for (int i = 0; i < VERIFY_N_CHECKS; i++)
-		fprintf(out, "%s %s: %s\n", r->checks[i].ok ? "PASS" : "FAIL", r->checks[i].name,
-			r->checks[i].reason);
+		fprintf(out, "%s %s: %s\n",
+			r->checks[i].not_applicable ? "N/A "
+			: r->checks[i].ok	    ? "PASS"
+						    : "FAIL",
+			r->checks[i].name, r->checks[i].reason);
 	if (r->exit_code == VERIFY_EXIT_UNATTESTED)
 		fprintf(out, "UNATTESTED: this bundle is not bound to a TPM (exit %d)\n",
 			r->exit_code);
@@ -2355,11 +2459,16 @@ json_t *verify_report_json(const struct verify_report *r)
 
 	if (!o || !a)
 		goto fail;
+	/* first: what was verified */
+	if (json_object_set_new(o, "kind", json_string(r->log_quote ? "log-quote" : "bundle")))
+		goto fail;
 	for (int i = 0; i < VERIFY_N_CHECKS; i++) {
 		json_t *k = json_pack("{s:s, s:b, s:s}", "name", r->checks[i].name, "ok",
 				      r->checks[i].ok, "reason", r->checks[i].reason);
 
-		if (!k || json_array_append_new(a, k))
+		if (!k || json_array_append_new(a, k) ||
+		    (r->checks[i].not_applicable &&
+		     json_object_set_new(k, "applicable", json_false())))
 			goto fail;
 	}
 	if (json_object_set_new(o, "checks", a)) {

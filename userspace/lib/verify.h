@@ -12,6 +12,14 @@
  *   weights 8, complete 9 (12 when an output could not be measured)
  *
  * so a bundle verifies (0) only when every check passes. Needs no TPM, no root, no libbpf.
+ *
+ * A directory whose manifest.json says kind "log-quote" (trace/logquote.h: the host log quoted
+ * for a verifier's challenge) is verified as one: manifest (no bom.json allowed), quote (the
+ * --nonce given is required and must be the one the quote answers), ak, eventlog (every
+ * record, replayed to the quoted PCR; any number of runs), ima as for a bundle; bom, weights
+ * and complete are "not applicable: log quote" (ok, not_applicable set), except that
+ * --weights fails (a log quote has no run outputs). The report then starts with
+ * VERIFY_LOG_QUOTE_LINE (human) and "kind": "log-quote" (JSON).
  */
 #ifndef AICERT_VERIFY_H
 #define AICERT_VERIFY_H
@@ -53,6 +61,8 @@ enum verify_check_id {
 };
 
 #define VERIFY_REASON_MAX 512
+#define VERIFY_LOG_QUOTE_LINE                                                                      \
+	"log quote: the host's event log as quoted for a challenge (not a run bundle)"
 
 struct verify_opts {
 	const char *bundle;	    /* directory */
@@ -78,6 +88,7 @@ struct verify_check {
 	bool ok;
 	int exit_code; /* enum verify_exit when !ok */
 	char reason[VERIFY_REASON_MAX];
+	bool not_applicable; /* a log quote's bom, weights, complete: ok, nothing to check */
 };
 
 struct verify_report {
@@ -85,6 +96,7 @@ struct verify_report {
 	int exit_code;
 	/* "verified", "failed", "incomplete" or "unattested" */
 	const char *verdict;
+	bool log_quote; /* the directory is a log quote (manifest kind "log-quote") */
 	/* what was covered, for the summary */
 	uint64_t records, run_files;
 	size_t ima_entries, ima_covered;
@@ -100,7 +112,8 @@ int verify_bundle(const struct verify_opts *o, struct verify_report *r);
 
 /* Prints "PASS <check>: ..." / "FAIL <check>: ..." lines and a verdict line. */
 void verify_report_print(const struct verify_report *r, FILE *out);
-/* {"checks": [{"name", "ok", "reason"}...], "verdict", "exit_code"}; a new reference. */
+/* {"kind": "bundle"|"log-quote", "checks": [{"name", "ok", "reason", "applicable": false only
+ * when not applicable}...], "verdict", "exit_code"}; a new reference. */
 json_t *verify_report_json(const struct verify_report *r);
 
 #endif

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mount.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -50,6 +53,17 @@ struct access {
 	pthread_t thread;
 	int running;
 	atomic_int stop;
+	/*
+	 * The drain thread waits on epoll_fd: the ring buffer's own epoll fd and wake_fd, an
+	 * eventfd that access_sync and access_stop write. sync_req counts the passes asked for,
+	 * sync_done the latest request a finished consume pass had seen when it began (drain_err:
+	 * the thread gave up). Under sync_lock, signalled on sync_cond.
+	 */
+	int epoll_fd, wake_fd;
+	uint64_t sync_req, sync_done;
+	int drain_err;
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_cond;
 	access_cb cb;
 	void *ctx;
 	uint64_t malformed;
@@ -348,6 +362,47 @@ tracepoint:
 
 static int on_sample(void *ctx, void *data, size_t size);
 
+static int epoll_add(int epfd, int fd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/* The drain thread's wait (epoll_fd, wake_fd) and access_sync's condition on CLOCK_MONOTONIC. */
+static int sync_init(struct access *a)
+{
+	pthread_condattr_t ca;
+	int ret;
+
+	pthread_mutex_init(&a->sync_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	ret = pthread_cond_init(&a->sync_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (ret) {
+		log_err("cannot set up the drain's wait: %s", strerror(ret));
+		return -ret;
+	}
+	a->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->epoll_fd < 0 || a->wake_fd < 0) {
+		ret = -errno;
+		log_err("cannot set up the drain's wait: %s", strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+static void wake_drain(struct access *a)
+{
+	uint64_t one = 1;
+
+	/* only fails when the counter is about to overflow: the thread is awake then */
+	if (write(a->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_debug("cannot wake the drain thread: %s", strerror(errno));
+}
+
 struct access *access_open(const struct access_opts *opts, int *err)
 {
 	struct access_opts o = {0};
@@ -363,6 +418,9 @@ struct access *access_open(const struct access_opts *opts, int *err)
 		goto cleanup;
 	}
 	pthread_mutex_init(&a->lock, NULL);
+	a->epoll_fd = a->wake_fd = -1;
+	if ((ret = sync_init(a)))
+		goto cleanup;
 	if ((ret = load_backend(a, &o)))
 		goto cleanup;
 	a->rb = ring_buffer__new(bpf_map__fd(a->lsm ? a->lsm->maps.rb : a->tp->maps.rb), on_sample,
@@ -370,6 +428,11 @@ struct access *access_open(const struct access_opts *opts, int *err)
 	if (!a->rb) {
 		ret = -errno;
 		log_err("cannot set up the ring buffer: %s", strerror(errno));
+		goto cleanup;
+	}
+	if ((ret = epoll_add(a->epoll_fd, ring_buffer__epoll_fd(a->rb))) ||
+	    (ret = epoll_add(a->epoll_fd, a->wake_fd))) {
+		log_err("cannot set up the drain's wait: %s", strerror(-ret));
 		goto cleanup;
 	}
 	if (a->lsm_skipped[0])
@@ -544,19 +607,86 @@ static int on_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * Waits for records (or a wake-up), then consumes the ring. A pass answers every access_sync
+ * request made before it began: what was committed before the request is in the ring by then.
+ */
 static void *drain(void *arg)
 {
 	struct access *a = arg;
+	struct epoll_event ev[2];
+	uint64_t req, cnt;
+	int n, err = 0;
 
 	while (!atomic_load(&a->stop)) {
-		int n = ring_buffer__poll(a->rb, 100);
-
-		if (n < 0 && n != -EINTR) {
-			log_err("cannot poll the ring buffer: %s", strerror(-n));
+		n = epoll_wait(a->epoll_fd, ev, 2, 100);
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			log_err("cannot wait for the ring buffer: %s", strerror(errno));
 			break;
 		}
+		if (read(a->wake_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+			log_debug("cannot read the drain's eventfd: %s", strerror(errno));
+		pthread_mutex_lock(&a->sync_lock);
+		req = a->sync_req;
+		pthread_mutex_unlock(&a->sync_lock);
+		n = ring_buffer__consume(a->rb);
+		if (n < 0) {
+			err = n;
+			log_err("cannot read the ring buffer: %s", strerror(-n));
+			break;
+		}
+		pthread_mutex_lock(&a->sync_lock);
+		if (req > a->sync_done) {
+			a->sync_done = req;
+			pthread_cond_broadcast(&a->sync_cond);
+		}
+		pthread_mutex_unlock(&a->sync_lock);
 	}
+	pthread_mutex_lock(&a->sync_lock);
+	a->drain_err = err ? err : -ESHUTDOWN;
+	pthread_cond_broadcast(&a->sync_cond);
+	pthread_mutex_unlock(&a->sync_lock);
 	return NULL;
+}
+
+int access_sync(struct access *a, int timeout_ms)
+{
+	struct timespec end;
+	uint64_t req;
+	int ret = 0;
+
+	if (!a)
+		return -EINVAL;
+	if (!a->running) {
+		/* no drain thread (not started, or stopped): the caller's thread drains */
+		ret = ring_buffer__consume(a->rb);
+		return ret < 0 ? ret : 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	if (timeout_ms >= 0) {
+		end.tv_sec += timeout_ms / 1000;
+		end.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+		if (end.tv_nsec >= 1000000000) {
+			end.tv_sec++;
+			end.tv_nsec -= 1000000000;
+		}
+	}
+	pthread_mutex_lock(&a->sync_lock);
+	req = ++a->sync_req;
+	wake_drain(a);
+	while (a->sync_done < req && !a->drain_err && !ret) {
+		if (timeout_ms < 0)
+			ret = -pthread_cond_wait(&a->sync_cond, &a->sync_lock);
+		else
+			ret = -pthread_cond_timedwait(&a->sync_cond, &a->sync_lock, &end);
+	}
+	if (a->sync_done >= req)
+		ret = 0;
+	else if (!ret)
+		ret = a->drain_err;
+	pthread_mutex_unlock(&a->sync_lock);
+	return ret;
 }
 
 int access_start(struct access *a, access_cb cb, void *ctx)
@@ -568,6 +698,7 @@ int access_start(struct access *a, access_cb cb, void *ctx)
 	a->cb = cb;
 	a->ctx = ctx;
 	atomic_store(&a->stop, 0);
+	a->drain_err = 0;
 	ret = pthread_create(&a->thread, NULL, drain, a);
 	if (ret) {
 		log_err("cannot start the drain thread: %s", strerror(ret));
@@ -582,6 +713,7 @@ void access_stop(struct access *a)
 	if (!a || !a->running)
 		return;
 	atomic_store(&a->stop, 1);
+	wake_drain(a);
 	pthread_join(a->thread, NULL);
 	a->running = 0;
 	/* what the programs submitted before now is still in the ring: hand it over too */
@@ -658,6 +790,12 @@ void access_close(struct access *a)
 	ring_buffer__free(a->rb);
 	access_lsm_bpf__destroy(a->lsm);
 	access_tp_bpf__destroy(a->tp);
+	if (a->epoll_fd >= 0)
+		close(a->epoll_fd);
+	if (a->wake_fd >= 0)
+		close(a->wake_fd);
+	pthread_cond_destroy(&a->sync_cond);
+	pthread_mutex_destroy(&a->sync_lock);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }

@@ -55,6 +55,13 @@ int access_scope_add(struct access *a, uint64_t cgroup_id);
 int access_scope_del(struct access *a, uint64_t cgroup_id);
 /* Starts the drain thread; cb gets every record until access_stop(). */
 int access_start(struct access *a, access_cb cb, void *ctx);
+/*
+ * Returns once every record committed to the ring buffer before the call has been handed to the
+ * callback: the drain thread is woken and finishes a pass that began after the call. With no
+ * drain thread running, drains on the caller's thread. timeout_ms < 0: no limit. 0, -ETIMEDOUT,
+ * or -errno (the drain thread failed or was stopped meanwhile).
+ */
+int access_sync(struct access *a, int timeout_ms);
 /* Drains what is left in the ring buffer, then stops the thread. Safe to call twice. */
 void access_stop(struct access *a);
 void access_stats(const struct access *a, struct access_stats *out);

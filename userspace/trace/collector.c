@@ -716,14 +716,14 @@ out:
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* The name /proc/self/fd gives fd, without the " (deleted)" of an unlinked file. */
-static int fd_name(int fd, const struct stat *st, char *out, size_t len)
+/* The name /proc/<proc>/fd/<fd> gives, without the " (deleted)" of an unlinked file. */
+static int fd_name(const char *proc, int fd, const struct stat *st, char *out, size_t len)
 {
 	size_t sl = strlen(DELETED_SUFFIX);
 	char link[64];
 	ssize_t n;
 
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	snprintf(link, sizeof(link), "/proc/%s/fd/%d", proc, fd);
 	n = readlink(link, out, len);
 	if (n <= 0 || (size_t)n >= len || out[0] != '/')
 		return -1;
@@ -733,16 +733,44 @@ static int fd_name(int fd, const struct stat *st, char *out, size_t len)
 	return 0;
 }
 
+/* The open flags of fd in /proc/<proc> (the "flags:" line of fdinfo, octal); -1 when unknown. */
+static int fd_flags(const char *proc, int fd)
+{
+	char p[64], line[128];
+	unsigned long fl;
+	int ret = -1;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/%s/fdinfo/%d", proc, fd);
+	f = fopen(p, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "flags: %lo", &fl) == 1) {
+			ret = (int)fl;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+/* stat(2) of the file behind fd in /proc/<proc>. */
+static int fd_stat(const char *proc, int fd, struct stat *st)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/%s/fd/%d", proc, fd);
+	return stat(p, st);
+}
+
 /*
- * Called with c->lock held: fd, a regular file open in this process with access mode acc. aicert's
+ * Called with c->lock held: fd, a regular file open in process pid with access mode acc. aicert's
  * own messages go to fd 2 after the run, so the file there (also when fd 1 is the same file,
  * "> log 2>&1") ends with content that is not the command's: it is no output.
  */
-static void inherit(struct collector *c, int fd, int acc, const struct stat *st, const char *path,
-		    const struct stat *err)
+static void inherit(struct collector *c, int32_t pid, int fd, int acc, const struct stat *st,
+		    const char *path, const struct stat *err)
 {
-	int32_t self = (int32_t)getpid();
-
 	c->st.inherited++;
 	if (policy_excluded(c->opts.policy, path, 0)) {
 		c->st.excluded++;
@@ -750,34 +778,58 @@ static void inherit(struct collector *c, int fd, int acc, const struct stat *st,
 	}
 	if (acc == O_RDONLY || acc == O_RDWR) {
 		c->st.inputs++;
-		submit(c, path, st->st_dev, st->st_ino, self, fd, BOM_ROLE_INPUT, 0);
+		submit(c, path, st->st_dev, st->st_ino, pid, fd, BOM_ROLE_INPUT, 0);
 	}
 	if ((acc == O_WRONLY || acc == O_RDWR) && fd != 2 &&
 	    !(err && err->st_dev == st->st_dev && err->st_ino == st->st_ino))
-		note_write(c, self, fd, path, st->st_dev, st->st_ino, 0, 0);
+		note_write(c, pid, fd, path, st->st_dev, st->st_ino, 0, 0);
 }
 
-int collector_inherit_fds(struct collector *c, int n)
+int collector_inherit_fds_of(struct collector *c, pid_t pid, int n)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], proc[32], dir[64];
+	int32_t holder = pid ? (int32_t)pid : (int32_t)getpid();
 	struct stat st, err;
-	int count = 0, has_err = !fstat(2, &err);
+	int count = 0, has_err;
 
+	if (pid < 0)
+		return -EINVAL;
+	if (pid)
+		snprintf(proc, sizeof(proc), "%d", (int)pid);
+	else
+		snprintf(proc, sizeof(proc), "self");
+	snprintf(dir, sizeof(dir), "/proc/%s/fd", proc);
+	if (access(dir, R_OK | X_OK)) {
+		int ret = -errno;
+
+		log_err("cannot read the descriptors of process %d: %s", (int)holder,
+			strerror(errno));
+		return ret;
+	}
+	has_err = !fd_stat(proc, 2, &err);
 	for (int fd = 0; fd < n; fd++) {
-		int fl = fcntl(fd, F_GETFL);
+		int fl;
 
-		if (fl < 0 || (fl & O_PATH) || fstat(fd, &st) || !S_ISREG(st.st_mode))
+		if (fd_stat(proc, fd, &st) || !S_ISREG(st.st_mode))
 			continue;
-		if (fd_name(fd, &st, path, sizeof(path))) {
+		fl = fd_flags(proc, fd);
+		if (fl < 0 || (fl & O_PATH))
+			continue;
+		if (fd_name(proc, fd, &st, path, sizeof(path))) {
 			log_warn("fd %d is a file without a name aicert can use: not recorded", fd);
 			continue;
 		}
 		pthread_mutex_lock(&c->lock);
-		inherit(c, fd, fl & O_ACCMODE, &st, path, has_err ? &err : NULL);
+		inherit(c, holder, fd, fl & O_ACCMODE, &st, path, has_err ? &err : NULL);
 		pthread_mutex_unlock(&c->lock);
 		count++;
 	}
 	return count;
+}
+
+int collector_inherit_fds(struct collector *c, int n)
+{
+	return collector_inherit_fds_of(c, 0, n);
 }
 
 struct collector *collector_new(const struct collector_opts *opts)

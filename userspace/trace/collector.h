@@ -8,6 +8,7 @@
 #define AICERT_TRACE_COLLECTOR_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "lib/bom.h"
 #include "lib/policy.h"
@@ -53,6 +54,13 @@ void collector_on_record(const void *rec, size_t len, void *ctx);
  * Call before the command starts. Returns how many were recorded.
  */
 int collector_inherit_fds(struct collector *c, int n);
+/*
+ * collector_inherit_fds for the descriptors 0 .. n-1 of another process (pid 0: this one), read
+ * through /proc/PID/fd and fdinfo, e.g. those of a client's command that aicertd traces; its
+ * files are hashed through /proc/PID/fd while it holds them. Returns how many were recorded, or
+ * -errno (logged) when the process's descriptors cannot be read (gone, not permitted).
+ */
+int collector_inherit_fds_of(struct collector *c, pid_t pid, int n);
 /*
  * After the drain has stopped: waits for the inputs' hashes, hashes the outputs under their final
  * names (following renames of the files and of directories above them) and adds every
