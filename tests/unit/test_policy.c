@@ -369,6 +369,107 @@ static void test_digest_differs(void **state)
 	policy_free(pb);
 }
 
+/* track: a list of cgroup globs, each a path below the cgroup v2 root. */
+static void test_track(void **state)
+{
+	const char *y = "version: 1\ntrack:\n  - /system.slice/slurmstepd.scope/job_*/step_*\n"
+			"  - /kubepods.slice/**/cri-containerd-*.scope\n";
+	const char *const *g;
+	char err[256] = "";
+	struct policy *p = policy_parse(y, strlen(y), "t.yaml", err, sizeof(err));
+
+	if (!p)
+		fail_msg("%s", err);
+	assert_int_equal(policy_track(p, &g), 2);
+	assert_string_equal(g[0], "/system.slice/slurmstepd.scope/job_*/step_*");
+	assert_string_equal(g[1], "/kubepods.slice/**/cri-containerd-*.scope");
+	assert_true(policy_glob_match(g[0], "/system.slice/slurmstepd.scope/job_12/step_0"));
+	assert_false(policy_glob_match(g[0], "/system.slice/slurmstepd.scope/job_12"));
+	assert_true(policy_glob_match(g[1], "/kubepods.slice/kubepods-pod1.slice/"
+					    "cri-containerd-ab12.scope"));
+	/* the rest of the policy is as without the section */
+	assert_string_equal(policy_category(p, "/x.py"), "other");
+	policy_free(p);
+
+	y = "version: 1\ntrack: []\n";
+	p = policy_parse(y, strlen(y), "t.yaml", err, sizeof(err));
+	assert_non_null(p);
+	assert_int_equal(policy_track(p, &g), 0);
+	policy_free(p);
+	p = policy_default();
+	assert_non_null(p);
+	assert_int_equal(policy_track(p, &g), 0);
+	policy_free(p);
+}
+
+static void test_track_errors(void **state)
+{
+	expect_error("version: 1\ntrack: /a/b\n", "t.yaml:2:8: expected a list");
+	expect_error("version: 1\ntrack: {a: b}\n", "t.yaml:2:8: expected a list");
+	expect_error("version: 1\ntrack:\n  - /a\n  - job_*\n",
+		     "t.yaml:4:5: track glob \"job_*\" does not start with \"/\"");
+	expect_error("version: 1\ntrack: [\"**/job_*\"]\n",
+		     "t.yaml:2:9: track glob \"**/job_*\" does not start with \"/\"");
+	expect_error("version: 1\ntrack: [\"\"]\n", "t.yaml:2:9: track glob \"\" does not start");
+	expect_error("version: 1\ntrack: [/a/]\n", "t.yaml:2:9: track glob \"/a/\" ends with");
+	expect_error("version: 1\ntrack: [/]\n", "t.yaml:2:9: track glob \"/\" ends with");
+	expect_error("version: 1\ntrack: [/a/b**]\n", "t.yaml:2:9: \"**\" must be a whole path");
+	expect_error("version: 1\ntrack: [[/a]]\n", "t.yaml:2:9: expected a string");
+	expect_error("version: 1\ntrack: [/a]\ntrack: [/b]\n",
+		     "t.yaml:3:1: duplicate key \"track\"");
+}
+
+/* The caps: POLICY_TRACK_MAX entries, and a glob's length as everywhere in the policy. */
+static void test_track_limits(void **state)
+{
+	size_t cap = 1 << 16, k;
+	char *y = malloc(cap), err[256] = "";
+	const char *const *g;
+	struct policy *p;
+
+	assert_non_null(y);
+	k = (size_t)snprintf(y, cap, "version: 1\ntrack:\n");
+	for (int i = 0; i < POLICY_TRACK_MAX; i++)
+		k += (size_t)snprintf(y + k, cap - k, "  - /slice/job_%d/*\n", i);
+	p = policy_parse(y, k, "t.yaml", err, sizeof(err));
+	if (!p)
+		fail_msg("%s", err);
+	assert_int_equal(policy_track(p, &g), POLICY_TRACK_MAX);
+	assert_string_equal(g[POLICY_TRACK_MAX - 1], "/slice/job_255/*");
+	policy_free(p);
+	/* one more: the error names the first entry past the cap (line 2 + 257) */
+	k += (size_t)snprintf(y + k, cap - k, "  - /one/too/many\n");
+	assert_null(policy_parse(y, k, "t.yaml", err, sizeof(err)));
+	assert_string_equal(err, "t.yaml:259:5: more than 256 track globs");
+
+	k = (size_t)snprintf(y, cap, "version: 1\ntrack: [/");
+	memset(y + k, 'a', 4096);
+	k += 4096;
+	k += (size_t)snprintf(y + k, cap - k, "]\n");
+	expect_error(y, "t.yaml:2:9: glob too long");
+	free(y);
+}
+
+/* The digest covers the section: a changed track list is a different policy. */
+static void test_track_digest(void **state)
+{
+	const char *y[] = {"version: 1\n", "version: 1\ntrack: [/a/*]\n",
+			   "version: 1\ntrack: [/b/*]\n"};
+	uint8_t d[3][32];
+	char err[128];
+
+	for (int i = 0; i < 3; i++) {
+		struct policy *p = policy_parse(y[i], strlen(y[i]), "t", err, sizeof(err));
+
+		assert_non_null(p);
+		policy_digest(p, d[i]);
+		policy_free(p);
+	}
+	assert_memory_not_equal(d[0], d[1], 32);
+	assert_memory_not_equal(d[1], d[2], 32);
+	assert_memory_not_equal(d[0], d[2], 32);
+}
+
 static void test_fs_names(void **state)
 {
 	assert_int_equal(policy_fs_magic("proc"), 0x9fa0);
@@ -393,6 +494,10 @@ int main(void)
 	    cmocka_unit_test(test_fs_names),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_many),
+	    cmocka_unit_test(test_track),
+	    cmocka_unit_test(test_track_errors),
+	    cmocka_unit_test(test_track_limits),
+	    cmocka_unit_test(test_track_digest),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -33,7 +33,7 @@ struct cat_rule {
 };
 
 struct policy {
-	struct strv prefixes, globs;
+	struct strv prefixes, globs, track;
 	uint32_t *magics;
 	size_t nmagics;
 	struct cat_rule *cats;
@@ -115,6 +115,8 @@ static const char default_yaml[] =
     "category\n"
     "#     - name: NAME               # [a-z0-9_-]+; \"other\" is what an unmatched file gets\n"
     "#       globs: [GLOB, ...]\n"
+    "#   track: [GLOB, ...]           # aicertd only: cgroups it traces as runs of their own "
+    "(below)\n"
     "#\n"
     "# GLOB is fnmatch(3) with FNM_PATHNAME (\"*\", \"?\" and \"[...]\" never match \"/\") plus "
     "\"**\", a whole\n"
@@ -123,6 +125,18 @@ static const char default_yaml[] =
     "# \"/\" is matched against the file's last path component only (\"*.py\"); one with \"/\" is "
     "matched\n"
     "# against the whole absolute path and must start with \"/\" or \"**/\".\n"
+    "#\n"
+    "# track: globs name cgroup v2 paths relative to the hierarchy's root (/sys/fs/cgroup, or\n"
+    "# wherever /proc/mounts has it), each starting with \"/\" and not ending with it; at most "
+    "256.\n"
+    "# aicertd picks a matching cgroup up when it appears, with every cgroup below it (only the\n"
+    "# outermost match is a run), and ends its run when it is removed or no longer populated:\n"
+    "#\n"
+    "#   track:\n"
+    "#     - /system.slice/slurmstepd.scope/job_*/step_*    # a Slurm job step\n"
+    "#     - /kubepods.slice/**/cri-containerd-*.scope      # a Kubernetes container\n"
+    "#\n"
+    "# The built-in policy tracks nothing; aicert-trace ignores the section.\n"
     "#\n"
     "# tmpfs is deliberately not excluded: /tmp and container scratch space hold real data. "
     "/dev/shm\n"
@@ -479,6 +493,12 @@ int policy_add_exclude(struct policy *p, const char *prefix)
 	return ret;
 }
 
+size_t policy_track(const struct policy *p, const char *const **globs)
+{
+	*globs = (const char *const *)p->track.v;
+	return p->track.n;
+}
+
 void policy_digest(const struct policy *p, uint8_t out[32])
 {
 	memcpy(out, p->digest, 32);
@@ -495,6 +515,7 @@ void policy_free(struct policy *p)
 		return;
 	strv_free(&p->prefixes);
 	strv_free(&p->globs);
+	strv_free(&p->track);
 	for (size_t i = 0; i < p->ncats; i++) {
 		free(p->cats[i].name);
 		strv_free(&p->cats[i].globs);
@@ -563,11 +584,18 @@ static int check_glob(struct pctx *c, const yaml_node_t *n, const char *g)
 }
 
 /* A sequence of strings; kind says what they are for checking and messages. */
-enum item_kind { ITEM_PREFIX, ITEM_GLOB, ITEM_FS };
+enum item_kind { ITEM_PREFIX, ITEM_GLOB, ITEM_FS, ITEM_TRACK };
 
 static int check_item(struct pctx *c, const yaml_node_t *n, const char *v, enum item_kind kind)
 {
-	if (kind == ITEM_GLOB)
+	if (kind == ITEM_TRACK && v[0] != '/')
+		return fail(c, n,
+			    "track glob \"%s\" does not start with \"/\" (a cgroup path below the "
+			    "cgroup v2 root)",
+			    v);
+	if (kind == ITEM_TRACK && v[strlen(v) - 1] == '/')
+		return fail(c, n, "track glob \"%s\" ends with \"/\" (a cgroup path has none)", v);
+	if (kind == ITEM_GLOB || kind == ITEM_TRACK)
 		return check_glob(c, n, v);
 	if (kind == ITEM_PREFIX && v[0] != '/')
 		return fail(c, n, "prefix \"%s\" is not an absolute path", v);
@@ -613,6 +641,8 @@ static int parse_list(struct pctx *c, const yaml_node_t *n, struct strv *out, en
 
 		if (!v)
 			return fail(c, e, "expected a string");
+		if (kind == ITEM_TRACK && out->n == POLICY_TRACK_MAX)
+			return fail(c, e, "more than %d track globs", POLICY_TRACK_MAX);
 		if (check_item(c, e, v, kind) || add_item(c, out, v, kind))
 			return -1;
 	}
@@ -726,7 +756,9 @@ static int top_key(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t 
 		return each_key(c, v, exclude_key, NULL);
 	if (!strcmp(key, "categories"))
 		return parse_cats(c, v);
-	return fail(c, k, "unknown key \"%s\" (expected version, exclude, categories)", key);
+	if (!strcmp(key, "track"))
+		return parse_list(c, v, &c->p->track, ITEM_TRACK);
+	return fail(c, k, "unknown key \"%s\" (expected version, exclude, categories, track)", key);
 }
 
 static int parse_doc(struct pctx *c)

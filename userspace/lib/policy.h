@@ -5,7 +5,8 @@
  *
  * A policy is: path-prefix excludes, filesystem excludes (by name, e.g. "proc", mapped to the
  * superblock magic the kernel reports), glob excludes (fnmatch, "**" spans directories), and an
- * ordered list of category rules (glob -> category name), first match wins.
+ * ordered list of category rules (glob -> category name), first match wins. Its track: section
+ * names cgroups (path globs below the cgroup v2 root) that aicertd traces as runs of their own.
  */
 #ifndef AICERT_LIB_POLICY_H
 #define AICERT_LIB_POLICY_H
@@ -32,7 +33,15 @@ int policy_add_exclude(struct policy *p, const char *prefix);
  * "interpreter", ...), first match wins, "other" when none. The string lives as long as p.
  */
 const char *policy_category(const struct policy *p, const char *path);
-/* sha256 of the policy's source bytes (the YAML text it was parsed from). */
+/* The most globs a track: section may hold (each one is matched against every new cgroup). */
+#define POLICY_TRACK_MAX 256
+/*
+ * The track: section: cgroup path globs relative to the cgroup v2 root, each starting with "/"
+ * (policy_glob_match syntax). Returns how many; *globs lives as long as p. The built-in policy
+ * has none.
+ */
+size_t policy_track(const struct policy *p, const char *const **globs);
+/* sha256 of the policy's source bytes (the YAML text it was parsed from; track: included). */
 void policy_digest(const struct policy *p, uint8_t out[32]);
 /* The filesystem magic for a name of the policy's "filesystems" list, 0 when unknown. */
 uint32_t policy_fs_magic(const char *name);
