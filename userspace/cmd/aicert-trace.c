@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "lib/hex.h"
+#include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/manifest.h"
 #include "lib/policy.h"
@@ -33,6 +34,7 @@
 #include "trace/cgroup.h"
 #include "trace/eventlog.h"
 #include "trace/hashcache.h"
+#include "trace/client.h"
 #include "trace/run.h"
 
 #define EXIT_AICERT 125 /* as env(1): aicert itself failed */
@@ -42,6 +44,9 @@
 
 struct opts {
 	const char *out, *policy, *cache_dir, *tcti, *state_dir;
+	const char *socket;   /* --socket: aicertd's, which must answer */
+	const char *host_opt; /* the first option given that is aicertd's to decide ("--tcti") */
+	int standalone;	      /* --standalone: trace in this process even when aicertd answers */
 	enum access_backend backend;
 	int jobs, no_tpm, strict, pcr, verbosity, detach_timeout; /* seconds, -1: none */
 	int allow_resettable, batch_hz, tpm_timeout; /* seconds; 0: the default */
@@ -99,12 +104,24 @@ static void usage(FILE *f)
 "                         Default: wait until every process of the run has exited\n"
 "      --strict           exit 125 (when COMMAND succeeded) if any event was lost, any path was\n"
 "                         truncated or any file could not be hashed\n"
+"      --socket PATH      trace through the aicertd listening on PATH (default\n"
+"                         $AICERT_SOCKET, else " IPC_SOCKET_DEFAULT "); it must answer\n"
+"      --standalone       trace in this process (root) even when aicertd answers\n"
 "  -v, --verbose          debug messages, libbpf's included\n"
 "  -q, --quiet            only errors\n"
 "  -h, --help             this text\n"
 "      --version          print the version\n"
 "\n"
-"Needs root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) to load the BPF programs.\n"
+"\n"
+"Through aicertd: when aicertd answers on its socket, the run goes through it and needs no\n"
+"root. aicertd places COMMAND in a cgroup of its own before it executes anything, traces it,\n"
+"and sends the bundle back; -o DIR gets it with your ownership. COMMAND stays this\n"
+"program's child (terminal, environment, signals and exit status as without aicertd).\n"
+"The options that describe the host (--backend, --tcti, --no-tpm, --pcr, --state-dir,\n"
+"--cache, --no-cache, --ak-*, --extend-rate, --tpm-timeout) are then aicertd's: given\n"
+"with a daemon running, they are refused. When no aicertd answers (and neither --socket\n"
+"nor $AICERT_SOCKET names one), the run is traced in this process, which needs root\n"
+"(CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN) to load the BPF programs.\n"
 "Example: sudo aicert-trace -o run1 -- python3 train.py --epochs 3\n");
 }
 
@@ -125,7 +142,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BACKEND = 256, O_TCTI, O_NOTPM, O_PCR, O_CACHE, O_NOCACHE, O_STRICT, O_DETACH,
 	       O_VERSION, O_RESETTABLE, O_NONCE, O_STATE, O_RATE, O_AKALG, O_AKHANDLE,
-	       O_TPMTIMEOUT };
+	       O_TPMTIMEOUT, O_SOCKET, O_STANDALONE };
 	static const struct option longopts[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "policy", required_argument, NULL, 'p' },
@@ -140,6 +157,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "ak-alg", required_argument, NULL, O_AKALG },
 		{ "ak-handle", required_argument, NULL, O_AKHANDLE },
 		{ "tpm-timeout", required_argument, NULL, O_TPMTIMEOUT },
+		{ "socket", required_argument, NULL, O_SOCKET },
+		{ "standalone", no_argument, NULL, O_STANDALONE },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "cache", required_argument, NULL, O_CACHE },
 		{ "no-cache", no_argument, NULL, O_NOCACHE },
@@ -151,7 +170,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
-	int c, b;
+	int c, b, li = -1;
 
 	o->backend = ACCESS_BACKEND_AUTO;
 	o->pcr = 15;
@@ -159,8 +178,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->detach_timeout = -1;
 	o->cache_dir = DEFAULT_CACHE_DIR;
 	/* "+": options end at the command, so its own options are left alone */
-	while ((c = getopt_long(argc, argv, "+o:p:j:vqh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+o:p:j:vqh", longopts, &li)) != -1) {
+		/* the host's TPM, PCR, log, cache and backend are aicertd's when it traces */
+		if (li >= 0 && !o->host_opt &&
+		    (c == O_BACKEND || c == O_TCTI || c == O_NOTPM || c == O_PCR || c == O_RESETTABLE ||
+		     c == O_STATE || c == O_AKALG || c == O_AKHANDLE || c == O_TPMTIMEOUT ||
+		     c == O_RATE || c == O_CACHE || c == O_NOCACHE))
+			o->host_opt = longopts[li].name;
+		li = -1;
 		switch (c) {
+		case O_SOCKET: o->socket = optarg; break;
+		case O_STANDALONE: o->standalone = 1; break;
 		case 'o': o->out = optarg; break;
 		case 'p': o->policy = optarg; break;
 		case O_BACKEND:
@@ -538,6 +566,46 @@ static int trace(const struct opts *o, struct run *r, struct run_host *h)
 	return res.exit_status;
 }
 
+/*
+ * When aicertd answers on its socket, the run goes through it (no root needed): returns the
+ * exit status. -1: no daemon answers and none was named, so the run is traced in this process.
+ */
+static int through_daemon(const struct opts *o)
+{
+	const char *env = getenv("AICERT_SOCKET"), *path = ipc_socket_path(o->socket);
+	bool named = o->socket || (env && *env);
+	int st = EXIT_AICERT, e, fd;
+
+	if (o->host_opt) {
+		/* an option that only an in-process run can honour: is there a daemon to refuse it? */
+		fd = ipc_connect(path);
+		if (fd >= 0) {
+			close(fd);
+			log_err("--%s is aicertd's to decide: it traces this host (%s). Drop the "
+				"option, or add --standalone (as root) to trace in this process",
+				o->host_opt, path);
+			return EXIT_AICERT;
+		}
+		if (!named)
+			return -1;
+		log_err("no aicertd answers at %s (is it running?); --standalone traces in this "
+			"process (as root)", path);
+		return EXIT_AICERT;
+	}
+	e = client_trace(&(struct client_trace_opts){
+		.socket = o->socket, .out = o->out, .policy_path = o->policy, .argv = o->argv,
+		.nonce = o->nonce_len ? o->nonce : NULL, .nonce_len = o->nonce_len, .jobs = o->jobs,
+		.detach_timeout = o->detach_timeout, .verbosity = o->verbosity, .strict = o->strict },
+		&st);
+	if (e != -ENOENT && e != -ECONNREFUSED)
+		return st;
+	if (!named)
+		return -1;
+	log_err("no aicertd answers at %s (is it running?); --standalone traces in this process "
+		"(as root)", path);
+	return EXIT_AICERT;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -551,6 +619,9 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &o))
 		return EXIT_AICERT;
 	log_init("aicert-trace", o.verbosity);
+	if (!o.standalone && (rc = through_daemon(&o)) >= 0)
+		return rc;
+	rc = EXIT_AICERT;
 	signals_install();
 	cwd = getcwd(NULL, 0);
 	if (!cwd) {

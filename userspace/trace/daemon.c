@@ -98,7 +98,7 @@ struct hist {
 
 static struct {
 	const struct daemon_opts *o;
-	char state[PATH_MAX], spool[PATH_MAX], cgroot[PATH_MAX];
+	char state[PATH_MAX - 256], spool[PATH_MAX - 128], cgroot[PATH_MAX - 256];
 	const char *socket;
 	int lock_fd, listen_fd, sig_fd, done_fd;
 	struct run_host host;
@@ -440,7 +440,8 @@ static int state_save(const struct drun *r)
 
 static char *spool_dir(const char *id, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/%s", D.spool, id);
+	if ((size_t)snprintf(buf, len, "%s/%s", D.spool, id) >= len)
+		buf[0] = 0; /* cannot happen: the spool's name is bounded */
 	return buf;
 }
 
@@ -516,7 +517,8 @@ static void run_check(struct drun *r)
 		return;
 	empty = run_cgroup_empty(run_cg(r->run));
 	if (r->tracked) {
-		if (r->gone || empty == 1)
+		/* an empty tracked cgroup is one no job has entered yet: only GONE ends it */
+		if (r->gone)
 			finish_start(r, NULL);
 		return;
 	}
@@ -545,7 +547,8 @@ static void run_reap(struct drun *r)
 	char path[PATH_MAX + 64], dir[PATH_MAX];
 	json_t *j;
 
-	pthread_join(r->worker, NULL);
+	if (r->worker_started)
+		pthread_join(r->worker, NULL);
 	now_text(r->finished, sizeof(r->finished));
 	r->state = r->finish_rc ? DR_FAILED
 		   : r->incomplete && !strcmp(r->incomplete, "monitor restarted") ? DR_INTERRUPTED
@@ -604,6 +607,7 @@ static struct drun *run_open(const char *id, struct policy *pol, char *const *ar
 {
 	char out[PATH_MAX], abscg[PATH_MAX * 2];
 	struct drun *r;
+	struct run *run;
 	struct run_opts ro = { 0 };
 	int e;
 
@@ -647,7 +651,7 @@ static struct drun *run_open(const char *id, struct policy *pol, char *const *ar
 		return NULL;
 	}
 	/* scope first, table entry second would lose the first records: the entry waits for it */
-	e = run_begin(host(), &ro, &r->run);
+	e = run_begin(host(), &ro, &run);
 	if (e) {
 		tab_del(r);
 		drun_free(r);
@@ -655,7 +659,8 @@ static struct drun *run_open(const char *id, struct policy *pol, char *const *ar
 		return NULL;
 	}
 	pthread_rwlock_wrlock(&D.tab_mu);
-	r->scope = run_cg(r->run)->id;
+	r->run = run;
+	r->scope = run_cg(run)->id;
 	pthread_rwlock_unlock(&D.tab_mu);
 	runs_link(r);
 	state_save(r);
@@ -1303,7 +1308,11 @@ static int lock_state(void)
 		log_err("cannot create %s: %s", path, strerror(-e));
 		return -1;
 	}
-	for (const char *sub = "runs"; sub; sub = strcmp(sub, "runs") ? strcmp(sub, "done") ? NULL : "quotes" : "done") {
+	static const char *const subs[] = { "runs", "done", "quotes" };
+
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		const char *sub = subs[i];
+
 		snprintf(path, sizeof(path), "%s/aicertd/%s", D.state, sub);
 		if ((e = mkdir_mode(path, 0700))) {
 			log_err("cannot create %s: %s", path, strerror(-e));
@@ -1439,11 +1448,13 @@ static int setup(const struct daemon_opts *o)
 
 	D.o = o;
 	clock_gettime(CLOCK_REALTIME, &D.started);
-	snprintf(D.state, sizeof(D.state), "%s", o->state_dir ? o->state_dir : EVLOG_STATEDIR);
-	if (o->spool)
-		snprintf(D.spool, sizeof(D.spool), "%s", o->spool);
-	else
-		snprintf(D.spool, sizeof(D.spool), "%s/runs", D.state);
+	if ((size_t)snprintf(D.state, sizeof(D.state), "%s",
+			     o->state_dir ? o->state_dir : EVLOG_STATEDIR) >= sizeof(D.state) ||
+	    (size_t)snprintf(D.spool, sizeof(D.spool), o->spool ? "%s" : "%s/runs",
+			     o->spool ? o->spool : D.state) >= sizeof(D.spool)) {
+		log_err("--state-dir or --spool: %s", strerror(ENAMETOOLONG));
+		return -1;
+	}
 	D.socket = ipc_socket_path(o->socket);
 	if (geteuid() != 0) {
 		log_err("aicertd must run as root (it loads BPF programs and owns the TPM PCR)");
@@ -1574,8 +1585,8 @@ static void stop_all(void)
 			finish_start(r, "monitor stopped");
 		}
 	while (D.runs) {
-		if (poll(&p, 1, 1000) > 0 || true)
-			reap_finished();
+		poll(&p, 1, 1000);
+		reap_finished();
 	}
 }
 

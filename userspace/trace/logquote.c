@@ -48,7 +48,9 @@ static int empty_dir(const char *dir)
  */
 static int seal_export(struct evlog *ev, const char *clear_run_id, const char *path)
 {
-	return evlog_export(ev, clear_run_id, path);
+	struct evlog_view v = { .run_id = clear_run_id, .uid = -1 };
+
+	return evlog_export(ev, &v, path);
 }
 
 static int seal_quote(struct evlog *ev, const uint8_t qual[32], const char *dir)
