@@ -7,7 +7,8 @@
 need_root "the VM harness needs root"
 need_built aicertd aicert-trace aicert aicert-verify
 tests/vm/lib/vm.sh "cd $R && AICERT_BUILD=$B AICERTD_BACKEND=lsm AICERTD_TCTI=device:/dev/tpmrm0 \
-TMPDIR=/run/tmp bash tests/integration/90-aicertd.sh 2>&1 | sed -e 's/^ok - /ok - [lsm] /' -e 's/^not ok - /not ok - [lsm] /'; exit \${PIPESTATUS[0]}"
+TMPDIR=/run/tmp bash tests/integration/90-aicertd.sh > /run/tmp/d.out 2>&1; rc=\$?; \
+sed -e 's/^ok - /ok - [lsm] /' -e 's/^not ok - /not ok - [lsm] /' /run/tmp/d.out; exit \$rc"
 rc=$?
 if [ $rc -ge 98 ]; then
 	echo "not ok - the VM harness failed (exit $rc)"
