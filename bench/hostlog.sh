@@ -53,17 +53,19 @@ int main(int argc, char **argv)
 		struct evlog_run_info ri = { .run_id = id, .argv = av, .argc = 2, .cwd = "/w",
 					     .backend = "tracepoint" };
 		struct evlog *ev;
+		struct evlog_run *er;
 
 		snprintf(id, sizeof(id), "%08x-0000-4000-8000-000000000000", r);
-		if (evlog_open(&o, &ev) || evlog_run_start(ev, &ri))
+		if (evlog_open(&o, &ev) || evlog_run_start(ev, &ri, &er))
 			return 1;
 		for (int i = 0; i < files; i++) {
 			snprintf(path, sizeof(path), "/data/imagenet/train/n%08d/img_%06d.JPEG", r, i);
-			if (evlog_measure(ev, path, sha, 12345, 1, 0))
+			if (evlog_measure(er, path, sha, 12345, 1, 0))
 				return 1;
 		}
-		if (evlog_run_end(ev, &(struct evlog_run_end){ 0 }))
+		if (evlog_run_end(er, &(struct evlog_run_end){ 0 }))
 			return 1;
+		evlog_run_free(er);
 		evlog_close(ev);
 	}
 	return 0;

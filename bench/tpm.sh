@@ -62,22 +62,25 @@ int main(int argc, char **argv)
 		struct evlog_run_info ri = { .run_id = "00000000-0000-4000-8000-000000000000",
 					     .argv = av, .argc = 1, .cwd = "/", .backend = "bench" };
 		struct evlog *ev;
+		struct evlog_run *er;
 		double t0 = now();
 
-		if (evlog_open(&o, &ev) || evlog_run_start(ev, &ri))
+		if (evlog_open(&o, &ev) || evlog_run_start(ev, &ri, &er))
 			return 1;
 		for (long i = 0; i < n; i++) {
 			snprintf(path, sizeof(path), "/data/shard-%ld", i);
 			sha[0] = i;
-			if (evlog_measure(ev, path, sha, i, 1, 0))
+			if (evlog_measure(er, path, sha, i, 1, 0))
 				return 1;
 		}
 		snprintf(out, sizeof(out), "%s/events.cel", dir);
-		if (evlog_run_end(ev, &(struct evlog_run_end){0}) || evlog_export(ev, NULL, out) ||
+		if (evlog_run_end(er, &(struct evlog_run_end){0}) ||
+		    evlog_export(ev, &(struct evlog_view){ ri.run_id, EVLOG_VIEW_NOUID }, out) ||
 		    evlog_quote(ev, sha, 32, dir))
 			return 1;
 		printf("%ld %llu %llu %.3f\n", n, (unsigned long long)evlog_tpm_commands(ev),
 		       (unsigned long long)evlog_records(ev), now() - t0);
+		evlog_run_free(er);
 		evlog_close(ev);
 	}
 	return 0;

@@ -658,6 +658,38 @@ static void test_read_errors(void **state)
 	assert_int_equal(bom_write(&b, "/nonexistent/dir/bom.json"), -ENOENT);
 }
 
+/* run.cgroup and run.incomplete_reason: written only when set, read back; wrong types refused. */
+static void test_run_optional_fields(void **state)
+{
+	struct bom a, b;
+	char *t, *bad, err[256];
+
+	bom_init(&a);
+	t = bom_dumps(&a);
+	assert_null(strstr(t, "cgroup"));
+	assert_null(strstr(t, "incomplete_reason"));
+	free(t);
+	a.run.cgroup = strdup("/system.slice/slurmstepd.scope/job_7/step_0");
+	a.run.incomplete_reason = strdup("monitor restarted");
+	t = bom_dumps(&a);
+	assert_non_null(strstr(t, "\"cgroup\": \"/system.slice/slurmstepd.scope/job_7/step_0\""));
+	assert_non_null(strstr(t, "\"incomplete_reason\": \"monitor restarted\""));
+	bom_init(&b);
+	if (bom_loads(&b, t, strlen(t), err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(b.run.cgroup, "/system.slice/slurmstepd.scope/job_7/step_0");
+	assert_string_equal(b.run.incomplete_reason, "monitor restarted");
+	bom_free(&b);
+	/* a number where the reason's string goes is refused */
+	bad = strstr(t, "\"monitor restarted\"");
+	memcpy(bad, "17                 ", strlen("\"monitor restarted\""));
+	bom_init(&b);
+	assert_int_equal(bom_loads(&b, t, strlen(t), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "incomplete_reason"));
+	free(t);
+	bom_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -667,7 +699,7 @@ int main(void)
 	    cmocka_unit_test(test_command_b64_good), cmocka_unit_test(test_read_errors),
 	    cmocka_unit_test(test_escapes),	     cmocka_unit_test(test_numbers),
 	    cmocka_unit_test(test_structure),	     cmocka_unit_test(test_truncation),
-	    cmocka_unit_test(test_many_files),
+	    cmocka_unit_test(test_many_files),	     cmocka_unit_test(test_run_optional_fields),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

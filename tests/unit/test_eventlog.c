@@ -22,7 +22,10 @@
 #include <openssl/evp.h>
 #include <tss2/tss2_tpm2_types.h>
 
+#include <pthread.h>
+
 #include "lib/hex.h"
+#include "lib/quote.h"
 #include "lib/log.h"
 #include "trace/eventlog.h"
 #include "swtpm_helper.h"
@@ -73,6 +76,8 @@ static void fake_sha(const char *path, uint8_t out[32])
 /* A whole run: start, n measurements (a flush period apart every `every` files), end. */
 static void run(struct evlog *ev, const char *run_id, int n, int every)
 {
+	struct evlog_run *r = NULL;
+
 	static const char *argv[] = {"python3", "train.py"};
 	struct evlog_run_info ri = {.run_id = run_id,
 				    .argv = argv,
@@ -90,17 +95,19 @@ static void run(struct evlog *ev, const char *run_id, int n, int every)
 	char path[64];
 	uint8_t sha[32];
 
-	assert_int_equal(evlog_run_start(ev, &ri), 0);
+	assert_int_equal(evlog_run_start(ev, &ri, &r), 0);
+	assert_string_equal(evlog_run_id(r), run_id);
 	for (int i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "/data/%s/%d", run_id, i);
 		fake_sha(path, sha);
-		assert_int_equal(evlog_measure(ev, path, sha, i, 1, CEL_FILE_OK), 0);
+		assert_int_equal(evlog_measure(r, path, sha, i, 1, CEL_FILE_OK), 0);
 		if (every && i % every == every - 1)
 			usleep(30000);
 	}
-	assert_int_equal(evlog_loss(ev, 2), 0);
+	assert_int_equal(evlog_loss(r, 2), 0);
 	fake_sha("model", out.sha256);
-	assert_int_equal(evlog_run_end(ev, &re), 0);
+	assert_int_equal(evlog_run_end(r, &re), 0);
+	evlog_run_free(r);
 }
 
 static void load(const char *path, struct cel_log *log)
@@ -209,7 +216,8 @@ static void test_run_replay_quote(void **state)
 	mkdir(bundle, 0755);
 	assert_int_equal(sh("test -s %s", f->log), 0);
 	strcat(bundle, "/events.cel");
-	assert_int_equal(evlog_export(ev, NULL, bundle), 0);
+	assert_int_equal(evlog_export(ev, &(struct evlog_view){RUN_A, EVLOG_VIEW_NOUID}, bundle),
+			 0);
 	bundle[strlen(bundle) - strlen("/events.cel")] = 0;
 	EVP_Digest("bundle", 6, q, &n, EVP_sha256(), NULL);
 	hex_encode(q, 32, qhex);
@@ -420,7 +428,7 @@ static void test_export_redacts(void **state)
 	assert_int_equal(evlog_open(&f->o, &b), 0);
 	run(b, RUN_B, 20, 0);
 	snprintf(out, sizeof(out), "%s/b.cel", f->dir);
-	assert_int_equal(evlog_export(b, NULL, out), 0);
+	assert_int_equal(evlog_export(b, &(struct evlog_view){RUN_B, EVLOG_VIEW_NOUID}, out), 0);
 	assert_int_equal(evlog_quote(b, (const uint8_t *)"n", 1, f->dir), 0);
 	evlog_close(a);
 	evlog_close(b);
@@ -498,15 +506,21 @@ static void test_run_start_nonce(void **state)
 	struct fx *f = *state;
 	static const char *argv[] = {"true"};
 	static const uint8_t nonce[] = {0xde, 0xad, 0xbe, 0xef, 0x01};
-	struct evlog_run_info ri = {.run_id = RUN_A, .argv = argv, .argc = 1, .cwd = "/",
-				    .backend = "tracepoint", .nonce = nonce,
+	struct evlog_run_info ri = {.run_id = RUN_A,
+				    .argv = argv,
+				    .argc = 1,
+				    .cwd = "/",
+				    .backend = "tracepoint",
+				    .nonce = nonce,
 				    .nonce_len = sizeof(nonce)};
 	struct evlog *ev;
+	struct evlog_run *r;
 	struct cel_log log = {0};
 	struct cel_event e;
 
 	assert_int_equal(evlog_open(&f->o, &ev), 0);
-	assert_int_equal(evlog_run_start(ev, &ri), 0);
+	assert_int_equal(evlog_run_start(ev, &ri, &r), 0);
+	evlog_run_free(r);
 	evlog_close(ev);
 	e = last_event(f->log, &log);
 	assert_int_equal(e.kind, CEL_KIND_RUN_START);
@@ -517,7 +531,8 @@ static void test_run_start_nonce(void **state)
 	/* too long a nonce is refused, not cut */
 	ri.nonce_len = CEL_NONCE_MAX + 1;
 	assert_int_equal(evlog_open(&f->o, &ev), 0);
-	assert_int_equal(evlog_run_start(ev, &ri), -EINVAL);
+	assert_int_equal(evlog_run_start(ev, &ri, &r), -EINVAL);
+	assert_null(r);
 	evlog_close(ev);
 }
 
@@ -546,8 +561,8 @@ static void test_damaged_record(void **state)
 	evlog_close(ev);
 	assert_int_equal(stat(f->log, &st), 0);
 	/* flip the last byte of the file: inside the run_end record's content */
-	assert_int_equal(sh("printf 'X' | dd of=%s bs=1 seek=%lld conv=notrunc status=none",
-			    f->log, (long long)st.st_size - 1),
+	assert_int_equal(sh("printf 'X' | dd of=%s bs=1 seek=%lld conv=notrunc status=none", f->log,
+			    (long long)st.st_size - 1),
 			 0);
 	assert_int_equal(evlog_open(&f->o, &ev), 0);
 	evlog_close(ev);
@@ -607,12 +622,311 @@ static void test_streamed(void **state)
 	assert_int_equal(evlog_open(&f->o, &ev), 0);
 	run(ev, RUN_B, 5, 0);
 	snprintf(out, sizeof(out), "%s/b.cel", f->dir);
-	assert_int_equal(evlog_export(ev, NULL, out), 0);
+	assert_int_equal(evlog_export(ev, &(struct evlog_view){RUN_B, EVLOG_VIEW_NOUID}, out), 0);
 	assert_int_equal(evlog_quote(ev, (const uint8_t *)"n", 1, f->dir), 0);
 	evlog_close(ev);
 	load(out, &log);
 	assert_true(log.n > 50);
 	assert_replays(&log, 15);
+	cel_log_free(&log);
+}
+
+/* ---- many runs in one process ---- */
+
+#define RUN_C "cccccccc-0000-4000-8000-000000000003"
+
+static struct evlog_run *start(struct evlog *ev, const char *id, uint32_t uid)
+{
+	static const char *argv[] = {"true"};
+	struct evlog_run *r;
+
+	assert_int_equal(evlog_run_start(ev,
+					 &(struct evlog_run_info){.run_id = id,
+								  .argv = argv,
+								  .argc = 1,
+								  .cwd = "/",
+								  .uid = uid,
+								  .backend = "tracepoint"},
+					 &r),
+			 0);
+	return r;
+}
+
+static void measure(struct evlog_run *r, int i)
+{
+	char path[80];
+	uint8_t sha[32];
+
+	snprintf(path, sizeof(path), "/data/%s/%d", evlog_run_id(r), i);
+	fake_sha(path, sha);
+	assert_int_equal(evlog_measure(r, path, sha, i, 1, CEL_FILE_OK), 0);
+}
+
+static void end(struct evlog_run *r)
+{
+	assert_int_equal(evlog_run_end(r, &(struct evlog_run_end){0}), 0);
+	evlog_run_free(r);
+}
+
+/* Exports the log under view v; counts its clear records per run (a, b, c) and redacted ones. */
+static void export_count(struct evlog *ev, const struct evlog_view *v, const char *out, int n[4])
+{
+	struct cel_log log = {0};
+	char rid[37];
+
+	memset(n, 0, 4 * sizeof(int));
+	assert_int_equal(evlog_export(ev, v, out), 0);
+	evlog_release(ev);
+	load(out, &log);
+	for (size_t i = 0; i < log.n; i++) {
+		if (log.recs[i].content_type == CEL_CT_REDACTED) {
+			n[3]++;
+			continue;
+		}
+		if (kind_of(&log.recs[i], rid) == CEL_KIND_BASELINE)
+			continue;
+		n[!strcmp(rid, RUN_B) ? 1 : !strcmp(rid, RUN_C) ? 2 : 0]++;
+		assert_true(!strcmp(rid, RUN_A) || !strcmp(rid, RUN_B) || !strcmp(rid, RUN_C));
+	}
+	assert_replays(&log, 15);
+	cel_log_free(&log);
+}
+
+/* Two runs of one process take turns in one log; each export shows only its own run in clear,
+ * and each run_end's totals are those of its own records. */
+static void test_interleaved_runs(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev;
+	struct evlog_run *a, *b;
+	struct cel_log log = {0};
+	struct cel_event e;
+	char out[128], rid[37];
+	int n[4], prev = -1, switches = 0;
+
+	f->o.batch_hz = 1000;
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	a = start(ev, RUN_A, 0);
+	b = start(ev, RUN_B, 0);
+	for (int i = 0; i < 40; i++) {
+		measure(i % 2 ? b : a, i);
+		if (i % 4 == 3)
+			usleep(5000); /* lets each flusher write a batch: the runs interleave */
+	}
+	assert_int_equal(evlog_loss(b, 3), 0);
+	assert_true(evlog_run_batches(a) >= 1);
+	end(a);
+	end(b);
+	snprintf(out, sizeof(out), "%s/x.cel", f->dir);
+	export_count(ev, &(struct evlog_view){RUN_A, EVLOG_VIEW_NOUID}, out, n);
+	assert_true(n[0] >= 3 && n[1] == 0 && n[3] >= 3);
+	export_count(ev, &(struct evlog_view){RUN_B, EVLOG_VIEW_NOUID}, out, n);
+	assert_true(n[1] >= 4 && n[0] == 0 && n[3] >= 3);
+	assert_int_equal(sh("grep -q %s %s", RUN_A, out), 1);
+	evlog_close(ev);
+	load(f->log, &log);
+	for (size_t i = 1; i < log.n; i++) {
+		int which;
+
+		assert_int_equal(
+		    cel_event_decode(log.recs[i].content, log.recs[i].content_len, &e, NULL), 0);
+		strcpy(rid, e.run_id);
+		which = !strcmp(rid, RUN_B);
+		switches += prev >= 0 && which != prev;
+		prev = which;
+		if (e.kind == CEL_KIND_RUN_END) {
+			assert_int_equal(e.total_files, 20);
+			assert_int_equal(e.total_lost, which ? 3 : 0);
+		}
+		cel_event_free(&e);
+	}
+	assert_true(switches >= 3);
+	cel_log_free(&log);
+}
+
+/* A view by uid shows every run of that user; EVLOG_VIEW_ALL every run; no view only the host's
+ * records. */
+static void test_view_by_uid(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev;
+	char out[128];
+	int n[4];
+
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	end(start(ev, RUN_A, 1000));
+	end(start(ev, RUN_B, 2000));
+	end(start(ev, RUN_C, 1000));
+	snprintf(out, sizeof(out), "%s/x.cel", f->dir);
+	export_count(ev, &(struct evlog_view){NULL, 1000}, out, n);
+	assert_true(n[0] == 2 && n[1] == 0 && n[2] == 2 && n[3] == 2);
+	export_count(ev, &(struct evlog_view){RUN_B, 1000}, out, n);
+	assert_true(n[0] == 2 && n[1] == 2 && n[2] == 2 && n[3] == 0);
+	export_count(ev, &(struct evlog_view){NULL, EVLOG_VIEW_ALL}, out, n);
+	assert_true(n[0] == 2 && n[1] == 2 && n[2] == 2 && n[3] == 0);
+	export_count(ev, NULL, out, n);
+	assert_true(n[0] == 0 && n[1] == 0 && n[2] == 0 && n[3] == 6);
+	export_count(ev, &(struct evlog_view){NULL, 3000}, out, n);
+	assert_int_equal(n[3], 6);
+	evlog_close(ev);
+}
+
+struct busy {
+	struct evlog_run *r;
+	volatile int stop;
+	int n;
+};
+
+static void *keep_measuring(void *arg)
+{
+	struct busy *b = arg;
+
+	while (!b->stop) {
+		measure(b->r, b->n++);
+		if (b->n % 8 == 0)
+			usleep(500);
+	}
+	return NULL;
+}
+
+/* While a seal is in progress another run of the process keeps measuring: none of its records
+ * reaches the log (or the PCR) between export and quote, so the exported log replays to the
+ * quoted PCR value (tpm2's pcrDigest over PCR 10 and 15, checked with lib/quote). */
+static void test_seal_blocks_appends(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev;
+	struct busy b = {0};
+	pthread_t thr;
+	struct stat st0, st1;
+	char out[128], why[QUOTE_WHY_MAX], msg[160], sig[160];
+	uint8_t values[64] = {0};
+	size_t before;
+
+	f->o.batch_hz = 1000;
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	b.r = start(ev, RUN_B, 0);
+	assert_int_equal(pthread_create(&thr, NULL, keep_measuring, &b), 0);
+	snprintf(out, sizeof(out), "%s/x.cel", f->dir);
+	snprintf(msg, sizeof(msg), "%s/quote.msg", f->dir);
+	snprintf(sig, sizeof(sig), "%s/quote.sig", f->dir);
+	for (int round = 0; round < 5; round++) {
+		struct cel_log log = {0};
+		struct quote *q;
+		char err[CEL_ERR_MAX];
+
+		before = evlog_run_batches(b.r);
+		while (evlog_run_batches(b.r) < before + 2) /* the other run is appending */
+			usleep(1000);
+		assert_int_equal(
+		    evlog_export(ev, &(struct evlog_view){RUN_A, EVLOG_VIEW_NOUID}, out), 0);
+		assert_int_equal(stat(f->log, &st0), 0);
+		before = b.n;
+		while (b.n < (int)before + 200) /* measurements keep coming meanwhile */
+			usleep(1000);
+		load(out, &log);
+		assert_int_equal(cel_replay_baseline(&log, 15, TPM2_ALG_SHA256, values + 32, err),
+				 0);
+		assert_int_equal(stat(f->log, &st1), 0);
+		assert_int_equal(st1.st_size, st0.st_size); /* nothing was appended */
+		assert_int_equal(evlog_quote(ev, (const uint8_t *)"n", 1, f->dir), 0);
+		assert_int_equal(quote_load(msg, sig, &q, why), QUOTE_OK);
+		if (quote_check_pcr_digest(q, values, sizeof(values), why) != QUOTE_OK)
+			fail_msg("round %d: %s", round, why);
+		quote_free(q);
+		cel_log_free(&log);
+	}
+	b.stop = 1;
+	pthread_join(thr, NULL);
+	end(b.r);
+	/* the other run's records did reach the log after each seal */
+	assert_int_equal(stat(f->log, &st1), 0);
+	assert_true(st1.st_size > st0.st_size);
+	evlog_close(ev);
+}
+
+/* After a crash: the unended runs, the files each holds, and a resumed run whose run_end adds
+ * up with what the dead process had written. */
+struct seen {
+	char ids[4][37];
+	int n, files;
+};
+
+static void on_unended(const struct cel_event *e, void *ctx)
+{
+	struct seen *s = ctx;
+
+	assert_int_equal(e->kind, CEL_KIND_RUN_START);
+	assert_true(s->n < 4);
+	strcpy(s->ids[s->n++], e->run_id);
+	assert_int_equal(e->uid, 1000);
+}
+
+static void on_file(const struct cel_file *fl, void *ctx)
+{
+	struct seen *s = ctx;
+	char want[80];
+
+	snprintf(want, sizeof(want), "/data/%s/%d", RUN_C, s->files++);
+	assert_string_equal(fl->path, want);
+}
+
+static void test_resume_unended(void **state)
+{
+	struct fx *f = *state;
+	struct evlog *ev;
+	struct evlog_run *r;
+	struct seen s = {0};
+	struct cel_event e;
+	struct cel_log log = {0};
+	pid_t pid;
+	int status;
+
+	f->o.batch_hz = 1; /* C's first flush comes a second after its start: one batch */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) { /* a process that dies with runs open */
+		struct evlog_run *c;
+
+		if (evlog_open(&f->o, &ev))
+			_exit(2);
+		start(ev, RUN_A, 1000);
+		end(start(ev, RUN_B, 1000));
+		c = start(ev, RUN_C, 1000);
+		for (int i = 0; i < 30; i++)
+			measure(c, i);
+		evlog_loss(c, 4);
+		while (evlog_run_batches(c) < 1)
+			usleep(10000);
+		_exit(0); /* as if killed: no run_end for A and C */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	assert_int_equal(evlog_unended(ev, on_unended, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.ids[0], RUN_A);
+	assert_string_equal(s.ids[1], RUN_C);
+	assert_int_equal(evlog_run_files(ev, RUN_C, on_file, &s), 0);
+	assert_int_equal(s.files, 30);
+	assert_int_equal(evlog_run_resume(ev, RUN_B, &r), -ENOENT);
+	assert_null(r);
+	assert_int_equal(evlog_run_resume(ev, RUN_A, &r), 0);
+	end(r);
+	assert_int_equal(evlog_run_resume(ev, RUN_C, &r), 0);
+	measure(r, 30);
+	end(r);
+	s.n = 0;
+	assert_int_equal(evlog_unended(ev, on_unended, &s), 0);
+	assert_int_equal(s.n, 0);
+	evlog_close(ev);
+	e = last_event(f->log, &log);
+	assert_int_equal(e.kind, CEL_KIND_RUN_END);
+	assert_string_equal(e.run_id, RUN_C);
+	assert_int_equal(e.total_files, s.files + 1);
+	assert_int_equal(e.total_lost, 4);
+	assert_replays(&log, 15);
+	cel_event_free(&e);
 	cel_log_free(&log);
 }
 
@@ -632,6 +946,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_damaged_record, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_emptied_log, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_streamed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_interleaved_runs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_view_by_uid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_seal_blocks_appends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resume_unended, setup, teardown),
 	};
 
 	log_init("test_eventlog", LOG_ERROR);

@@ -72,6 +72,8 @@ void bom_free(struct bom *b)
 	free(b->run.started);
 	free(b->run.finished);
 	free(b->run.backend);
+	free(b->run.cgroup);
+	free(b->run.incomplete_reason);
 	free(b->host.hostname);
 	free(b->host.kernel);
 	free(b->host.boot_id);
@@ -562,6 +564,10 @@ static void put_run(struct out *o, const struct bom_run *r)
 	put_u64_at(o, 2, "paths_truncated", r->paths_truncated, 0);
 	put_bool_at(o, 2, "complete", r->complete, 0);
 	put_bool_at(o, 2, "detached", r->detached, 0);
+	if (r->cgroup)
+		put_nstr_at(o, 2, "cgroup", r->cgroup, 0);
+	if (r->incomplete_reason)
+		put_nstr_at(o, 2, "incomplete_reason", r->incomplete_reason, 0);
 	put_key(o, 1, NULL, 1);
 	PUT(o, "}");
 }
@@ -1390,6 +1396,8 @@ enum {
 	RUN_DETACHED,
 	RUN_COMMAND_B64,
 	RUN_CWD_B64,
+	RUN_CGROUP,		/* optional: a tracked cgroup's run */
+	RUN_INCOMPLETE_REASON, /* optional */
 };
 
 /* One member of run; the _b64 twins wait in cmd64 and cwd64 for the end of the object. */
@@ -1428,6 +1436,10 @@ static int run_member(struct rctx *c, int k, struct bom_run *r, struct strv *cmd
 		return get_u64(c, "run", "paths_truncated", &r->paths_truncated);
 	case RUN_COMPLETE:
 		return get_bool(c, "run", "complete", &r->complete);
+	case RUN_CGROUP:
+		return get_str(c, "run", "cgroup", 0, &r->cgroup);
+	case RUN_INCOMPLETE_REASON:
+		return get_str(c, "run", "incomplete_reason", 0, &r->incomplete_reason);
 	default:
 		return get_bool(c, "run", "detached", &r->detached);
 	}
@@ -1438,7 +1450,8 @@ static int read_run(struct rctx *c, struct bom_run *r)
 	static const char *const keys[] = {
 	    "id",	"command",  "cwd",	   "exit_code",	  "signal",
 	    "started",	"finished", "backend",	   "events_lost", "paths_truncated",
-	    "complete", "detached", "command_b64", "cwd_b64",	  NULL};
+	    "complete", "detached", "command_b64", "cwd_b64",	  "cgroup",
+	    "incomplete_reason", NULL};
 	struct strv cmd = {0}, cmd64 = {0};
 	char *cwd64 = NULL, *disp;
 	unsigned seen = 0;

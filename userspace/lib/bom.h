@@ -70,6 +70,8 @@ struct bom_run {
 	uint64_t events_lost, paths_truncated;
 	int complete;
 	int detached; /* the run ended by --detach-timeout with processes left */
+	char *cgroup;		  /* a tracked cgroup's path (track:); NULL: not written */
+	char *incomplete_reason;  /* why the run is incomplete, when said; NULL: not written */
 };
 
 struct bom_host {

@@ -27,7 +27,7 @@
 struct evlog {
 	char dir[PATH_MAX], path[PATH_MAX + 32], lock_path[PATH_MAX + 32];
 	int fd, lock_fd;
-	bool locked; /* held from evlog_export() to evlog_quote() */
+	bool locked; /* the flock is held from evlog_export() to evlog_quote()/evlog_release() */
 	bool no_tpm;
 	bool existed; /* the log file was there before this handle opened it */
 	struct tpm *tpm;
@@ -38,18 +38,26 @@ struct evlog {
 	/* The PCR as the log replays to, through known_size bytes ending before next_recnum. */
 	uint8_t pcrv[CEL_MAX_BANKS][CEL_MAX_DIGEST];
 	uint64_t known_size, next_recnum;
-	char boot_id[37], run_id[37];
+	char boot_id[37];
 	uint64_t records, batches;
-	/* run state */
-	pthread_mutex_t io; /* one append at a time within the process */
+	/* io: one append (and every TPM command) at a time within the process; also guards
+	 * sealing, during which the runs' appends wait on seal_cv */
+	pthread_mutex_t io;
+	pthread_cond_t seal_cv;
+	bool sealing;
+	unsigned hz;
+};
+
+struct evlog_run {
+	struct evlog *ev;
+	char run_id[37];
 	pthread_mutex_t mu; /* the queue */
 	pthread_cond_t cv;
 	pthread_t thr;
-	bool thr_started, stop, ended;
+	bool thr_started, stop;
 	struct cel_file *q;
 	size_t qn, qcap;
-	uint64_t lost_pending, lost_total, files_total;
-	unsigned hz;
+	uint64_t lost_pending, lost_total, files_total, records, batches;
 	int err;
 };
 
@@ -328,6 +336,7 @@ static int append_locked(struct evlog *ev, const struct cel_event *e)
 	ev->known_size += rlen;
 	ev->next_recnum++;
 	ev->records++;
+	ev->batches += e->kind == CEL_KIND_BATCH;
 cleanup:
 	if (ret == -ENOMEM)
 		log_err("cannot append to %s: out of memory", ev->path);
@@ -337,13 +346,14 @@ cleanup:
 	return ret;
 }
 
-static void event_init(struct evlog *ev, struct cel_event *e, enum cel_kind kind)
+/* run_id NULL: a host record (baseline, recovery) */
+static void event_init(const char *run_id, struct cel_event *e, enum cel_kind kind)
 {
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
 	e->time_ns = now_ns();
-	if (kind != CEL_KIND_BASELINE && kind != CEL_KIND_RECOVERY)
-		memcpy(e->run_id, ev->run_id, sizeof(e->run_id));
+	if (run_id)
+		memcpy(e->run_id, run_id, sizeof(e->run_id));
 }
 
 static int append_baseline(struct evlog *ev)
@@ -360,7 +370,7 @@ static int append_baseline(struct evlog *ev)
 		log_err("cannot read the host name and kernel (uname): %s", strerror(errno));
 		return ret;
 	}
-	event_init(ev, &e, CEL_KIND_BASELINE);
+	event_init(NULL, &e, CEL_KIND_BASELINE);
 	memcpy(e.boot_id, ev->boot_id, sizeof(e.boot_id));
 	e.hostname = u.nodename;
 	e.kernel = u.release; /* what bom.json's host.kernel says */
@@ -383,7 +393,7 @@ static int append_recovery(struct evlog *ev, uint64_t last_good, uint64_t droppe
 	log_warn("%s: recovered: kept records through %lld, dropped %llu bytes", ev->path,
 		 last_good == UINT64_MAX ? -1LL : (long long)last_good,
 		 (unsigned long long)dropped);
-	event_init(ev, &e, CEL_KIND_RECOVERY);
+	event_init(NULL, &e, CEL_KIND_RECOVERY);
 	e.last_good_recnum = last_good;
 	e.bytes_dropped = dropped;
 	return append_locked(ev, &e);
@@ -636,11 +646,14 @@ static int sync_tail_locked(struct evlog *ev)
 	return 0;
 }
 
+/* A run's record: waits while a seal holds the log (its export and quote see one PCR value). */
 static int append(struct evlog *ev, const struct cel_event *e)
 {
 	int ret;
 
 	pthread_mutex_lock(&ev->io);
+	while (ev->sealing)
+		pthread_cond_wait(&ev->seal_cv, &ev->io);
 	if ((ret = lock(ev)))
 		goto cleanup;
 	if (!(ret = sync_tail_locked(ev)))
@@ -727,8 +740,7 @@ int evlog_open(const struct evlog_opts *o, struct evlog **out)
 		return -ENOMEM;
 	ev->fd = ev->lock_fd = -1;
 	pthread_mutex_init(&ev->io, NULL);
-	pthread_mutex_init(&ev->mu, NULL);
-	pthread_cond_init(&ev->cv, NULL);
+	pthread_cond_init(&ev->seal_cv, NULL);
 	ev->pcr = o->pcr ? o->pcr : TPM_PCR_DEFAULT;
 	ev->no_tpm = o->no_tpm;
 	ev->ak = o->ak;
@@ -749,38 +761,28 @@ cleanup:
 	return ret;
 }
 
-static void stop_flusher(struct evlog *ev)
+static void release_locked(struct evlog *ev)
 {
-	if (!ev->thr_started)
-		return;
-	pthread_mutex_lock(&ev->mu);
-	ev->stop = true;
-	pthread_cond_signal(&ev->cv);
-	pthread_mutex_unlock(&ev->mu);
-	pthread_join(ev->thr, NULL);
-	ev->thr_started = false;
+	if (ev->locked) {
+		ev->locked = false;
+		unlock(ev);
+	}
+	ev->sealing = false;
+	pthread_cond_broadcast(&ev->seal_cv);
 }
 
 void evlog_close(struct evlog *ev)
 {
 	if (!ev)
 		return;
-	stop_flusher(ev);
-	if (ev->locked) {
-		ev->locked = false;
-		unlock(ev);
-	}
-	for (size_t i = 0; i < ev->qn; i++)
-		free(ev->q[i].path);
-	free(ev->q);
+	release_locked(ev);
 	if (ev->fd >= 0)
 		close(ev->fd);
 	if (ev->lock_fd >= 0)
 		close(ev->lock_fd);
 	tpm_close(ev->tpm);
 	pthread_mutex_destroy(&ev->io);
-	pthread_mutex_destroy(&ev->mu);
-	pthread_cond_destroy(&ev->cv);
+	pthread_cond_destroy(&ev->seal_cv);
 	free(ev);
 }
 
@@ -810,8 +812,22 @@ cleanup:
 	return ret;
 }
 
-/* Takes the queue under ev->mu; writes loss then batch records without it. */
-static int flush(struct evlog *ev)
+/* One record of run r. */
+static int run_append(struct evlog_run *r, const struct cel_event *e)
+{
+	int ret = append(r->ev, e);
+
+	if (!ret) {
+		pthread_mutex_lock(&r->mu);
+		r->records++;
+		r->batches += e->kind == CEL_KIND_BATCH;
+		pthread_mutex_unlock(&r->mu);
+	}
+	return ret;
+}
+
+/* Takes the queue under r->mu; writes loss then batch records without it. */
+static int flush(struct evlog_run *r)
 {
 	struct cel_event e;
 	struct cel_file *q;
@@ -819,30 +835,29 @@ static int flush(struct evlog *ev)
 	uint64_t lost;
 	int ret = 0;
 
-	pthread_mutex_lock(&ev->mu);
-	q = ev->q, qn = ev->qn, lost = ev->lost_pending;
-	ev->q = NULL, ev->qn = ev->qcap = 0, ev->lost_pending = 0;
-	pthread_mutex_unlock(&ev->mu);
+	pthread_mutex_lock(&r->mu);
+	q = r->q, qn = r->qn, lost = r->lost_pending;
+	r->q = NULL, r->qn = r->qcap = 0, r->lost_pending = 0;
+	pthread_mutex_unlock(&r->mu);
 	if (lost) {
-		event_init(ev, &e, CEL_KIND_LOSS);
+		event_init(r->run_id, &e, CEL_KIND_LOSS);
 		e.lost = lost;
-		ret = append(ev, &e);
+		ret = run_append(r, &e);
 	}
 	if (qn && !ret) {
-		event_init(ev, &e, CEL_KIND_BATCH);
+		event_init(r->run_id, &e, CEL_KIND_BATCH);
 		e.files = q;
 		e.n_files = qn;
-		if (!(ret = append(ev, &e)))
-			ev->batches++;
+		ret = run_append(r, &e);
 	}
 	for (size_t i = 0; i < qn; i++)
 		free(q[i].path);
 	free(q);
 	if (ret) {
-		pthread_mutex_lock(&ev->mu);
-		if (!ev->err)
-			ev->err = ret;
-		pthread_mutex_unlock(&ev->mu);
+		pthread_mutex_lock(&r->mu);
+		if (!r->err)
+			r->err = ret;
+		pthread_mutex_unlock(&r->mu);
 	}
 	return ret;
 }
@@ -860,52 +875,102 @@ static void deadline(struct timespec *ts, unsigned hz)
 /* At most hz flushes a second: each one waits out a whole period first. */
 static void *flusher(void *arg)
 {
-	struct evlog *ev = arg;
+	struct evlog_run *r = arg;
 	struct timespec ts;
 
-	pthread_mutex_lock(&ev->mu);
-	while (!ev->stop) {
-		deadline(&ts, ev->hz);
-		while (!ev->stop && pthread_cond_timedwait(&ev->cv, &ev->mu, &ts) != ETIMEDOUT)
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop) {
+		deadline(&ts, r->ev->hz);
+		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &ts) != ETIMEDOUT)
 			;
-		if (ev->stop || (!ev->qn && !ev->lost_pending))
+		if (r->stop || (!r->qn && !r->lost_pending))
 			continue;
-		pthread_mutex_unlock(&ev->mu);
-		flush(ev);
-		pthread_mutex_lock(&ev->mu);
+		pthread_mutex_unlock(&r->mu);
+		flush(r);
+		pthread_mutex_lock(&r->mu);
 	}
-	pthread_mutex_unlock(&ev->mu);
+	pthread_mutex_unlock(&r->mu);
 	return NULL;
 }
 
-static int start_flusher(struct evlog *ev)
+static void stop_flusher(struct evlog_run *r)
 {
-	pthread_condattr_t ca;
-	int ret;
+	if (!r->thr_started)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->thr, NULL);
+	r->thr_started = false;
+}
 
-	pthread_cond_destroy(&ev->cv);
+static struct evlog_run *run_new(struct evlog *ev, const char *run_id)
+{
+	struct evlog_run *r = calloc(1, sizeof(*r));
+	pthread_condattr_t ca;
+
+	if (!r) {
+		log_err("cannot start a run in the event log: %s", strerror(ENOMEM));
+		return NULL;
+	}
+	r->ev = ev;
+	memcpy(r->run_id, run_id, sizeof(r->run_id));
+	pthread_mutex_init(&r->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&ev->cv, &ca);
+	pthread_cond_init(&r->cv, &ca);
 	pthread_condattr_destroy(&ca);
-	ret = -pthread_create(&ev->thr, NULL, flusher, ev);
+	return r;
+}
+
+static int start_flusher(struct evlog_run *r)
+{
+	int ret = -pthread_create(&r->thr, NULL, flusher, r);
+
 	if (ret)
 		log_err("cannot start the event log flusher: %s", strerror(-ret));
-	ev->thr_started = !ret;
+	r->thr_started = !ret;
 	return ret;
 }
 
-int evlog_run_start(struct evlog *ev, const struct evlog_run_info *ri)
+void evlog_run_free(struct evlog_run *r)
 {
+	if (!r)
+		return;
+	stop_flusher(r);
+	for (size_t i = 0; i < r->qn; i++)
+		free(r->q[i].path);
+	free(r->q);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	free(r);
+}
+
+static bool valid_run_id(const char *id)
+{
+	if (id && strlen(id) == 36)
+		return true;
+	log_err("run id must be a 36-character UUID");
+	return false;
+}
+
+int evlog_run_start(struct evlog *ev, const struct evlog_run_info *ri, struct evlog_run **out)
+{
+	struct evlog_run *r;
 	struct cel_event e;
 	int ret;
 
-	if (!ri->run_id || strlen(ri->run_id) != 36) {
-		log_err("run id must be a 36-character UUID");
+	*out = NULL;
+	if (!valid_run_id(ri->run_id))
+		return -EINVAL;
+	if (ri->nonce_len > sizeof(e.nonce)) {
+		log_err("a nonce holds at most %zu bytes", sizeof(e.nonce));
 		return -EINVAL;
 	}
-	memcpy(ev->run_id, ri->run_id, 37);
-	event_init(ev, &e, CEL_KIND_RUN_START);
+	if (!(r = run_new(ev, ri->run_id)))
+		return -ENOMEM;
+	event_init(r->run_id, &e, CEL_KIND_RUN_START);
 	e.argv = (char **)ri->argv;
 	e.argc = ri->argc;
 	e.cwd = (char *)ri->cwd;
@@ -914,19 +979,19 @@ int evlog_run_start(struct evlog *ev, const struct evlog_run_info *ri)
 		memcpy(e.policy_digest, ri->policy_sha256, 32);
 	e.backend = (char *)ri->backend;
 	e.version = AICERT_VERSION;
-	if (ri->nonce_len > sizeof(e.nonce)) {
-		log_err("a nonce holds at most %zu bytes", sizeof(e.nonce));
-		return -EINVAL;
-	}
 	if (ri->nonce_len)
 		memcpy(e.nonce, ri->nonce, ri->nonce_len);
 	e.nonce_len = ri->nonce_len;
-	if ((ret = exe_sha256(e.exe_sha256)) || (ret = append(ev, &e)))
+	if ((ret = exe_sha256(e.exe_sha256)) || (ret = run_append(r, &e)) ||
+	    (ret = start_flusher(r))) {
+		evlog_run_free(r);
 		return ret;
-	return start_flusher(ev);
+	}
+	*out = r;
+	return 0;
 }
 
-int evlog_measure(struct evlog *ev, const char *path, const uint8_t sha256[32], uint64_t size,
+int evlog_measure(struct evlog_run *r, const char *path, const uint8_t sha256[32], uint64_t size,
 		  uint32_t roles, uint32_t status)
 {
 	struct cel_file *f;
@@ -935,73 +1000,321 @@ int evlog_measure(struct evlog *ev, const char *path, const uint8_t sha256[32], 
 
 	if (!p)
 		return -ENOMEM;
-	pthread_mutex_lock(&ev->mu);
-	if (ev->err) {
-		ret = ev->err;
-	} else if (ev->qn == ev->qcap) {
-		size_t cap = ev->qcap ? 2 * ev->qcap : 256;
+	pthread_mutex_lock(&r->mu);
+	if (r->err) {
+		ret = r->err;
+	} else if (r->qn == r->qcap) {
+		size_t cap = r->qcap ? 2 * r->qcap : 256;
 
-		f = realloc(ev->q, cap * sizeof(*f));
+		f = realloc(r->q, cap * sizeof(*f));
 		if (f) {
-			ev->q = f;
-			ev->qcap = cap;
+			r->q = f;
+			r->qcap = cap;
 		} else {
 			ret = -ENOMEM;
 		}
 	}
 	if (!ret) {
-		f = &ev->q[ev->qn++];
+		f = &r->q[r->qn++];
 		f->path = p;
 		memcpy(f->sha256, sha256, 32);
 		f->size = size;
 		f->roles = roles;
 		f->status = status;
-		ev->files_total++;
+		r->files_total++;
 		p = NULL;
 	}
-	pthread_mutex_unlock(&ev->mu);
+	pthread_mutex_unlock(&r->mu);
 	free(p);
 	return ret;
 }
 
-int evlog_loss(struct evlog *ev, uint64_t n)
+int evlog_loss(struct evlog_run *r, uint64_t n)
 {
-	pthread_mutex_lock(&ev->mu);
-	ev->lost_pending += n;
-	ev->lost_total += n;
-	pthread_mutex_unlock(&ev->mu);
+	pthread_mutex_lock(&r->mu);
+	r->lost_pending += n;
+	r->lost_total += n;
+	pthread_mutex_unlock(&r->mu);
 	return 0;
 }
 
-int evlog_run_end(struct evlog *ev, const struct evlog_run_end *re)
+int evlog_run_end(struct evlog_run *r, const struct evlog_run_end *re)
 {
 	struct cel_event e;
 	int ret;
 
-	stop_flusher(ev);
-	if ((ret = flush(ev)))
+	stop_flusher(r);
+	if ((ret = flush(r)))
 		return ret;
-	if (ev->err)
-		return ev->err;
-	event_init(ev, &e, CEL_KIND_RUN_END);
+	if (r->err)
+		return r->err;
+	event_init(r->run_id, &e, CEL_KIND_RUN_END);
 	e.exit_status = re->exit_status;
 	e.signal = re->signal;
 	e.detached = re->detached;
 	e.paths_truncated = re->paths_truncated;
 	e.outputs = (struct cel_output *)re->outputs;
 	e.n_outputs = re->n_outputs;
-	e.total_files = ev->files_total;
-	e.total_lost = ev->lost_total;
-	e.total_batches = ev->batches;
-	if (!(ret = append(ev, &e)))
-		ev->ended = true;
+	e.total_files = r->files_total;
+	e.total_lost = r->lost_total;
+	e.total_batches = r->batches;
+	return run_append(r, &e);
+}
+
+const char *evlog_run_id(const struct evlog_run *r)
+{
+	return r->run_id;
+}
+
+uint64_t evlog_run_records(const struct evlog_run *r)
+{
+	return r->records;
+}
+
+uint64_t evlog_run_batches(const struct evlog_run *r)
+{
+	return r->batches;
+}
+
+uint64_t evlog_run_lost(const struct evlog_run *r)
+{
+	return r->lost_total;
+}
+
+/* ---- reading runs back ---- */
+
+/* Called for each aicert record of the log that decodes; nonzero stops the walk. */
+typedef int (*walk_cb)(const struct cel_event *e, void *ctx);
+
+/*
+ * Walks the current log (brought up to date first) under the process's io lock and the host
+ * lock, so no writer changes it meanwhile. cb must not call evlog functions.
+ */
+static int walk(struct evlog *ev, walk_cb cb, void *ctx)
+{
+	struct reader rd;
+	struct cel_record r;
+	struct cel_event e;
+	uint64_t at;
+	int ret;
+
+	pthread_mutex_lock(&ev->io);
+	if ((ret = lock(ev)))
+		goto cleanup;
+	if ((ret = sync_tail_locked(ev)))
+		goto unlock;
+	reader_init(&rd, ev, 0, ev->known_size);
+	while ((ret = reader_next(&rd, &r, &at)) == 1) {
+		ret = 0;
+		if (r.content_type == CEL_CT_AICERT &&
+		    !cel_event_decode(r.content, r.content_len, &e, NULL)) {
+			ret = cb(&e, ctx);
+			cel_event_free(&e);
+		}
+		cel_record_free(&r);
+		if (ret)
+			break;
+	}
+	if (ret == -ENODATA || ret == -EBADMSG)
+		log_err("%s: %s", ev->path, rd.err);
+	reader_free(&rd);
+unlock:
+	unlock(ev);
+cleanup:
+	pthread_mutex_unlock(&ev->io);
+	return ret < 0 ? ret : 0;
+}
+
+/* The run_start records without a run_end so far. */
+struct unended {
+	struct cel_event *v;
+	size_t n, cap;
+};
+
+static int collect_unended(const struct cel_event *e, void *ctx)
+{
+	struct unended *u = ctx;
+	struct cel_event *v;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (e->kind == CEL_KIND_RUN_END) {
+		for (size_t i = 0; i < u->n; i++)
+			if (!strcmp(u->v[i].run_id, e->run_id)) {
+				cel_event_free(&u->v[i]);
+				u->v[i] = u->v[--u->n];
+				break;
+			}
+		return 0;
+	}
+	if (e->kind != CEL_KIND_RUN_START)
+		return 0;
+	if (u->n == u->cap) {
+		size_t cap = u->cap ? 2 * u->cap : 16;
+
+		if (!(v = realloc(u->v, cap * sizeof(*v))))
+			return -ENOMEM;
+		u->v = v;
+		u->cap = cap;
+	}
+	/* a deep copy through the codec: the walk frees e */
+	if ((ret = cel_event_encode(e, &buf, &len)))
+		return ret;
+	ret = cel_event_decode(buf, len, &u->v[u->n], NULL);
+	free(buf);
+	if (!ret)
+		u->n++;
+	return ret;
+}
+
+static int by_time(const void *a, const void *b)
+{
+	const struct cel_event *x = a, *y = b;
+
+	return x->time_ns < y->time_ns ? -1 : x->time_ns > y->time_ns;
+}
+
+int evlog_unended(struct evlog *ev, void (*cb)(const struct cel_event *run_start, void *ctx),
+		  void *ctx)
+{
+	struct unended u = {0};
+	int ret = walk(ev, collect_unended, &u);
+
+	if (ret)
+		log_err("cannot read the unended runs of %s: %s", ev->path, strerror(-ret));
+	/* the removals above reorder the list: give it back in log (time) order */
+	if (!ret && u.n)
+		qsort(u.v, u.n, sizeof(*u.v), by_time);
+	for (size_t i = 0; i < u.n; i++) {
+		if (!ret)
+			cb(&u.v[i], ctx);
+		cel_event_free(&u.v[i]);
+	}
+	free(u.v);
+	return ret;
+}
+
+struct files_walk {
+	const char *run_id;
+	void (*cb)(const struct cel_file *f, void *ctx);
+	void *ctx;
+};
+
+static int each_file(const struct cel_event *e, void *ctx)
+{
+	struct files_walk *w = ctx;
+
+	if (e->kind == CEL_KIND_BATCH && !strcmp(e->run_id, w->run_id))
+		for (size_t i = 0; i < e->n_files; i++)
+			w->cb(&e->files[i], w->ctx);
+	return 0;
+}
+
+int evlog_run_files(struct evlog *ev, const char *run_id,
+		    void (*cb)(const struct cel_file *f, void *ctx), void *ctx)
+{
+	struct files_walk w = {run_id, cb, ctx};
+
+	return walk(ev, each_file, &w);
+}
+
+/* A resumed run's state as the log holds it. */
+struct resume {
+	struct evlog_run *r;
+	bool started, ended;
+};
+
+static int count_run(const struct cel_event *e, void *ctx)
+{
+	struct resume *rs = ctx;
+	struct evlog_run *r = rs->r;
+
+	if (strcmp(e->run_id, r->run_id))
+		return 0;
+	rs->started |= e->kind == CEL_KIND_RUN_START;
+	rs->ended |= e->kind == CEL_KIND_RUN_END;
+	r->records++;
+	if (e->kind == CEL_KIND_BATCH) {
+		r->batches++;
+		r->files_total += e->n_files;
+	}
+	if (e->kind == CEL_KIND_LOSS)
+		r->lost_total += e->lost;
+	return 0;
+}
+
+int evlog_run_resume(struct evlog *ev, const char *run_id, struct evlog_run **out)
+{
+	struct resume rs = {0};
+	int ret;
+
+	*out = NULL;
+	if (!valid_run_id(run_id))
+		return -EINVAL;
+	if (!(rs.r = run_new(ev, run_id)))
+		return -ENOMEM;
+	if ((ret = walk(ev, count_run, &rs)))
+		goto cleanup;
+	if (!rs.started || rs.ended) {
+		log_err("%s holds no unended run %s", ev->path, run_id);
+		ret = -ENOENT;
+		goto cleanup;
+	}
+	if ((ret = start_flusher(rs.r)))
+		goto cleanup;
+	*out = rs.r;
+	return 0;
+cleanup:
+	evlog_run_free(rs.r);
 	return ret;
 }
 
 /* ---- bundle ---- */
 
-/* Records of other runs, and anything aicert cannot read, reveal nothing but their digests. */
-static int redact_other(struct cel_record *r, const char *run_id)
+/* Which runs a view shows in clear: its run, and those whose run_start names its uid. */
+struct shown {
+	const struct evlog_view *v;
+	char (*ids)[37];
+	size_t n, cap;
+	int err;
+};
+
+static bool shown_run(struct shown *s, const struct cel_event *e)
+{
+	if (!e->run_id[0]) /* baseline, recovery */
+		return true;
+	if (!s->v)
+		return false;
+	if (s->v->uid == EVLOG_VIEW_ALL)
+		return true;
+	if (s->v->run_id && !strcmp(e->run_id, s->v->run_id))
+		return true;
+	if (s->v->uid < 0)
+		return false;
+	if (e->kind == CEL_KIND_RUN_START && (int64_t)e->uid == s->v->uid) {
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? 2 * s->cap : 16;
+			char(*ids)[37] = realloc(s->ids, cap * sizeof(*ids));
+
+			if (!ids) {
+				s->err = -ENOMEM;
+				return false;
+			}
+			s->ids = ids;
+			s->cap = cap;
+		}
+		memcpy(s->ids[s->n++], e->run_id, 37);
+		return true;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->ids[i], e->run_id))
+			return true;
+	return false;
+}
+
+/* Records outside the view, and anything aicert cannot read, reveal nothing but their digests. */
+static int redact_other(struct cel_record *r, struct shown *s)
 {
 	struct cel_event e;
 	bool keep;
@@ -1011,17 +1324,20 @@ static int redact_other(struct cel_record *r, const char *run_id)
 	keep = r->content_type == CEL_CT_AICERT &&
 	       !cel_event_decode(r->content, r->content_len, &e, NULL);
 	if (keep) {
-		keep = !e.run_id[0] || !strcmp(e.run_id, run_id);
+		keep = shown_run(s, &e);
 		cel_event_free(&e);
 	}
+	if (s->err)
+		return s->err;
 	return keep ? 0 : cel_record_redact(r);
 }
 
 #define EXPORT_FLUSH (1 << 20)
 
-/* Streams the first ev->known_size bytes of the log to fd, other runs redacted. */
-static int export_to(struct evlog *ev, const char *run_id, int fd)
+/* Streams the first ev->known_size bytes of the log to fd, redacted per the view. */
+static int export_to(struct evlog *ev, const struct evlog_view *v, int fd)
 {
+	struct shown s = {.v = v};
 	struct reader rd;
 	struct cel_record r;
 	uint8_t *enc = NULL;
@@ -1031,7 +1347,7 @@ static int export_to(struct evlog *ev, const char *run_id, int fd)
 
 	reader_init(&rd, ev, 0, ev->known_size);
 	while ((ret = reader_next(&rd, &r, &at)) == 1) {
-		ret = redact_other(&r, run_id);
+		ret = redact_other(&r, &s);
 		if (!ret)
 			ret = cel_record_encode(&r, &enc, &elen);
 		cel_record_free(&r);
@@ -1048,10 +1364,11 @@ static int export_to(struct evlog *ev, const char *run_id, int fd)
 		ret = fileio_write_all(fd, enc, elen);
 	reader_free(&rd);
 	free(enc);
+	free(s.ids);
 	return ret;
 }
 
-static int export_file(struct evlog *ev, const char *run_id, const char *path)
+static int export_file(struct evlog *ev, const struct evlog_view *v, const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), ret;
 
@@ -1059,7 +1376,7 @@ static int export_file(struct evlog *ev, const char *run_id, const char *path)
 		log_err("cannot create %s: %s", path, strerror(errno));
 		return -errno;
 	}
-	ret = export_to(ev, run_id, fd);
+	ret = export_to(ev, v, fd);
 	if (!ret && fsync(fd))
 		ret = -errno;
 	if (close(fd) && !ret)
@@ -1069,22 +1386,22 @@ static int export_file(struct evlog *ev, const char *run_id, const char *path)
 	return ret;
 }
 
-int evlog_export(struct evlog *ev, const char *run_id, const char *out_path)
+int evlog_export(struct evlog *ev, const struct evlog_view *v, const char *out_path)
 {
 	int ret;
 
-	run_id = run_id ? run_id : ev->run_id;
 	pthread_mutex_lock(&ev->io);
+	while (ev->sealing)
+		pthread_cond_wait(&ev->seal_cv, &ev->io);
+	ev->sealing = true;
 	if ((ret = lock(ev)))
 		goto cleanup;
 	ev->locked = true;
 	if (!(ret = sync_tail_locked(ev)))
-		ret = export_file(ev, run_id, out_path);
+		ret = export_file(ev, v, out_path);
 cleanup:
-	if (ret && ev->locked) {
-		ev->locked = false;
-		unlock(ev);
-	}
+	if (ret)
+		release_locked(ev);
 	pthread_mutex_unlock(&ev->io);
 	return ret;
 }
@@ -1100,12 +1417,16 @@ int evlog_quote(struct evlog *ev, const uint8_t *qual, size_t len, const char *d
 	} else {
 		ret = tpm_quote(ev->tpm, &ev->ak, ev->pcr, qual, len, dir);
 	}
-	if (ev->locked) {
-		ev->locked = false;
-		unlock(ev);
-	}
+	release_locked(ev);
 	pthread_mutex_unlock(&ev->io);
 	return ret;
+}
+
+void evlog_release(struct evlog *ev)
+{
+	pthread_mutex_lock(&ev->io);
+	release_locked(ev);
+	pthread_mutex_unlock(&ev->io);
 }
 
 uint64_t evlog_tpm_commands(const struct evlog *ev)

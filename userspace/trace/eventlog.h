@@ -50,23 +50,28 @@ struct evlog_run_info {
 	size_t nonce_len;     /* at most CEL_NONCE_MAX */
 };
 
-struct evlog;
+struct evlog;	  /* the host log of this process: file, lock, TPM handle, AK, PCR state */
+struct evlog_run; /* one run appending to it: queue, flusher thread, counters */
 
 /* A new log's first record is the baseline: the PCR values, the boot id, and the host name and
  * kernel release from uname(2). */
 int evlog_open(const struct evlog_opts *opts, struct evlog **out);
-/* Stops the flusher (without a run_end record if none was written), releases everything. */
+/* Releases a seal in progress and everything else. Free every run first. */
 void evlog_close(struct evlog *ev);
 
 /* Appends the run_start record (run id, argv, cwd, uid, policy, backend, version, the sha256 of
  * /proc/self/exe, the nonce if any: proof that the run began after the challenge) and starts
- * the batch flusher. */
-int evlog_run_start(struct evlog *ev, const struct evlog_run_info *ri);
+ * the run's batch flusher. Many runs of one process may be open at once. */
+int evlog_run_start(struct evlog *ev, const struct evlog_run_info *ri, struct evlog_run **out);
+/* A run whose run_start is in the current log but which has no run_end (the process that wrote
+ * it was killed): its counters are taken from the log, so its run_end adds up. -ENOENT when the
+ * log has no such unended run. */
+int evlog_run_resume(struct evlog *ev, const char *run_id, struct evlog_run **out);
 /* Queues one file measurement (thread-safe, no I/O). Returns an earlier flush error if any. */
-int evlog_measure(struct evlog *ev, const char *path, const uint8_t sha256[32], uint64_t size,
+int evlog_measure(struct evlog_run *r, const char *path, const uint8_t sha256[32], uint64_t size,
 		  uint32_t roles, uint32_t status);
 /* Adds n lost events; written as a loss record with the next flush. */
-int evlog_loss(struct evlog *ev, uint64_t n);
+int evlog_loss(struct evlog_run *r, uint64_t n);
 
 struct evlog_run_end {
 	int exit_status; /* as the shell reports it: 128+N for a signal */
@@ -77,25 +82,58 @@ struct evlog_run_end {
 	size_t n_outputs;
 };
 
-/* Flushes the queue, then appends the run_end record. */
-int evlog_run_end(struct evlog *ev, const struct evlog_run_end *re);
+/* Flushes the run's queue, then appends its run_end record. */
+int evlog_run_end(struct evlog_run *r, const struct evlog_run_end *re);
+/* Stops the flusher (without a run_end record if none was written) and frees the run. */
+void evlog_run_free(struct evlog_run *r);
+const char *evlog_run_id(const struct evlog_run *r);
+/* Records this run appended (run_start, losses, batches, run_end) and batch records among them. */
+uint64_t evlog_run_records(const struct evlog_run *r);
+uint64_t evlog_run_batches(const struct evlog_run *r);
+/* Events lost so far in the run (evlog_loss, and for a resumed run those the log holds). */
+uint64_t evlog_run_lost(const struct evlog_run *r);
 
 /*
- * Writes the host log as it is now to out_path, with the records of runs other than run_id
- * (NULL: this handle's run) redacted. Keeps the log locked, so no writer extends the PCR until
- * evlog_quote() or evlog_close(): the exported log replays to the PCR value the quote sees.
+ * Which records of an exported log stay in clear: those of run_id; with uid >= 0 also those of
+ * every run whose run_start names that uid; with uid == EVLOG_VIEW_ALL every run's. Baseline
+ * and recovery records are always in clear; everything else is reduced to its digests.
  */
-int evlog_export(struct evlog *ev, const char *run_id, const char *out_path);
+#define EVLOG_VIEW_NOUID (-1)
+#define EVLOG_VIEW_ALL (-2)
+struct evlog_view {
+	const char *run_id; /* NULL: none */
+	int64_t uid;	    /* EVLOG_VIEW_NOUID, EVLOG_VIEW_ALL, or a uid */
+};
+
+/*
+ * Sealing. evlog_export() writes the host log as it is now to out_path, redacted per the view
+ * (NULL: only baseline and recovery records in clear), and holds the log: until evlog_quote()
+ * or evlog_release(), no run of this process appends (they wait) and no other writer on the host
+ * extends the PCR, so the exported log replays to the PCR value the quote sees. One seal at a
+ * time per process: a second evlog_export() waits for the first to be released.
+ */
+int evlog_export(struct evlog *ev, const struct evlog_view *v, const char *out_path);
 /* Quote over the dedicated PCR and PCR 10 into dir (quote.msg, quote.sig, ak.pub.pem,
- * ak.cert.pem), then releases the lock evlog_export() took. With no_tpm it writes nothing and
- * returns -ENOTSUP. */
+ * ak.cert.pem), then releases the seal evlog_export() took (if any). With no_tpm it writes
+ * nothing and returns -ENOTSUP. */
 int evlog_quote(struct evlog *ev, const uint8_t *qual, size_t len, const char *dir);
+/* Releases the seal without a quote (an error between export and quote, or no TPM). */
+void evlog_release(struct evlog *ev);
+
+/* The runs of the current log with a run_start and no run_end, in log order (aicertd restarted
+ * after a crash). cb gets each run_start record; it is freed after cb returns. */
+int evlog_unended(struct evlog *ev, void (*cb)(const struct cel_event *run_start, void *ctx),
+		  void *ctx);
+/* Every file measurement (batch records) the current log holds for run_id, in log order. */
+int evlog_run_files(struct evlog *ev, const char *run_id,
+		    void (*cb)(const struct cel_file *f, void *ctx), void *ctx);
 
 uint64_t evlog_tpm_commands(const struct evlog *ev);
 bool evlog_attested(const struct evlog *ev);
 const char *evlog_path(const struct evlog *ev);
 uint32_t evlog_pcr(const struct evlog *ev);
-/* Records this handle appended (baseline and recovery included) and batch records among them. */
+/* Records this process appended (baseline and recovery included) and batch records among them,
+ * over all its runs. */
 uint64_t evlog_records(const struct evlog *ev);
 uint64_t evlog_batches(const struct evlog *ev);
 
