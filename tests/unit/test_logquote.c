@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
- * test_logquote.c - log quotes (trace/logquote.h) against a real swtpm: a host log with an
- * ended run of the asker, another user's ended run and a run still going is quoted for a
- * nonce, then verified with verify_bundle (what aicert-verify runs) and tpm2_checkquote; each
+ * test_logquote.c - log quotes (trace/logquote.h) against a real swtpm: a host log (one evlog,
+ * as in aicertd) with an ended run of the asker, another user's ended run and a run still going
+ * is quoted for a nonce (the asker's run in clear; by uid; everything, as root sees it), then
+ * verified with verify_bundle (what aicert-verify runs) and tpm2_checkquote; each
  * forgery (wrong or missing nonce, a byte of events.cel, a redacted record restored, bom.json
  * added, the kind relabelled, the manifest edited) must fail the right check, as made and
  * "resealed" (manifest redone, as an attacker without the AK could).
@@ -38,9 +39,15 @@
 #include "testutil.h"
 
 #define BOOT "11111111-2222-3333-4444-555555555555"
-#define RUN_A "aaaaaaaa-0000-4000-8000-000000000001" /* the asker's: in clear */
-#define RUN_B "bbbbbbbb-0000-4000-8000-000000000002" /* another user's: redacted */
-#define RUN_C "cccccccc-0000-4000-8000-000000000003" /* still running when quoted */
+#define RUN_A "aaaaaaaa-0000-4000-8000-000000000001" /* the asker's (uid 1000): in clear */
+#define RUN_B "bbbbbbbb-0000-4000-8000-000000000002" /* root's: redacted */
+#define RUN_C "cccccccc-0000-4000-8000-000000000003" /* uid 1000's, still running when quoted */
+#define UID_A 1000
+#define UID_B 0
+#define UID_C 1000
+
+/* the asker's run in clear, nothing else */
+static const struct evlog_view VIEW_A = {RUN_A, EVLOG_VIEW_NOUID};
 
 static const uint8_t NONCE[16] = "challenge-0001!";
 static const uint8_t OTHER[16] = "challenge-0002!";
@@ -79,49 +86,57 @@ static int teardown(void **state)
 	return rc;
 }
 
-static void start(struct evlog *ev, const char *run_id, int n)
+/* A run of uid on ev with n file measurements queued. */
+static struct evlog_run *start(struct evlog *ev, const char *run_id, uint32_t uid, int n)
 {
 	static const char *argv[] = {"python3", "train.py"};
-	struct evlog_run_info ri = {
-	    .run_id = run_id, .argv = argv, .argc = 2, .cwd = "/w", .backend = "tracepoint"};
+	struct evlog_run_info ri = {.run_id = run_id,
+				    .argv = argv,
+				    .argc = 2,
+				    .cwd = "/w",
+				    .uid = uid,
+				    .backend = "tracepoint"};
+	struct evlog_run *r = NULL;
 	char path[80];
 	uint8_t sha[32];
 	unsigned len;
 
-	assert_int_equal(evlog_run_start(ev, &ri), 0);
+	assert_int_equal(evlog_run_start(ev, &ri, &r), 0);
 	for (int i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "/data/%s/%d", run_id, i);
 		EVP_Digest(path, strlen(path), sha, &len, EVP_sha256(), NULL);
-		assert_int_equal(evlog_measure(ev, path, sha, (uint64_t)i, 1, CEL_FILE_OK), 0);
+		assert_int_equal(evlog_measure(r, path, sha, (uint64_t)i, 1, CEL_FILE_OK), 0);
 	}
+	return r;
 }
 
-static void end(struct evlog *ev)
+static void end(struct evlog_run *r)
 {
 	struct evlog_run_end re = {.exit_status = 0};
 
-	assert_int_equal(evlog_run_end(ev, &re), 0);
+	assert_int_equal(evlog_run_end(r, &re), 0);
 }
 
-/* Runs A and B ended, C going: a log quote with A in clear, into dir. */
-static int write_quote(const struct evlog_opts *o, const char *dir, const uint8_t *nonce,
-		       size_t len)
+/* One host log, runs A (uid 1000) and B (root) ended, C (uid 1000) going: a log quote of
+ * what view shows, into dir. */
+static int write_quote(const struct evlog_opts *o, const struct evlog_view *view, const char *dir,
+		       const uint8_t *nonce, size_t len)
 {
-	struct evlog *a, *b, *c;
+	struct evlog_run *a, *b, *c;
+	struct evlog *ev;
 	int rc;
 
-	assert_int_equal(evlog_open(o, &a), 0);
-	assert_int_equal(evlog_open(o, &b), 0);
-	assert_int_equal(evlog_open(o, &c), 0);
-	start(a, RUN_A, 12);
+	assert_int_equal(evlog_open(o, &ev), 0);
+	a = start(ev, RUN_A, UID_A, 12);
 	end(a);
-	start(b, RUN_B, 7);
+	b = start(ev, RUN_B, UID_B, 7);
 	end(b);
-	start(c, RUN_C, 3);
-	rc = logquote_write(a, RUN_A, nonce, len, dir);
-	evlog_close(c);
-	evlog_close(b);
-	evlog_close(a);
+	c = start(ev, RUN_C, UID_C, 3);
+	rc = logquote_write(ev, view, nonce, len, dir);
+	evlog_run_free(c);
+	evlog_run_free(b);
+	evlog_run_free(a);
+	evlog_close(ev);
 	return rc;
 }
 
@@ -151,7 +166,7 @@ static void make(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(write_quote(&f->o, f->q, NONCE, sizeof(NONCE)), 0);
+	assert_int_equal(write_quote(&f->o, &VIEW_A, f->q, NONCE, sizeof(NONCE)), 0);
 }
 
 /* The manifest redone over the directory as it is now, as someone without the AK could. */
@@ -196,6 +211,48 @@ static const char *run_of(const struct cel_record *r, char id[37])
 	return id;
 }
 
+/* Records of an exported log in clear per run, and the records redacted. */
+struct counts {
+	size_t a, b, c, redacted;
+};
+
+static void count_clear(const char *path, struct counts *n)
+{
+	struct cel_log log = {0};
+	char id[37];
+
+	memset(n, 0, sizeof(*n));
+	load_log(path, &log);
+	for (size_t i = 1; i < log.n; i++) {
+		if (log.recs[i].content_type == CEL_CT_REDACTED)
+			n->redacted++;
+		else if (!strcmp(run_of(&log.recs[i], id), RUN_A))
+			n->a++;
+		else if (!strcmp(id, RUN_B))
+			n->b++;
+		else if (!strcmp(id, RUN_C))
+			n->c++;
+		else
+			fail_msg("record %zu of %s: not of a run (%s)", i, path, id);
+	}
+	cel_log_free(&log);
+}
+
+/* A log quote of what v shows verifies, its eventlog check saying want; n: what it holds. */
+static void quote_view(struct fx *f, const struct evlog_view *v, const char *want, struct counts *n)
+{
+	struct verify_report r;
+	char path[200];
+
+	assert_int_equal(write_quote(&f->o, v, f->q, NONCE, sizeof(NONCE)), 0);
+	assert_int_equal(verify(f, NONCE, &r), VERIFY_EXIT_OK);
+	assert_true(r.log_quote);
+	if (!strstr(r.checks[VERIFY_EVENTLOG].reason, want))
+		fail_msg("eventlog: %s (wanted \"%s\")", r.checks[VERIFY_EVENTLOG].reason, want);
+	snprintf(path, sizeof(path), "%s/events.cel", f->q);
+	count_clear(path, n);
+}
+
 /* ---- tests ---- */
 
 static void test_verifies(void **state)
@@ -203,9 +260,8 @@ static void test_verifies(void **state)
 	struct fx *f = *state;
 	struct verify_report r;
 	struct manifest *m = NULL;
-	struct cel_log log = {0};
-	char path[200], why[MANIFEST_WHY_MAX], id[37], qd[65], *text;
-	size_t clear_a = 0, redacted = 0, other = 0;
+	char path[200], why[MANIFEST_WHY_MAX], qd[65], *text;
+	struct counts n;
 	json_t *j;
 
 	make(state);
@@ -254,58 +310,52 @@ static void test_verifies(void **state)
 
 	/* A's records in clear; B's and C's redacted */
 	snprintf(path, sizeof(path), "%s/events.cel", f->q);
-	load_log(path, &log);
-	for (size_t i = 1; i < log.n; i++) {
-		if (log.recs[i].content_type == CEL_CT_REDACTED)
-			redacted++;
-		else if (!strcmp(run_of(&log.recs[i], id), RUN_A))
-			clear_a++;
-		else
-			other++;
-	}
-	cel_log_free(&log);
-	assert_true(clear_a >= 3 && redacted >= 4);
-	assert_int_equal(other, 0);
+	count_clear(path, &n);
+	assert_true(n.a >= 3 && n.redacted >= 4);
+	assert_int_equal(n.b + n.c, 0);
 	assert_int_equal(sh("grep -q %s %s", RUN_B, path), 1);
 }
 
-/*
- * Root's view (aicertd redacts nothing for root): every run in clear, which today's
- * evlog_export cannot write, so the export is replaced under the lock by the host log itself
- * (the same bytes with nothing redacted), then bound and quoted as logquote_write does.
- */
+/* A view by uid (what aicertd gives a user asking for all their runs): the runs of uid 1000
+ * (A ended, C going) in clear, root's (B) redacted. */
+static void test_by_uid(void **state)
+{
+	struct fx *f = *state;
+	struct counts n;
+
+	quote_view(f, &(struct evlog_view){NULL, UID_A}, "2 run_start record(s) in clear", &n);
+	/* A: run_start, batches, run_end; C: at least its run_start; B: run_start, batch, run_end
+	 */
+	assert_true(n.a >= 3 && n.c >= 1 && n.redacted >= 3);
+	assert_int_equal(n.b, 0);
+	assert_int_equal(sh("grep -q %s %s/events.cel", RUN_B, f->q), 1);
+}
+
+/* No view: only the baseline (and recovery records, none here) in clear, every run redacted. */
+static void test_no_view(void **state)
+{
+	struct fx *f = *state;
+	struct counts n;
+
+	quote_view(f, NULL, "0 run_start record(s) in clear", &n);
+	assert_int_equal(n.a + n.b + n.c, 0);
+	assert_true(n.redacted >= 7);
+}
+
+/* Root's view (aicertd redacts nothing for root): every run in clear, one still going; the
+ * export is the host log's bytes as they were, nothing redacted. */
 static void test_all_clear(void **state)
 {
 	struct fx *f = *state;
-	struct evlog *a, *b;
-	struct verify_report r;
-	char path[200], why[MANIFEST_WHY_MAX];
-	struct manifest *m = NULL;
+	struct counts n;
 
-	assert_int_equal(evlog_open(&f->o, &a), 0);
-	assert_int_equal(evlog_open(&f->o, &b), 0);
-	start(a, RUN_A, 4);
-	end(a);
-	start(b, RUN_B, 5);
-	end(b);
-	start(a, RUN_C, 2);
-	assert_int_equal(mkdir(f->q, 0700), 0);
-	snprintf(path, sizeof(path), "%s/events.cel", f->q);
-	assert_int_equal(evlog_export(b, RUN_B, path), 0);
-	assert_int_equal(sh("cp %s %s && grep -q %s %s && grep -q %s %s", f->host, path, RUN_A,
-			    path, RUN_C, path),
-			 0);
+	quote_view(f, &(struct evlog_view){NULL, EVLOG_VIEW_ALL},
+		   "3 run_start record(s) in clear, 0 record(s) redacted", &n);
+	assert_true(n.a >= 3 && n.b >= 3 && n.c >= 1);
+	assert_int_equal(n.redacted, 0);
+	/* a prefix of the host log (C's run_end and later flushes came after the quote) */
 	assert_int_equal(
-	    manifest_scan_kind(f->q, MANIFEST_LOG_QUOTE, 15, NONCE, sizeof(NONCE), &m, why), 0);
-	assert_int_equal(evlog_quote(b, m->qualifying_data, 32, f->q), 0);
-	manifest_free(m);
-	assert_int_equal(
-	    manifest_build_kind(f->q, MANIFEST_LOG_QUOTE, 15, NONCE, sizeof(NONCE), NULL, why), 0);
-	evlog_close(b);
-	evlog_close(a);
-	assert_int_equal(verify(f, NONCE, &r), VERIFY_EXIT_OK);
-	assert_non_null(strstr(r.checks[VERIFY_EVENTLOG].reason,
-			       "3 run_start record(s) in clear, 0 record(s) redacted"));
+	    sh("cd %s && cmp -n $(stat -c %%s events.cel) events.cel %s", f->q, f->host), 0);
 }
 
 static void test_nonce(void **state)
@@ -458,8 +508,8 @@ static void test_refused(void **state)
 	char d[128];
 
 	assert_int_equal(evlog_open(&f->o, &ev), 0);
-	assert_int_equal(logquote_write(ev, NULL, NULL, 0, f->q), -EINVAL);
-	assert_int_equal(logquote_write(ev, NULL, NONCE, MANIFEST_NONCE_MAX + 1, f->q), -EINVAL);
+	assert_int_equal(logquote_write(ev, &VIEW_A, NULL, 0, f->q), -EINVAL);
+	assert_int_equal(logquote_write(ev, &VIEW_A, NONCE, MANIFEST_NONCE_MAX + 1, f->q), -EINVAL);
 	snprintf(d, sizeof(d), "%s/full", f->dir);
 	assert_int_equal(sh("mkdir %s && touch %s/x", d, d), 0);
 	assert_int_equal(logquote_write(ev, NULL, NONCE, sizeof(NONCE), d), -ENOTEMPTY);
@@ -480,7 +530,7 @@ static void test_write(void **state)
 {
 	struct fx *f = *state;
 
-	assert_int_equal(write_quote(&f->o, write_dir, write_nonce, write_nonce_len), 0);
+	assert_int_equal(write_quote(&f->o, &VIEW_A, write_dir, write_nonce, write_nonce_len), 0);
 }
 
 static int write_main(const char *dir, const char *hex)
@@ -503,6 +553,8 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_verifies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_by_uid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_view, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_all_clear, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nonce, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_events_byte, setup, teardown),

@@ -42,15 +42,13 @@ static int empty_dir(const char *dir)
 }
 
 /*
- * The two calls that seal the log (export, then quote: no writer extends the PCR in between).
- * The only place this file calls them, so that a change of their signatures (a view of which
- * runs stay clear, a release without a quote) touches these lines only.
+ * The two calls that seal the log (export, then quote: no writer extends the PCR in between;
+ * the quote releases the log, evlog_release() does without one). The only place this file
+ * calls them.
  */
-static int seal_export(struct evlog *ev, const char *clear_run_id, const char *path)
+static int seal_export(struct evlog *ev, const struct evlog_view *view, const char *path)
 {
-	struct evlog_view v = { .run_id = clear_run_id, .uid = -1 };
-
-	return evlog_export(ev, &v, path);
+	return evlog_export(ev, view, path);
 }
 
 static int seal_quote(struct evlog *ev, const uint8_t qual[32], const char *dir)
@@ -58,7 +56,7 @@ static int seal_quote(struct evlog *ev, const uint8_t qual[32], const char *dir)
 	return evlog_quote(ev, qual, 32, dir);
 }
 
-int logquote_write(struct evlog *ev, const char *clear_run_id, const uint8_t *nonce,
+int logquote_write(struct evlog *ev, const struct evlog_view *view, const uint8_t *nonce,
 		   size_t nonce_len, const char *dir)
 {
 	char path[PATH_MAX], why[MANIFEST_WHY_MAX];
@@ -83,12 +81,11 @@ int logquote_write(struct evlog *ev, const char *clear_run_id, const uint8_t *no
 		log_err("%s: path too long", dir);
 		return -ENAMETOOLONG;
 	}
-	if ((ret = seal_export(ev, clear_run_id, path)))
+	if ((ret = seal_export(ev, view, path)))
 		return ret; /* said; the export released the log */
 	/* the scan computes the binding (qualifying_data) over kind, events.cel, pcr, nonce */
 	if (manifest_scan_kind(dir, MANIFEST_LOG_QUOTE, pcr, nonce, nonce_len, &m, why)) {
-		/* the log stays held until the quote or evlog_close(): today's evlog has no
-		 * release without a quote */
+		evlog_release(ev); /* no quote: the other runs append again */
 		log_err("cannot bind the log quote: %s", why);
 		return -EIO;
 	}

@@ -19,15 +19,16 @@
 
 /*
  * Writes a log quote of ev's host log into dir (created 0700 when absent; it must be empty):
- * export (records of runs other than clear_run_id redacted; NULL: the handle's own run, none
- * when it has none), binding over kind, events.cel, the PCR and the nonce, the TPM quote over
- * the dedicated PCR and PCR 10, ima.bin copied after the quote (so its replay reaches the
- * quoted PCR 10), manifest.json. The nonce is mandatory (1 to MANIFEST_NONCE_MAX bytes); an
- * unattested (no-TPM) log has nothing to quote. Returns 0 or a negative errno, the failure
- * logged: -EINVAL (no or bad nonce), -ENOTSUP (no TPM), -ENOTEMPTY (dir not empty), else what
- * failed.
+ * export (the records of runs view does not show redacted, trace/eventlog.h; NULL: only the
+ * baseline and recovery records in clear), binding over kind, events.cel, the PCR and the
+ * nonce, the TPM quote over the dedicated PCR and PCR 10, ima.bin copied after the quote (so
+ * its replay reaches the quoted PCR 10), manifest.json. The other runs of ev wait from the
+ * export to the quote (or to the failure that ends it). The nonce is mandatory (1 to
+ * MANIFEST_NONCE_MAX bytes); an unattested (no-TPM) log has nothing to quote. Returns 0 or a
+ * negative errno, the failure logged: -EINVAL (no or bad nonce), -ENOTSUP (no TPM),
+ * -ENOTEMPTY (dir not empty), else what failed.
  */
-int logquote_write(struct evlog *ev, const char *clear_run_id, const uint8_t *nonce,
+int logquote_write(struct evlog *ev, const struct evlog_view *view, const uint8_t *nonce,
 		   size_t nonce_len, const char *dir);
 
 #endif
