@@ -12,7 +12,7 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 [ "$(id -u)" = 0 ] || { echo "SKIPPED: needs root to load BPF programs and hide libraries"; exit 77; }
-for t in make cc readelf ldd unshare python3 sha256sum setpriv systemd-analyze; do
+for t in make cc readelf ldd unshare python3 sha256sum setpriv systemd-analyze strace; do
 	command -v $t > /dev/null || { echo "SKIPPED: $t not installed"; exit 77; }
 done
 [ -s /etc/hostname ] || { echo "SKIPPED: no /etc/hostname to trace"; exit 77; }
@@ -306,6 +306,49 @@ if [ -f "$W/b1/bom.json" ]; then
 		ok "installed aicert show without libbpf/libelf/libz/tss2-esys/tctildr: same output" ||
 		nok "installed aicert show without libbpf/libelf/libz/tss2-esys/tctildr: same output" \
 			"rc=$rc: $(last "$W/s2.out" 2)"
+fi
+
+# ---- the unit's system call restrictions, against what the tracer calls ----
+# aicertd runs the code aicert-trace runs (BPF load and attach, collector, hashing, the TPM
+# through a network TCTI, the bundle). Under strace, an attested run of the installed
+# aicert-trace must call nothing in the groups the installed unit's SystemCallFilter= denies,
+# map nothing writable and executable and mprotect nothing executable (MemoryDenyWriteExecute=),
+# and create or join no namespace (RestrictNamespaces=).
+. tests/lib/swtpm.sh
+U=$D/usr/lib/systemd/system/aicertd.service
+if swtpm_start > "$W/swtpm.out" 2>&1; then
+	(cd "$W/run" && strace -f -qq -o "$W/st" "$T" --no-cache --state-dir "$W/state3" -o "$W/b3" \
+		-- cat /etc/hostname > "$W/b3.out" 2> "$W/b3.err")
+	rc=$?
+	if [ $rc = 0 ] && [ -f "$W/b3/quote.sig" ]; then
+		ok "installed aicert-trace under strace with a swtpm: exits 0, the bundle is quoted"
+	else
+		nok "installed aicert-trace under strace with a swtpm: exits 0, the bundle is quoted" \
+			"rc=$rc: $(last "$W/b3.err" 3)"
+	fi
+	sed -E 's/^[0-9]+ +//; s/^<\.\.\. ([a-z0-9_]+) resumed>.*/\1(/' "$W/st" | grep -oE '^[a-z0-9_]+\(' |
+		tr -d '(' | sort -u > "$W/used"
+	groups=$(sed -n 's/^SystemCallFilter=~//p' "$U")
+	for g in $groups; do
+		systemd-analyze syscall-filter "$g" | grep -E '^ +[a-z]' | tr -d ' '
+	done | sort -u > "$W/denied"
+	hit=$(comm -12 "$W/used" "$W/denied" | tr '\n' ' ')
+	[ -n "$groups" ] && [ -s "$W/denied" ] && [ -z "$hit" ] &&
+		ok "aicertd.service's SystemCallFilter=~$groups denies none of the tracer's system calls" \
+			"$(wc -l < "$W/used") used, $(wc -l < "$W/denied") denied" ||
+		nok "aicertd.service's SystemCallFilter=~$groups denies none of the tracer's system calls" \
+			"groups '$groups', denied $(wc -l < "$W/denied"), used by the tracer: $hit"
+	wx=$(grep -E '(mmap|mprotect|pkey_mprotect)\(.*PROT_[A-Z_|]*(WRITE[A-Z_|]*EXEC|EXEC[A-Z_|]*WRITE)|(mprotect|pkey_mprotect)\(.*PROT_EXEC|shmat\(.*SHM_EXEC' "$W/st" | head -2)
+	grep -q '^MemoryDenyWriteExecute=yes' "$U" && [ -z "$wx" ] &&
+		ok "MemoryDenyWriteExecute=yes: the tracer maps nothing writable+executable" ||
+		nok "MemoryDenyWriteExecute=yes: the tracer maps nothing writable+executable" "${wx:-not in the unit}"
+	ns=$(grep -E '(clone3?|unshare|setns)\(.*CLONE_NEW' "$W/st" | head -2)
+	grep -q '^RestrictNamespaces=yes' "$U" && [ -z "$ns" ] &&
+		ok "RestrictNamespaces=yes: the tracer creates or joins no namespace" ||
+		nok "RestrictNamespaces=yes: the tracer creates or joins no namespace" "${ns:-not in the unit}"
+	swtpm_stop
+else
+	nok "swtpm starts" "$(last "$W/swtpm.out" 2)"
 fi
 
 # ---- 2. make static ----
