@@ -171,9 +171,9 @@ static void test_truncated(void **state)
 static void test_bad_json(void **state)
 {
 	static const char *const bad[] = {
-	    "{not json",	"[1,2]",	       "\"op\"",	 "{\"x\":1}",
-	    "{\"op\":1}",	"{\"op\":\"a\",\"op\":\"b\"}", "{\"op\":\"a\"} {}", "",
-	    "{\"op\":\"a\\ud800\"}"};
+	    "{not json",	 "[1,2]",      "\"op\"",
+	    "{\"x\":1}",	 "{\"op\":1}", "{\"op\":\"a\",\"op\":\"b\"}",
+	    "{\"op\":\"a\"} {}", "",	       "{\"op\":\"a\\ud800\"}"};
 	char deep[200] = "{\"op\":\"x\",\"a\":", ok[200] = "{\"op\":\"x\",\"a\":";
 	int sv[2], one = open("/dev/null", O_RDONLY), before;
 	json_t *m;
@@ -204,7 +204,8 @@ static void test_bad_json(void **state)
 	assert_int_equal(ipc_decode(deep, strlen(deep), &m), -EBADMSG);
 	/* brackets inside strings are not nesting */
 	{
-		static const char s[] = "{\"op\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"{{\"}";
+		static const char s[] =
+		    "{\"op\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"{{\"}";
 
 		assert_int_equal(ipc_decode(s, strlen(s), &m), 0);
 	}
@@ -357,8 +358,8 @@ static void test_dir(void **state)
 	make_file(src, "bom.json", 1000);
 	assert_int_equal(transfer(src, out, &got), 0);
 	for (size_t i = 0; i < 3; i++) {
-		assert_string_equal(json_string_value(json_array_get(json_object_get(got, "files"), i)),
-				    names[i]);
+		assert_string_equal(
+		    json_string_value(json_array_get(json_object_get(got, "files"), i)), names[i]);
 		same_file(src, out, names[i]);
 	}
 	json_decref(got);
@@ -453,10 +454,14 @@ static void test_recv_dir_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip), cmocka_unit_test(test_send_limits),
-	    cmocka_unit_test(test_truncated),  cmocka_unit_test(test_bad_json),
-	    cmocka_unit_test(test_error_and_path), cmocka_unit_test(test_listen),
-	    cmocka_unit_test(test_dir),	       cmocka_unit_test(test_recv_dir_names),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_send_limits),
+	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_bad_json),
+	    cmocka_unit_test(test_error_and_path),
+	    cmocka_unit_test(test_listen),
+	    cmocka_unit_test(test_dir),
+	    cmocka_unit_test(test_recv_dir_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -267,8 +267,10 @@ int ipc_recv(int fd, json_t **msg, int *fds, size_t *nfds, int timeout_ms)
 	} ctl;
 	static __thread char buf[IPC_MSG_MAX];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.buf,
+			    .msg_controllen = sizeof(ctl)};
 	ssize_t n;
 	int ret;
 
@@ -352,6 +354,19 @@ int ipc_dir_usable(const char *dir)
 			ret = -EEXIST;
 	closedir(d);
 	return ret;
+}
+
+int ipc_out_usable(const char *dir)
+{
+	int r = ipc_dir_usable(dir);
+
+	if (r == -EEXIST)
+		log_err("%s is not empty; choose a new -o directory", dir);
+	else if (r == -ENOTDIR)
+		log_err("%s is not a directory", dir);
+	else if (r)
+		log_err("cannot use %s: %s", dir, strerror(-r));
+	return r;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -477,7 +492,8 @@ static int check_files(const json_t *msg, size_t nfds)
 
 	if (!json_is_array(files) || json_array_size(files) != nfds)
 		return -EBADMSG;
-	json_array_foreach(files, i, v) {
+	json_array_foreach(files, i, v)
+	{
 		if (!json_is_string(v) || !ipc_name_ok(json_string_value(v)))
 			return -EBADMSG;
 	}
