@@ -79,7 +79,7 @@ static void say(const struct client *c, const json_t *m)
 	for (int i = 0; lv && i < 4; i++)
 		if (!strcmp(lv, levels[i]))
 			level = i;
-	if (!text || level > c->o->verbosity)
+	if (!text || (level > LOG_ERROR && level > c->o->verbosity))
 		return;
 	snprintf(line, sizeof(line), "%s", text);
 	for (unsigned char *p = (unsigned char *)line; *p; p++)
@@ -131,7 +131,10 @@ static json_t *run_msg(const struct client_trace_opts *o)
 			log_err("the command's argument '%s' is not UTF-8 text", *a);
 			goto fail;
 		}
-	json_object_set_new(m, "cwd", json_string(cwd));
+	if (json_object_set_new(m, "cwd", json_string(cwd))) {
+		log_err("the current directory's name is not UTF-8 text");
+		goto fail;
+	}
 	json_object_set_new(m, "env_path", path ? json_string(path) : json_null());
 	if (o->jobs > 0)
 		json_object_set_new(m, "jobs", json_integer(o->jobs));
@@ -319,6 +322,7 @@ static int wait_command(struct client *c, int *status)
 	json_t *m;
 
 	for (;;) {
+		p[0].revents = p[1].revents = 0;
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents)
