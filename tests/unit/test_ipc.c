@@ -359,13 +359,26 @@ static void test_dir(void **state)
 	make_file(src, "events.cel", 300000);
 	make_file(src, "empty", 0);
 	make_file(src, "bom.json", 1000);
-	assert_int_equal(transfer(src, out, &got), 0);
+	snprintf(path, sizeof(path), "%s/bom.json", src);
+	assert_int_equal(chmod(path, 0644), 0);
+	{
+		mode_t old = umask(027);
+
+		assert_int_equal(transfer(src, out, &got), 0);
+		umask(old);
+	}
 	for (size_t i = 0; i < 3; i++) {
 		assert_string_equal(
 		    json_string_value(json_array_get(json_object_get(got, "files"), i)), names[i]);
 		same_file(src, out, names[i]);
 	}
 	json_decref(got);
+	/* the sender's file modes whatever the umask; the directory's is 0755 less the umask */
+	snprintf(path, sizeof(path), "%s/bom.json", out);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(stat(out, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0750);
 	assert_int_equal(ipc_dir_usable(out), -EEXIST);
 	/* again into the same directory: refused, it is not empty */
 	assert_int_equal(transfer(src, out, &got), -EEXIST);
