@@ -252,20 +252,25 @@ cleanup:
 }
 
 /* Names are bytes: control characters and '\' are escaped so one file is one line. */
-static void put_name(const char *s)
+static void put_name_to(FILE *f, const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
 		if (*p == '\\')
-			fputs("\\\\", stdout);
+			fputs("\\\\", f);
 		else if (*p == '\n')
-			fputs("\\n", stdout);
+			fputs("\\n", f);
 		else if (*p == '\t')
-			fputs("\\t", stdout);
+			fputs("\\t", f);
 		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\x%02x", *p);
+			fprintf(f, "\\x%02x", *p);
 		else
-			putchar(*p);
+			fputc(*p, f);
 	}
+}
+
+static void put_name(const char *s)
+{
+	put_name_to(stdout, s);
 }
 
 static void show_run(const struct bom *b)
@@ -772,26 +777,38 @@ static int print_json(const json_t *j)
 	return ret;
 }
 
-/* A scalar as text: strings as they are (escaped), numbers, yes/no, "-" for null or absent. */
-static void put_value(const json_t *v)
+/* A scalar as one line of text: strings escaped as put_name does, numbers, yes/no, "-" for
+ * null or absent. */
+static void put_value_to(FILE *f, const json_t *v)
 {
 	if (json_is_string(v))
-		put_name(json_string_value(v));
+		put_name_to(f, json_string_value(v));
 	else if (json_is_integer(v))
-		printf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	else if (json_is_boolean(v))
-		fputs(json_is_true(v) ? "yes" : "no", stdout);
+		fputs(json_is_true(v) ? "yes" : "no", f);
 	else
-		putchar('-');
+		fputc('-', f);
 }
 
+static void put_value(const json_t *v)
+{
+	put_value_to(stdout, v);
+}
+
+/* put_value in a column of width characters (and at least one space after it). */
 static void put_padded(const json_t *v, int width)
 {
-	const char *s = json_string_value(v);
-	int n = s ? (int)strlen(s) : 1;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
 
-	put_value(v);
-	printf("%*s", n < width ? width - n : 1, "");
+	if (f) {
+		put_value_to(f, v);
+		fclose(f);
+	}
+	printf("%-*s ", width - 1, text ? text : "?");
+	free(text);
 }
 
 static void runs_row(const json_t *r)
@@ -894,7 +911,7 @@ static int cmd_runs(int argc, char **argv)
 
 static int status_line(const char *key, const json_t *v)
 {
-	printf("%-16s", key);
+	printf("%-18s ", key);
 	put_value(v);
 	putchar('\n');
 	return 0;
