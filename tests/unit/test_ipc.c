@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -473,12 +474,13 @@ static void test_recv_dir_names(void **state)
  * anything yet (its /proc/PID/exe is still this test program), and it runs only after
  * "started". aicertd itself answers in tests/integration/90-aicertd.sh.
  */
-enum peer_mode { PEER_RUN, PEER_REFUSE, PEER_VANISH };
+enum peer_mode { PEER_RUN, PEER_REFUSE, PEER_VANISH, PEER_SIGNAL };
 
 struct peer {
 	int lfd;
 	enum peer_mode mode;
 	const char *bundle;
+	const char *fifo; /* PEER_SIGNAL: the command says "ready" here, then gets SIGUSR1 */
 	int blocked, is_child, exited, status;
 };
 
@@ -552,6 +554,16 @@ static void *peer_main(void *arg)
 	json_decref(m);
 	if (p->mode == PEER_VANISH)
 		goto out;
+	if (p->mode == PEER_SIGNAL) {
+		/* a signal sent to the client (SI_USER) reaches the command */
+		char line[16] = "";
+		FILE *f = fopen(p->fifo, "r");
+
+		if (!f || !fgets(line, sizeof(line), f))
+			goto out;
+		fclose(f);
+		kill(getpid(), SIGUSR1);
+	}
 	if (ipc_recv(c, &m, fds, &n, 10000))
 		goto out;
 	p->exited = !strcmp(json_string_value(json_object_get(m, "op")), "exited");
@@ -629,6 +641,22 @@ static void test_client(void **state)
 	assert_int_equal(client_against(&p, dir, argv_touch, NULL, &rc), 0);
 	assert_int_equal(rc, 125);
 	assert_int_equal(access(marker, F_OK), 0);
+	/* USR1 sent to aicert-trace is forwarded to the command */
+	{
+		char fifo[128], script[300];
+		char *const trapped[] = {"sh", "-c", script, NULL};
+
+		snprintf(fifo, sizeof(fifo), "%s/ready", dir);
+		snprintf(out, sizeof(out), "%s/bundle2", dir);
+		assert_int_equal(mkfifo(fifo, 0600), 0);
+		snprintf(script, sizeof(script),
+			 "trap 'kill $!; exit 7' USR1; sleep 1000 & echo ready > %s; wait", fifo);
+		p = (struct peer){.mode = PEER_SIGNAL, .bundle = src, .fifo = fifo};
+		assert_int_equal(client_against(&p, dir, trapped, out, &rc), 0);
+		assert_int_equal(rc, 7);
+		assert_true(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 7);
+		same_file(src, out, "bom.json");
+	}
 	/* -o that is not empty: refused before anything */
 	p = (struct peer){0};
 	{
