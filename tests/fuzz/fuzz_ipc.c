@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!json_is_object(m) || !json_is_string(json_object_get(m, "op")))
 		__builtin_trap();
 	files = json_object_get(m, "files");
-	json_array_foreach(files, i, v) {
+	json_array_foreach(files, i, v)
+	{
 		const char *s = json_string_value(v);
 
 		if (s && ipc_name_ok(s) && (strchr(s, '/') || !strcmp(s, "..") || !strcmp(s, ".")))

@@ -5,16 +5,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <pthread.h>
 
 #include <cmocka.h>
 
 #include "lib/ipc.h"
 #include "testutil.h"
+#include "trace/client.h"
 
 static int open_fds(void)
 {
@@ -171,9 +175,9 @@ static void test_truncated(void **state)
 static void test_bad_json(void **state)
 {
 	static const char *const bad[] = {
-	    "{not json",	"[1,2]",	       "\"op\"",	 "{\"x\":1}",
-	    "{\"op\":1}",	"{\"op\":\"a\",\"op\":\"b\"}", "{\"op\":\"a\"} {}", "",
-	    "{\"op\":\"a\\ud800\"}"};
+	    "{not json",	 "[1,2]",      "\"op\"",
+	    "{\"x\":1}",	 "{\"op\":1}", "{\"op\":\"a\",\"op\":\"b\"}",
+	    "{\"op\":\"a\"} {}", "",	       "{\"op\":\"a\\ud800\"}"};
 	char deep[200] = "{\"op\":\"x\",\"a\":", ok[200] = "{\"op\":\"x\",\"a\":";
 	int sv[2], one = open("/dev/null", O_RDONLY), before;
 	json_t *m;
@@ -204,7 +208,8 @@ static void test_bad_json(void **state)
 	assert_int_equal(ipc_decode(deep, strlen(deep), &m), -EBADMSG);
 	/* brackets inside strings are not nesting */
 	{
-		static const char s[] = "{\"op\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"{{\"}";
+		static const char s[] =
+		    "{\"op\":\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"{{\"}";
 
 		assert_int_equal(ipc_decode(s, strlen(s), &m), 0);
 	}
@@ -355,13 +360,26 @@ static void test_dir(void **state)
 	make_file(src, "events.cel", 300000);
 	make_file(src, "empty", 0);
 	make_file(src, "bom.json", 1000);
-	assert_int_equal(transfer(src, out, &got), 0);
+	snprintf(path, sizeof(path), "%s/bom.json", src);
+	assert_int_equal(chmod(path, 0644), 0);
+	{
+		mode_t old = umask(027);
+
+		assert_int_equal(transfer(src, out, &got), 0);
+		umask(old);
+	}
 	for (size_t i = 0; i < 3; i++) {
-		assert_string_equal(json_string_value(json_array_get(json_object_get(got, "files"), i)),
-				    names[i]);
+		assert_string_equal(
+		    json_string_value(json_array_get(json_object_get(got, "files"), i)), names[i]);
 		same_file(src, out, names[i]);
 	}
 	json_decref(got);
+	/* the sender's file modes whatever the umask; the directory's is 0755 less the umask */
+	snprintf(path, sizeof(path), "%s/bom.json", out);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(stat(out, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0750);
 	assert_int_equal(ipc_dir_usable(out), -EEXIST);
 	/* again into the same directory: refused, it is not empty */
 	assert_int_equal(transfer(src, out, &got), -EEXIST);
@@ -450,13 +468,218 @@ static void test_recv_dir_names(void **state)
 	assert_int_equal(tu_rmrf(dir), 0);
 }
 
+/*
+ * client_trace's half of the protocol, against a peer that makes the daemon's checks with the
+ * real kernel objects: the pidfd names a child of the peer (PPid), that child has not executed
+ * anything yet (its /proc/PID/exe is still this test program), and it runs only after
+ * "started". aicertd itself answers in tests/integration/90-aicertd.sh.
+ */
+enum peer_mode { PEER_RUN, PEER_REFUSE, PEER_VANISH, PEER_SIGNAL };
+
+struct peer {
+	int lfd;
+	enum peer_mode mode;
+	const char *bundle;
+	const char *fifo; /* PEER_SIGNAL: the command says "ready" here, then gets SIGUSR1 */
+	int blocked, is_child, exited, status;
+};
+
+/* The number after key ("Pid:", "PPid:") in a /proc status-like file; -1 when absent. */
+static int proc_number(const char *path, const char *key)
+{
+	char line[128];
+	FILE *f = fopen(path, "r");
+	int v = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key)) && sscanf(line + strlen(key), "%d", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static int pid_of_pidfd(int pidfd)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	return proc_number(path, "Pid:");
+}
+
+static int ppid_of(int pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	return proc_number(path, "PPid:");
+}
+
+static int same_exe(int pid)
+{
+	char a[64], ea[PATH_MAX] = "", eb[PATH_MAX] = "";
+
+	snprintf(a, sizeof(a), "/proc/%d/exe", pid);
+	return readlink(a, ea, sizeof(ea) - 1) > 0 &&
+	       readlink("/proc/self/exe", eb, sizeof(eb) - 1) > 0 && !strcmp(ea, eb);
+}
+
+static void *peer_main(void *arg)
+{
+	struct peer *p = arg;
+	int c = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC), fds[IPC_FDS_MAX], pid;
+	struct ucred uc;
+	size_t n;
+	json_t *m;
+
+	if (c < 0 || ipc_peer(c, &uc) || ipc_recv(c, &m, fds, &n, 10000))
+		return NULL;
+	pid = n == 1 ? pid_of_pidfd(fds[0]) : -1;
+	p->is_child = pid > 0 && ppid_of(pid) == uc.pid &&
+		      !strcmp(json_string_value(json_object_get(m, "op")), "run");
+	p->blocked = pid > 0 && same_exe(pid);
+	json_decref(m);
+	ipc_close_fds(fds, n);
+	if (p->mode == PEER_REFUSE) {
+		ipc_error(c, "denied", "refused by the test");
+		goto out;
+	}
+	m = json_pack("{s:s, s:s, s:s}", "op", "say", "level", "warn", "message", "from the peer");
+	ipc_send(c, m, NULL, 0);
+	json_decref(m);
+	m = json_pack("{s:s, s:s, s:s, s:s}", "op", "started", "id",
+		      "0123abcd-1111-2222-3333-444455556666", "backend", "tracepoint", "cgroup",
+		      "/aicert/x");
+	ipc_send(c, m, NULL, 0);
+	json_decref(m);
+	if (p->mode == PEER_VANISH)
+		goto out;
+	if (p->mode == PEER_SIGNAL) {
+		/* a signal sent to the client (SI_USER) reaches the command */
+		char line[16] = "";
+		FILE *f = fopen(p->fifo, "r");
+
+		if (!f || !fgets(line, sizeof(line), f))
+			goto out;
+		fclose(f);
+		kill(getpid(), SIGUSR1);
+	}
+	if (ipc_recv(c, &m, fds, &n, 10000))
+		goto out;
+	p->exited = !strcmp(json_string_value(json_object_get(m, "op")), "exited");
+	p->status = (int)json_integer_value(json_object_get(m, "status"));
+	json_decref(m);
+	m = json_pack("{s:s, s:s, s:i, s:b, s:b}", "op", "done", "id", "0123abcd", "exit_status",
+		      WEXITSTATUS(p->status), "strict_fail", 0, "complete", 1);
+	ipc_send_dir(c, m, p->bundle);
+	json_decref(m);
+out:
+	close(c);
+	return NULL;
+}
+
+static int client_against(struct peer *p, const char *dir, char *const *argv, const char *out,
+			  int *rc)
+{
+	char sock[128];
+	struct client_trace_opts o = {
+	    .socket = sock, .out = out, .argv = argv, .detach_timeout = -1, .verbosity = 1};
+	pthread_t t;
+	int ret;
+
+	snprintf(sock, sizeof(sock), "%s/d.sock", dir);
+	p->lfd = ipc_listen(sock);
+	assert_true(p->lfd >= 0);
+	assert_int_equal(pthread_create(&t, NULL, peer_main, p), 0);
+	ret = client_trace(&o, rc);
+	pthread_join(t, NULL);
+	close(p->lfd);
+	return ret;
+}
+
+static void test_client(void **state)
+{
+	char dir[64], src[128], out[128], marker[128], sock[128];
+	char *const run3[] = {"sh", "-c", "exit 3", NULL};
+	char *argv_touch[] = {"touch", marker, NULL};
+	struct peer p = {0};
+	int rc = -1;
+
+	assert_int_equal(tu_mkdtemp(dir, "ipcclient"), 0);
+	snprintf(src, sizeof(src), "%s/spool", dir);
+	snprintf(out, sizeof(out), "%s/bundle", dir);
+	snprintf(marker, sizeof(marker), "%s/ran", dir);
+	assert_int_equal(mkdir(src, 0700), 0);
+	make_file(src, "bom.json", 500);
+	make_file(src, "events.cel", 70000);
+
+	/* nothing listens: no daemon, nothing run */
+	snprintf(sock, sizeof(sock), "%s/none.sock", dir);
+	{
+		struct client_trace_opts o = {.socket = sock, .argv = argv_touch, .verbosity = 1};
+
+		assert_int_equal(client_trace(&o, &rc), -ENOENT);
+	}
+	/* a run: the child waits for "started", its status goes back, the bundle comes here */
+	p.bundle = src;
+	assert_int_equal(client_against(&p, dir, run3, out, &rc), 0);
+	assert_int_equal(rc, 3);
+	assert_true(p.is_child);
+	assert_true(p.blocked);
+	assert_true(p.exited);
+	assert_true(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 3);
+	same_file(src, out, "bom.json");
+	same_file(src, out, "events.cel");
+	/* refused before "started": the command never runs, exit 125 */
+	p = (struct peer){.mode = PEER_REFUSE};
+	assert_int_not_equal(client_against(&p, dir, argv_touch, NULL, &rc), 0);
+	assert_int_equal(rc, 125);
+	assert_true(p.blocked);
+	assert_int_equal(access(marker, F_OK), -1);
+	/* the daemon goes away during the run: the command still ends, exit 125 */
+	p = (struct peer){.mode = PEER_VANISH};
+	assert_int_equal(client_against(&p, dir, argv_touch, NULL, &rc), 0);
+	assert_int_equal(rc, 125);
+	assert_int_equal(access(marker, F_OK), 0);
+	/* USR1 sent to aicert-trace is forwarded to the command */
+	{
+		char fifo[128], script[300];
+		char *const trapped[] = {"sh", "-c", script, NULL};
+
+		snprintf(fifo, sizeof(fifo), "%s/ready", dir);
+		snprintf(out, sizeof(out), "%s/bundle2", dir);
+		assert_int_equal(mkfifo(fifo, 0600), 0);
+		snprintf(script, sizeof(script),
+			 "trap 'kill $!; exit 7' USR1; sleep 1000 & echo ready > %s; wait", fifo);
+		p = (struct peer){.mode = PEER_SIGNAL, .bundle = src, .fifo = fifo};
+		assert_int_equal(client_against(&p, dir, trapped, out, &rc), 0);
+		assert_int_equal(rc, 7);
+		assert_true(WIFEXITED(p.status) && WEXITSTATUS(p.status) == 7);
+		same_file(src, out, "bom.json");
+	}
+	/* -o that is not empty: refused before anything */
+	p = (struct peer){0};
+	{
+		struct client_trace_opts o = {.socket = sock, .out = src, .argv = run3};
+
+		assert_int_equal(client_trace(&o, &rc), -EINVAL);
+		assert_int_equal(rc, 125);
+	}
+	assert_int_equal(tu_rmrf(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip), cmocka_unit_test(test_send_limits),
-	    cmocka_unit_test(test_truncated),  cmocka_unit_test(test_bad_json),
-	    cmocka_unit_test(test_error_and_path), cmocka_unit_test(test_listen),
-	    cmocka_unit_test(test_dir),	       cmocka_unit_test(test_recv_dir_names),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_send_limits),
+	    cmocka_unit_test(test_truncated),
+	    cmocka_unit_test(test_bad_json),
+	    cmocka_unit_test(test_error_and_path),
+	    cmocka_unit_test(test_listen),
+	    cmocka_unit_test(test_dir),
+	    cmocka_unit_test(test_recv_dir_names),
+	    cmocka_unit_test(test_client),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

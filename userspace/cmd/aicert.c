@@ -2,6 +2,7 @@
 /*
  * aicert.c - `aicert show`: a log or bundle for humans. Links libaicert only (no libbpf, no
  * TPM), so it runs on an auditor's machine like aicert-verify. It shows; it does not verify.
+ * `aicert runs`, `status` and `quote` ask a running aicertd over its socket (lib/ipc.h).
  *
  * What a FILE is, is decided by its content, never its name: an IMA binary list is printed as
  * the kernel's ascii_runtime_measurements, a CEL log as CEL-JSON. A directory is a bundle.
@@ -23,6 +24,7 @@
 #include "lib/cel.h"
 #include "lib/hex.h"
 #include "lib/ima.h"
+#include "lib/ipc.h"
 #include "lib/log.h"
 #include "lib/manifest.h"
 #include "lib/quote.h"
@@ -43,8 +45,14 @@ struct show_opts {
 static const char usage_text[] =
     "Usage: aicert show [--json] [--ima] [--all] [--facts] FILE|BUNDLE\n"
     "  or:  aicert show --html [--ak PEM | --ca PEM...] BUNDLE > card.html\n"
+    "  or:  aicert runs [--json] [--socket PATH]\n"
+    "  or:  aicert runs --fetch ID -o DIR [--socket PATH]\n"
+    "  or:  aicert status [--json] [--socket PATH]\n"
+    "  or:  aicert quote --nonce HEX -o DIR [--socket PATH]\n"
     "  or:  aicert help | --help | --version\n"
-    "Shows an aicert log or bundle for humans; it verifies nothing (use aicert-verify).\n"
+    "runs, status and quote ask a running aicertd (aicert COMMAND --help says more).\n"
+    "show shows an aicert log or bundle for humans; it verifies nothing (use\n"
+    "aicert-verify).\n"
     "What FILE is, is decided by its content: an IMA binary list (ima.bin,\n"
     "binary_runtime_measurements) is printed exactly as the kernel's\n"
     "ascii_runtime_measurements; a TCG canonical event log (events.cel) as CEL-JSON; a\n"
@@ -68,7 +76,16 @@ static const char usage_text[] =
     "  -h, --help     this text\n"
     "      --version  print the version\n"
     "\n"
-    "Exit status: 0 shown, 1 the input cannot be read or is none of these formats, 2 usage.\n";
+    "Options of runs, status and quote (aicert COMMAND --help says more):\n"
+    "      --socket PATH  aicertd's socket (default: $AICERT_SOCKET, else\n"
+    "                     " IPC_SOCKET_DEFAULT ")\n"
+    "      --json         print aicertd's answer as it is (runs, status)\n"
+    "      --fetch ID     runs: write run ID's bundle from aicertd's spool into -o DIR\n"
+    "      --nonce HEX    quote: the verifier's nonce, 1 to 64 bytes\n"
+    "  -o, --out DIR      where a fetched bundle or a quote goes (absent or empty)\n"
+    "\n"
+    "Exit status: 0 shown, 1 the input cannot be read or is none of these formats (runs,\n"
+    "status, quote: aicertd is not running, refused, or the files cannot be written), 2 usage.\n";
 
 static void usage(FILE *f)
 {
@@ -235,20 +252,25 @@ cleanup:
 }
 
 /* Names are bytes: control characters and '\' are escaped so one file is one line. */
-static void put_name(const char *s)
+static void put_name_to(FILE *f, const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
 		if (*p == '\\')
-			fputs("\\\\", stdout);
+			fputs("\\\\", f);
 		else if (*p == '\n')
-			fputs("\\n", stdout);
+			fputs("\\n", f);
 		else if (*p == '\t')
-			fputs("\\t", stdout);
+			fputs("\\t", f);
 		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\x%02x", *p);
+			fprintf(f, "\\x%02x", *p);
 		else
-			putchar(*p);
+			fputc(*p, f);
 	}
+}
+
+static void put_name(const char *s)
+{
+	put_name_to(stdout, s);
 }
 
 static void show_run(const struct bom *b)
@@ -417,7 +439,8 @@ static void show_manifest(const char *dir)
 
 static int show_card(const char *dir, const struct bom *b, const struct show_opts *o)
 {
-	struct verify_opts vo = {.bundle = dir, .ak_pem = o->ak, .ca_pems = o->cas, .n_ca = o->n_ca};
+	struct verify_opts vo = {
+	    .bundle = dir, .ak_pem = o->ak, .ca_pems = o->cas, .n_ca = o->n_ca};
 	struct verify_report vr;
 	struct card_opts co = {.bundle = dir};
 	char with[256] = "";
@@ -428,7 +451,8 @@ static int show_card(const char *dir, const struct bom *b, const struct show_opt
 		if (o->ak)
 			snprintf(with, sizeof(with), "--ak %s", o->ak);
 		else
-			snprintf(with, sizeof(with), "--ca %s%s", o->cas[0], o->n_ca > 1 ? " ..." : "");
+			snprintf(with, sizeof(with), "--ca %s%s", o->cas[0],
+				 o->n_ca > 1 ? " ..." : "");
 		co.verified_with = with;
 	}
 	if (card_write_html(stdout, b, &co)) {
@@ -448,7 +472,8 @@ static int show_bundle(const char *dir, const struct show_opts *o)
 
 	snprintf(path, sizeof(path), "%s/bom.json", dir);
 	if (access(path, F_OK)) {
-		log_err("%s: not an IMA list, a CEL log, a firmware log or a bundle (no bom.json)", dir);
+		log_err("%s: not an IMA list, a CEL log, a firmware log or a bundle (no bom.json)",
+			dir);
 		return EXIT_BAD_INPUT;
 	}
 	if (o->json) {
@@ -573,6 +598,400 @@ static int cmd_show(int argc, char **argv)
 	return show_file(argv[optind], &o);
 }
 
+/* ---- aicertd's verbs: runs, status, quote (a socket client; the daemon decides) ---- */
+
+#define ASK_TIMEOUT_MS 120000 /* a quote waits for the TPM, which aicertd serialises */
+
+static const char runs_usage[] =
+    "Usage: aicert runs [--json] [--socket PATH]\n"
+    "  or:  aicert runs --fetch ID -o DIR [--socket PATH]\n"
+    "Lists the runs aicertd traces or traced: yours, or every user's for root. Columns: ID\n"
+    "(the run ID's first 8 characters), USER, STATE (running, finishing, done, failed,\n"
+    "interrupted; a finished run whose record is incomplete shows as incomplete), STARTED and\n"
+    "the COMMAND, or the CGROUP of a run tracked by the policy's track: section.\n"
+    "--fetch ID writes that run's bundle, kept in aicertd's spool, into DIR (absent or empty;\n"
+    "the files are yours). Another user's run is \"not found\", as is one that does not exist.\n"
+    "\n"
+    "Options:\n"
+    "      --json         print aicertd's answer as it is (JSON)\n"
+    "      --fetch ID     the bundle of run ID (the full ID, as --json shows it)\n"
+    "  -o, --out DIR      with --fetch: where the bundle goes\n"
+    "      --socket PATH  aicertd's socket (default: $AICERT_SOCKET, else " IPC_SOCKET_DEFAULT ")\n"
+    "  -h, --help         this text\n"
+    "\n"
+    "Exit status: 0 done, 1 aicertd is not running or refused, or the bundle cannot be\n"
+    "written, 2 usage.\n";
+
+static const char status_usage[] =
+    "Usage: aicert status [--json] [--socket PATH]\n"
+    "What aicertd says about itself: version, pid, since when, the BPF backend, runs active\n"
+    "and done, events seen and lost (by cause), truncated paths, hash queue, the TPM\n"
+    "(attested or not, TCTI, PCR, extends and commands) and its memory.\n"
+    "\n"
+    "Options:\n"
+    "      --json         print aicertd's answer as it is (JSON)\n"
+    "      --socket PATH  aicertd's socket (default: $AICERT_SOCKET, else " IPC_SOCKET_DEFAULT ")\n"
+    "  -h, --help         this text\n"
+    "\n"
+    "Exit status: 0 shown, 1 aicertd is not running or refused, 2 usage.\n";
+
+static const char quote_usage[] =
+    "Usage: aicert quote --nonce HEX -o DIR [--socket PATH]\n"
+    "A fresh TPM quote of aicertd's host log, bound to a verifier's nonce, written into DIR\n"
+    "(absent or empty): events.cel (other users' records redacted, unless you are root),\n"
+    "ima.bin when IMA is on, quote.msg, quote.sig, ak.pub.pem, ak.cert.pem when there is one,\n"
+    "and manifest.json (kind \"log-quote\", with the nonce).\n"
+    "\n"
+    "Options:\n"
+    "      --nonce HEX    the verifier's nonce: 1 to 64 bytes as hex digits\n"
+    "  -o, --out DIR      where the files go\n"
+    "      --socket PATH  aicertd's socket (default: $AICERT_SOCKET, else " IPC_SOCKET_DEFAULT ")\n"
+    "  -h, --help         this text\n"
+    "\n"
+    "Exit status: 0 written, 1 aicertd is not running or refused, or DIR cannot be written,\n"
+    "2 usage.\n";
+
+enum { V_JSON = 1, V_SOCKET, V_FETCH, V_NONCE, V_OUT, V_HELP };
+
+static const struct option verb_opts[] = {
+    {"json", no_argument, NULL, V_JSON},
+    {"socket", required_argument, NULL, V_SOCKET},
+    {"fetch", required_argument, NULL, V_FETCH},
+    {"nonce", required_argument, NULL, V_NONCE},
+    {"out", required_argument, NULL, V_OUT},
+    {"help", no_argument, NULL, V_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+struct verb_args {
+	int json;
+	const char *socket, *fetch, *nonce, *out;
+};
+
+#define V(opt) (1u << (opt))
+
+/* Parses a verb's options; those it does not take (not in the allowed mask) are usage errors.
+ * EXIT_OK to go on, -1 after --help, else EXIT_USAGE. */
+static int verb_parse(int argc, char **argv, unsigned allowed, const char *text,
+		      struct verb_args *a)
+{
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "ho:", verb_opts, NULL)) != -1) {
+		if (c == 'h' || c == V_HELP) {
+			fputs(text, stdout);
+			return -1;
+		}
+		if (c == 'o')
+			c = V_OUT;
+		if (c == '?' || !(allowed & V(c))) {
+			for (const struct option *o = verb_opts; c != '?' && o->name; o++)
+				if (o->val == c)
+					log_err("--%s is not an option of %s", o->name, argv[0]);
+			fprintf(stderr, "Try '%s --help'.\n", argv[0]);
+			return EXIT_USAGE;
+		}
+		switch (c) {
+		case V_JSON:
+			a->json = 1;
+			break;
+		case V_SOCKET:
+			a->socket = optarg;
+			break;
+		case V_FETCH:
+			a->fetch = optarg;
+			break;
+		case V_NONCE:
+			a->nonce = optarg;
+			break;
+		default:
+			a->out = optarg;
+		}
+	}
+	if (optind < argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		fprintf(stderr, "Try '%s --help'.\n", argv[0]);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static int connect_daemon(const char *socket)
+{
+	const char *path = ipc_socket_path(socket);
+	int fd = ipc_connect(path);
+
+	if (fd == -ENOENT || fd == -ECONNREFUSED)
+		log_err("no aicertd at %s (is it running?)", path);
+	else if (fd < 0)
+		log_err("cannot connect to aicertd at %s: %s", path, strerror(-fd));
+	return fd;
+}
+
+/* Sends req (consumed) and returns the answer, whose "op" must be want (fds into fds). */
+static json_t *ask(const char *socket, json_t *req, const char *want, int *fds, size_t *nfds)
+{
+	const char *path = ipc_socket_path(socket);
+	int fd = connect_daemon(socket), r;
+	json_t *ans = NULL;
+	const char *op;
+
+	*nfds = 0;
+	r = fd < 0 ? fd : req ? ipc_send(fd, req, NULL, 0) : -ENOMEM;
+	json_decref(req);
+	if (fd < 0)
+		return NULL;
+	if (!r)
+		r = ipc_recv(fd, &ans, fds, nfds, ASK_TIMEOUT_MS);
+	close(fd);
+	if (r == -EPIPE)
+		log_err("aicertd at %s closed the connection without an answer", path);
+	else if (r == -ETIMEDOUT)
+		log_err("aicertd at %s did not answer in %d s", path, ASK_TIMEOUT_MS / 1000);
+	else if (r)
+		log_err("cannot talk to aicertd at %s: %s", path, strerror(-r));
+	if (r)
+		return NULL;
+	op = json_string_value(json_object_get(ans, "op"));
+	if (!strcmp(op, want))
+		return ans;
+	if (!strcmp(op, "error"))
+		log_err("aicertd: %s", json_string_value(json_object_get(ans, "message"))
+					   ? json_string_value(json_object_get(ans, "message"))
+					   : "refused, without a message");
+	else
+		log_err("aicertd answered \"%s\" where \"%s\" was expected", op, want);
+	ipc_close_fds(fds, *nfds);
+	*nfds = 0;
+	json_decref(ans);
+	return NULL;
+}
+
+static int print_json(const json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	int ret = s && printf("%s\n", s) >= 0 && !fflush(stdout) ? EXIT_OK : EXIT_BAD_INPUT;
+
+	free(s);
+	return ret;
+}
+
+/* A scalar as one line of text: strings escaped as put_name does, numbers, yes/no, "-" for
+ * null or absent. */
+static void put_value_to(FILE *f, const json_t *v)
+{
+	if (json_is_string(v))
+		put_name_to(f, json_string_value(v));
+	else if (json_is_integer(v))
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_boolean(v))
+		fputs(json_is_true(v) ? "yes" : "no", f);
+	else
+		fputc('-', f);
+}
+
+static void put_value(const json_t *v)
+{
+	put_value_to(stdout, v);
+}
+
+/* put_value in a column of width characters (and at least one space after it). */
+static void put_padded(const json_t *v, int width)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f) {
+		put_value_to(f, v);
+		fclose(f);
+	}
+	printf("%-*s ", width - 1, text ? text : "?");
+	free(text);
+}
+
+static void runs_row(const json_t *r)
+{
+	const json_t *cmd = json_object_get(r, "command"), *v, *user = json_object_get(r, "user");
+	const char *id = json_string_value(json_object_get(r, "id"));
+	json_t *state = json_incref(json_object_get(r, "state"));
+	size_t i;
+
+	if (json_is_false(json_object_get(r, "complete"))) {
+		json_decref(state);
+		state = json_string("incomplete");
+	}
+	printf("%-8.8s  ", id ? id : "?");
+	put_padded(json_is_string(user) ? user : json_object_get(r, "uid"), 12);
+	put_padded(state, 12);
+	put_padded(json_object_get(r, "started"), 22);
+	if (json_is_array(cmd)) {
+		json_array_foreach(cmd, i, v)
+		{
+			if (i)
+				putchar(' ');
+			put_value(v);
+		}
+	} else {
+		put_value(json_object_get(r, "cgroup"));
+	}
+	putchar('\n');
+	json_decref(state);
+}
+
+static int runs_list(const struct verb_args *a)
+{
+	int fds[IPC_FDS_MAX];
+	size_t n, i;
+	json_t *ans = ask(a->socket, json_pack("{s:s}", "op", "runs"), "runs", fds, &n), *r;
+	int ret;
+
+	if (!ans)
+		return EXIT_BAD_INPUT;
+	ipc_close_fds(fds, n);
+	if (a->json) {
+		ret = print_json(ans);
+	} else {
+		printf("%-8s  %-12s%-12s%-22s%s\n", "ID", "USER", "STATE", "STARTED",
+		       "COMMAND/CGROUP");
+		json_array_foreach(json_object_get(ans, "runs"), i, r) runs_row(r);
+		ret = fflush(stdout) ? EXIT_BAD_INPUT : EXIT_OK;
+	}
+	json_decref(ans);
+	return ret;
+}
+
+/* Asks for req's files (a bundle or a quote) and writes them into out. */
+static int fetch_files(const struct verb_args *a, json_t *req, const char *what)
+{
+	int fds[IPC_FDS_MAX], r;
+	size_t n;
+	json_t *ans;
+
+	if (ipc_out_usable(a->out)) { /* before aicertd is asked */
+		json_decref(req);
+		return EXIT_BAD_INPUT;
+	}
+	ans = ask(a->socket, req, what, fds, &n);
+	if (!ans)
+		return EXIT_BAD_INPUT;
+	r = ipc_recv_dir(ans, fds, n, a->out);
+	ipc_close_fds(fds, n);
+	json_decref(ans);
+	if (r) {
+		log_err("cannot write the %s into %s: %s", what, a->out,
+			r == -EBADMSG ? "aicertd sent a malformed file list" : strerror(-r));
+		return EXIT_BAD_INPUT;
+	}
+	printf("%s written to %s\n", what, a->out);
+	return EXIT_OK;
+}
+
+static int cmd_runs(int argc, char **argv)
+{
+	static char name[] = "aicert runs";
+	struct verb_args a = {0};
+	int r;
+
+	argv[0] = name;
+	r = verb_parse(argc, argv, V(V_JSON) | V(V_SOCKET) | V(V_FETCH) | V(V_OUT), runs_usage, &a);
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!a.fetch != !a.out || (a.fetch && a.json) || (a.fetch && !*a.fetch)) {
+		log_err(a.json ? "--json lists runs; --fetch writes a bundle: one or the other"
+			       : "--fetch ID and -o DIR go together");
+		fputs("Try 'aicert runs --help'.\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (!a.fetch)
+		return runs_list(&a);
+	return fetch_files(&a, json_pack("{s:s, s:s}", "op", "fetch", "id", a.fetch), "bundle");
+}
+
+static int status_line(const char *key, const json_t *v)
+{
+	printf("%-18s ", key);
+	put_value(v);
+	putchar('\n');
+	return 0;
+}
+
+static void status_print(const json_t *s)
+{
+	static const char *const top[] = {"version",	"pid",	     "started",
+					  "backend",	"events",    "paths_truncated",
+					  "dedup_hits", "hash_queue"};
+	static const char *const groups[] = {"runs", "lost", "tpm", "memory"};
+	const char *k;
+	json_t *v;
+	char key[64];
+
+	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
+		status_line(top[i], json_object_get(s, top[i]));
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		json_object_foreach((json_t *)json_object_get(s, groups[i]), k, v)
+		{
+			snprintf(key, sizeof(key), "%s.%s", groups[i], k);
+			status_line(key, v);
+		}
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	static char name[] = "aicert status";
+	struct verb_args a = {0};
+	int fds[IPC_FDS_MAX], r;
+	size_t n;
+	json_t *ans;
+
+	argv[0] = name;
+	r = verb_parse(argc, argv, V(V_JSON) | V(V_SOCKET), status_usage, &a);
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	ans = ask(a.socket, json_pack("{s:s}", "op", "status"), "status", fds, &n);
+	if (!ans)
+		return EXIT_BAD_INPUT;
+	ipc_close_fds(fds, n);
+	if (a.json) {
+		r = print_json(ans);
+	} else {
+		status_print(ans);
+		r = fflush(stdout) ? EXIT_BAD_INPUT : EXIT_OK;
+	}
+	json_decref(ans);
+	return r;
+}
+
+static int cmd_quote(int argc, char **argv)
+{
+	static char name[] = "aicert quote";
+	uint8_t nonce[MANIFEST_NONCE_MAX];
+	char hex[2 * MANIFEST_NONCE_MAX + 1];
+	struct verb_args a = {0};
+	size_t len;
+	int r;
+
+	argv[0] = name;
+	r = verb_parse(argc, argv, V(V_NONCE) | V(V_OUT) | V(V_SOCKET), quote_usage, &a);
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!a.nonce || !a.out) {
+		log_err("--nonce HEX and -o DIR are needed");
+		fputs("Try 'aicert quote --help'.\n", stderr);
+		return EXIT_USAGE;
+	}
+	len = strlen(a.nonce) / 2;
+	if (!len || strlen(a.nonce) % 2 || len > MANIFEST_NONCE_MAX ||
+	    hex_decode(a.nonce, nonce, len)) {
+		log_err("--nonce: 1 to %d bytes as hex digits (an even number of them)",
+			MANIFEST_NONCE_MAX);
+		return EXIT_USAGE;
+	}
+	hex_encode(nonce, len, hex);
+	return fetch_files(&a, json_pack("{s:s, s:s}", "op", "quote", "nonce", hex), "quote");
+}
+
 int main(int argc, char **argv)
 {
 	log_init("aicert show", LOG_WARN);
@@ -591,6 +1010,12 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "show"))
 		return cmd_show(argc - 1, argv + 1);
 	log_init("aicert", LOG_WARN);
+	if (!strcmp(argv[1], "runs"))
+		return cmd_runs(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "status"))
+		return cmd_status(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "quote"))
+		return cmd_quote(argc - 1, argv + 1);
 	log_err("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

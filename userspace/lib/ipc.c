@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -267,8 +268,10 @@ int ipc_recv(int fd, json_t **msg, int *fds, size_t *nfds, int timeout_ms)
 	} ctl;
 	static __thread char buf[IPC_MSG_MAX];
 	struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.buf,
+			    .msg_controllen = sizeof(ctl)};
 	ssize_t n;
 	int ret;
 
@@ -352,6 +355,19 @@ int ipc_dir_usable(const char *dir)
 			ret = -EEXIST;
 	closedir(d);
 	return ret;
+}
+
+int ipc_out_usable(const char *dir)
+{
+	int r = ipc_dir_usable(dir);
+
+	if (r == -EEXIST)
+		log_err("%s is not empty; choose a new -o directory", dir);
+	else if (r == -ENOTDIR)
+		log_err("%s is not a directory", dir);
+	else if (r)
+		log_err("cannot use %s: %s", dir, strerror(-r));
+	return r;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -450,11 +466,13 @@ static int copy_in(int dfd, const char *name, int in)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EBADMSG;
-	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		     st.st_mode & 0666);
+	out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return errno == EEXIST ? -EBADMSG : -errno; /* a name listed twice */
-	while ((r = pread(in, buf, sizeof(buf), off)) != 0) {
+	/* the sender's mode whatever the umask, as the bundle's writer sets it (0644) */
+	if (fchmod(out, st.st_mode & 0666))
+		ret = -errno;
+	while (!ret && (r = pread(in, buf, sizeof(buf), off)) != 0) {
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 || (ret = fileio_write_all(out, buf, (size_t)r))) {
@@ -477,11 +495,33 @@ static int check_files(const json_t *msg, size_t nfds)
 
 	if (!json_is_array(files) || json_array_size(files) != nfds)
 		return -EBADMSG;
-	json_array_foreach(files, i, v) {
+	json_array_foreach(files, i, v)
+	{
 		if (!json_is_string(v) || !ipc_name_ok(json_string_value(v)))
 			return -EBADMSG;
 	}
 	return 0;
+}
+
+/* mkdir "<dst>.partial-XXXXXX", 0755 less the umask (a bundle directory as standalone makes
+ * it); mkdtemp's 0700 would need the umask read, which is process-wide. */
+static int mkdir_partial(const char *dst, char tmp[PATH_MAX + 16])
+{
+	static const char set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	uint8_t rnd[6];
+
+	for (int tries = 0; tries < 100; tries++) {
+		if (getentropy(rnd, sizeof(rnd)))
+			return -errno;
+		snprintf(tmp, PATH_MAX + 16, "%s.partial-%c%c%c%c%c%c", dst, set[rnd[0] % 62],
+			 set[rnd[1] % 62], set[rnd[2] % 62], set[rnd[3] % 62], set[rnd[4] % 62],
+			 set[rnd[5] % 62]);
+		if (!mkdir(tmp, 0755))
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
 }
 
 /* Removes the n first files of the list and the directory (a failed ipc_recv_dir). */
@@ -515,10 +555,8 @@ int ipc_recv_dir(const json_t *msg, const int *fds, size_t nfds, const char *out
 	const json_t *files = json_object_get(msg, "files");
 	char dst[PATH_MAX], tmp[PATH_MAX + 16];
 	size_t n = strlen(out), done = 0;
-	mode_t mask = umask(0);
 	int dfd = -1, ret;
 
-	umask(mask);
 	if (!n || n >= sizeof(dst))
 		return -ENAMETOOLONG;
 	memcpy(dst, out, n + 1);
@@ -529,15 +567,15 @@ int ipc_recv_dir(const json_t *msg, const int *fds, size_t nfds, const char *out
 		ret = ipc_dir_usable(dst);
 	if (ret)
 		return ret;
-	snprintf(tmp, sizeof(tmp), "%s.partial-XXXXXX", dst);
-	if (!mkdtemp(tmp))
-		return -errno;
+	ret = mkdir_partial(dst, tmp);
+	if (ret)
+		return ret;
 	dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		ret = -errno;
 	for (; !ret && done < nfds; done++)
 		ret = copy_in(dfd, json_string_value(json_array_get(files, done)), fds[done]);
-	if (!ret && (fchmod(dfd, 0777 & ~mask) || fsync(dfd)))
+	if (!ret && fsync(dfd))
 		ret = -errno;
 	if (!ret && rename(tmp, dst))
 		ret = errno == ENOTEMPTY ? -EEXIST : -errno;

@@ -62,6 +62,8 @@ int ipc_name_ok(const char *name);
 /* 0 when dir does not exist or is an empty directory (a bundle may be written there); else
  * -EEXIST (not empty), -ENOTDIR (not a directory; a symbolic link included) or -errno. */
 int ipc_dir_usable(const char *dir);
+/* ipc_dir_usable, with the reason said (log_err): "DIR is not empty; choose a new -o directory". */
+int ipc_out_usable(const char *dir);
 
 /*
  * Sends msg with dir's regular files as descriptors, their names in msg["files"] (set here,
