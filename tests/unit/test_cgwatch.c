@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "lib/policy.h"
 #include "trace/cgroup.h"
 #include "trace/cgwatch.h"
 
@@ -441,6 +442,35 @@ static void test_cap(void **state)
 	finish(&s, rel("/e"), globs, 1);
 }
 
+/* What aicertd does with a policy: its track: section is the watcher's glob list. */
+static void test_policy_track(void **state)
+{
+	const char *const *globs;
+	struct policy *p;
+	char yaml[512], err[256] = "";
+	struct sink s;
+	size_t n;
+
+	if (no_run)
+		skip();
+	snprintf(yaml, sizeof(yaml), "version: 1\ntrack:\n  - %s/p/job_*\n  - %s/p/**/step_*\n",
+		 top, top);
+	p = policy_parse(yaml, strlen(yaml), "track.yaml", err, sizeof(err));
+	if (!p)
+		fail_msg("%s", err);
+	n = policy_track(p, &globs);
+	assert_int_equal(n, 2);
+	mk(rel("/p"));
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(cgwatch_new(NULL, on_event, &s, &s.w), 0);
+	assert_int_equal(cgwatch_set(s.w, globs, n), 0);
+	policy_free(p); /* the watcher has its own copy */
+	made(&s, rel("/p/job_1"));
+	mk(rel("/p/x"));
+	made(&s, rel("/p/x/step_1"));
+	finish(&s, rel("/p"), NULL, 0);
+}
+
 static int setup(void **state)
 {
 	snprintf(top, sizeof(top), "/aicert-test-cgwatch.%d", (int)getpid());
@@ -471,7 +501,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_appear), cmocka_unit_test(test_populated),
 	    cmocka_unit_test(test_rmdir),  cmocka_unit_test(test_set),
-	    cmocka_unit_test(test_cap),
+	    cmocka_unit_test(test_cap),	   cmocka_unit_test(test_policy_track),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -589,7 +589,7 @@ int cgwatch_new(const char *root, cgwatch_cb cb, void *ctx, struct cgwatch **out
 		ret = -ENAMETOOLONG;
 	if (ret)
 		goto cleanup;
-	/* "/" would make every path start with "//" */
+	/* relpaths start with "/": a trailing one on the root would double it */
 	for (size_t n = strlen(w->root); n > 1 && w->root[n - 1] == '/'; n--)
 		w->root[n - 1] = '\0';
 	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
