@@ -471,6 +471,18 @@ static void test_policy_track(void **state)
 	finish(&s, rel("/p"), NULL, 0);
 }
 
+/* A root that is not a cgroup v2 mount is refused, with the reason. */
+static void test_bad_root(void **state)
+{
+	struct cgwatch *w = (struct cgwatch *)1;
+
+	assert_int_equal(cgwatch_new("/nonexistent/cgroup", on_event, NULL, &w), -ENOENT);
+	assert_null(w);
+	assert_int_equal(cgwatch_new("/tmp", on_event, NULL, &w), -EINVAL);
+	assert_null(w);
+	cgwatch_free(NULL);
+}
+
 static int setup(void **state)
 {
 	snprintf(top, sizeof(top), "/aicert-test-cgwatch.%d", (int)getpid());
@@ -499,9 +511,10 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_appear), cmocka_unit_test(test_populated),
-	    cmocka_unit_test(test_rmdir),  cmocka_unit_test(test_set),
-	    cmocka_unit_test(test_cap),	   cmocka_unit_test(test_policy_track),
+	    cmocka_unit_test(test_appear),   cmocka_unit_test(test_populated),
+	    cmocka_unit_test(test_rmdir),    cmocka_unit_test(test_set),
+	    cmocka_unit_test(test_cap),	     cmocka_unit_test(test_policy_track),
+	    cmocka_unit_test(test_bad_root),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -26,6 +26,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -37,6 +38,7 @@
 #define CG_MASK IN_MODIFY
 #define MAX_DEPTH 64 /* below the v2 root; the kernel's own default limit is far above real use */
 #define READS_PER_CALL 64
+#define CGROUP2_MAGIC 0x63677270 /* CGROUP2_SUPER_MAGIC */
 
 enum kind { K_NONE, K_WALK, K_CG };
 /* A cg node's run, as its reports told it: CLAIMED (APPEARED said), GONE (GONE said), IDLE
@@ -574,6 +576,7 @@ int cgwatch_new(const char *root, cgwatch_cb cb, void *ctx, struct cgwatch **out
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	struct cgwatch *w = calloc(1, sizeof(*w));
+	struct statfs sfs;
 	int ret = 0;
 
 	*out = NULL;
@@ -592,6 +595,16 @@ int cgwatch_new(const char *root, cgwatch_cb cb, void *ctx, struct cgwatch **out
 	/* relpaths start with "/": a trailing one on the root would double it */
 	for (size_t n = strlen(w->root); n > 1 && w->root[n - 1] == '/'; n--)
 		w->root[n - 1] = '\0';
+	if (statfs(w->root, &sfs)) {
+		ret = -errno;
+		log_err("cannot watch cgroups: %s: %s", w->root, strerror(errno));
+		goto cleanup;
+	}
+	if (sfs.f_type != CGROUP2_MAGIC) {
+		ret = -EINVAL;
+		log_err("cannot watch cgroups: %s is not a cgroup v2 mount", w->root);
+		goto cleanup;
+	}
 	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (w->ifd < 0) {
 		ret = -errno;
@@ -641,6 +654,10 @@ int cgwatch_set(struct cgwatch *w, const char *const *globs, size_t n)
 	w->nglobs = n;
 	rescan(w);
 	wake(w);
+	if (n && !find_rel(&w->cur, "")) {
+		log_err("cannot watch the cgroup tree at %s", w->root);
+		return -EIO;
+	}
 	return 0;
 }
 

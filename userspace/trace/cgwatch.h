@@ -11,7 +11,10 @@
  * a match. The number of watches is capped (a warning says when the cap is hit).
  *
  * Every report comes from cgwatch_process(), never from the other calls, so the callback may
- * call cgwatch_forget() (but not cgwatch_set() or cgwatch_free()).
+ * call cgwatch_forget() (but not cgwatch_set() or cgwatch_free()). One thread uses a watcher (the
+ * daemon's event loop). A population shorter than the time the watcher takes to read the
+ * kernel's notice of it (cgroup.events holds no history) is not seen: such a cgroup ends when
+ * it is removed.
  */
 #ifndef AICERT_TRACE_CGWATCH_H
 #define AICERT_TRACE_CGWATCH_H
@@ -35,14 +38,18 @@ enum cgwatch_ev {
 typedef void (*cgwatch_cb)(void *ctx, enum cgwatch_ev ev, const char *relpath, uint64_t id,
 			   bool populated);
 
-/* root: the cgroup v2 mount (NULL: cgroup2_root()). Watches nothing until cgwatch_set(). */
+/*
+ * root: the cgroup v2 mount (NULL: cgroup2_root()); -EINVAL when it is not one. Watches nothing
+ * until cgwatch_set(). 0 or -errno (said).
+ */
 int cgwatch_new(const char *root, cgwatch_cb cb, void *ctx, struct cgwatch **out);
 /*
  * (Re)loads the globs (policy_track(): each starts with "/", else -EINVAL), at any time (a
  * SIGHUP reload). A matching cgroup that exists already and was not reported before is reported
  * APPEARED with populated as it is now; one reported before keeps its state (no second
  * APPEARED); a reported one that no glob matches any more is still followed until it is GONE.
- * Reads the whole tree the globs can reach. 0 or -errno.
+ * Reads the whole tree the globs can reach. 0, -EINVAL, -ENOMEM, or -EIO when the root itself
+ * cannot be watched (said).
  */
 int cgwatch_set(struct cgwatch *w, const char *const *globs, size_t n);
 /* Poll it for POLLIN, then call cgwatch_process(). */
