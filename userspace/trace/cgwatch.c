@@ -337,9 +337,9 @@ static int add_watch(struct cgwatch *w, const char *rel, const char *file, uint3
 		w->limit_said |= err == -ENOSPC;
 		return err;
 	}
+	/* the inode has a node already: cannot happen, directories have no second links */
 	if (find_wd(&w->cur, wd))
-		return -EEXIST; /* the inode has a node already (cannot happen: no directory links)
-				 */
+		return -EEXIST;
 	return wd;
 }
 
@@ -436,11 +436,11 @@ static void add_dir(struct cgwatch *w, const char *rel);
 /* A walk node's subdirectories, which may have been made before its watch existed. */
 static void scan(struct cgwatch *w, const char *rel)
 {
-	char path[PATH_MAX], child[PATH_MAX];
+	char child[PATH_MAX]; /* the directory's path first: one buffer a level, MAX_DEPTH deep */
 	struct dirent *e;
 	DIR *d;
 
-	if (fmt_path(w, path, rel, "") || !(d = opendir(path)))
+	if (fmt_path(w, child, rel, "") || !(d = opendir(child)))
 		return;
 	while ((e = readdir(d))) {
 		if (e->d_type != DT_DIR || !strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
