@@ -86,6 +86,7 @@ struct cgwatch {
 	size_t nq, qcap;
 	size_t max_watches;
 	bool limit_said; /* the cap (or the system's limit) was said since the last rescan */
+	bool capped;	 /* a directory was left out for the cap: rescan when there is room */
 };
 
 /* ---- the node set ---- */
@@ -318,9 +319,9 @@ static int add_watch(struct cgwatch *w, const char *rel, const char *file, uint3
 	if (w->cur.n >= w->max_watches) {
 		if (!w->limit_said)
 			log_warn("cgroup watcher: %zu watches, its cap: %s%s and the cgroups that "
-				 "appear below it are not tracked until the policy is reloaded",
+				 "appear below it are not tracked until a tenth of them are gone",
 				 w->cur.n, w->root, *rel ? rel : "/");
-		w->limit_said = true;
+		w->limit_said = w->capped = true;
 		return -ENOSPC;
 	}
 	wd = inotify_add_watch(w->ifd, path, mask);
@@ -546,7 +547,7 @@ static void rescan(struct cgwatch *w)
 
 	memset(&w->cur, 0, sizeof(w->cur));
 	w->old = &old;
-	w->limit_said = false;
+	w->limit_said = w->capped = false;
 	if (w->nglobs)
 		add_dir(w, "");
 	while (old.n) {
@@ -735,6 +736,9 @@ int cgwatch_process(struct cgwatch *w)
 	if (overflow) {
 		log_warn("cgroup watcher: the kernel dropped inotify events (queue overflow); "
 			 "reading the cgroup tree again");
+		rescan(w);
+	} else if (w->capped && w->cur.n <= w->max_watches - w->max_watches / 10) {
+		/* what the cap left out, now that there is room (not at every free watch) */
 		rescan(w);
 	}
 	/* the callback may queue more (cgwatch_forget): those wake the next poll */

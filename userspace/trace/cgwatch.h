@@ -63,7 +63,11 @@ int cgwatch_process(struct cgwatch *w);
  * populated again. Unknown paths are ignored.
  */
 void cgwatch_forget(struct cgwatch *w, const char *relpath);
-/* The cap on watches (default CGWATCH_MAX_WATCHES); it applies to the watches added next. */
+/*
+ * The cap on watches (default CGWATCH_MAX_WATCHES); it applies to the watches added next. What
+ * it leaves out is read again once a tenth of the watches are gone (what the system's inotify
+ * limit leaves out, at the next cgwatch_set()).
+ */
 void cgwatch_set_max_watches(struct cgwatch *w, size_t n);
 /* NULL ok. */
 void cgwatch_free(struct cgwatch *w);
