@@ -25,6 +25,7 @@
 #include "lib/log.h"
 #include "trace/access.h"
 #include "trace/cgroup.h"
+#include "testutil.h"
 
 #define SYNC_FILES 300
 #define MAX_RECS 65536
@@ -37,7 +38,8 @@ struct rec {
 
 static struct access *acc;
 static struct run_cgroup cga = {.events_fd = -1}, cgb = {.events_fd = -1};
-static char dir[] = "/tmp/aicert-test-access.XXXXXX";
+static char dir[128];
+static int made_dir;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rec *recs;
 static size_t nrecs;
@@ -98,11 +100,16 @@ static int group_setup(void **state)
 	if (b && (err = access_backend_parse(b)) >= 0)
 		o.backend = err;
 	recs = calloc(MAX_RECS, sizeof(*recs));
-	if (!recs || !mkdtemp(dir))
+	snprintf(dir, sizeof(dir), "%s/aicert-test-access.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!recs || !mkdtemp(dir)) {
+		fprintf(stderr, "test_access: cannot make %s: %s\n", dir, strerror(errno));
 		return -1;
+	}
+	made_dir = 1;
 	acc = access_open(&o, &err);
 	if (!acc)
-		return -1;
+		return -1; /* said why */
 	snprintf(name, sizeof(name), "test-access-a-%d", (int)getpid());
 	if (run_cgroup_create(&cga, name))
 		return -1;
@@ -110,15 +117,15 @@ static int group_setup(void **state)
 	if (run_cgroup_create(&cgb, name))
 		return -1;
 	if (access_scope_add(acc, cga.id) || access_scope_add(acc, cgb.id) ||
-	    access_start(acc, on_rec, NULL))
+	    access_start(acc, on_rec, NULL)) {
+		fprintf(stderr, "test_access: cannot scope or start the backend\n");
 		return -1;
+	}
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	if (acc) {
 		access_stop(acc);
@@ -128,11 +135,8 @@ static int group_teardown(void **state)
 		run_cgroup_destroy(&cga, 1);
 	if (cgb.id)
 		run_cgroup_destroy(&cgb, 1);
-	if (strchr(dir, 'X') == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
+	if (made_dir && tu_rmrf(dir))
+		return -1;
 	free(recs);
 	return 0;
 }
