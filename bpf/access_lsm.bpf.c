@@ -133,9 +133,8 @@ int BPF_PROG(ac_file_receive, struct file *file, int ret)
 }
 
 static __always_inline void ac_rename_emit(struct ac_scratch *s, __u64 scope_id,
-					   struct dentry *old_dentry,
-					   const struct path *new_dir, struct dentry *new_dentry,
-					   __u32 flags)
+					   struct dentry *old_dentry, const struct path *new_dir,
+					   struct dentry *new_dentry, __u32 flags)
 {
 	struct ac_rename *r = &s->r;
 	struct inode *inode;

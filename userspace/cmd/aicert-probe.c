@@ -32,7 +32,8 @@ static void print_task(const struct ac_task *t)
 {
 	printf(" pid=%u tgid=%u ppid=%u start=%llu uid=%u cgroup=%llu scope=%llu comm=%.*s", t->pid,
 	       t->tgid, t->ppid, (unsigned long long)t->start_time, t->uid,
-	       (unsigned long long)t->cgroup_id, (unsigned long long)t->scope, AC_COMM_LEN, t->comm);
+	       (unsigned long long)t->cgroup_id, (unsigned long long)t->scope, AC_COMM_LEN,
+	       t->comm);
 }
 
 static void print_flags(uint32_t f)

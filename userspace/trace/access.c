@@ -54,12 +54,13 @@ struct access {
 	int running;
 	atomic_int stop;
 	/*
-	 * The drain thread waits on epoll_fd: the ring buffer's own epoll fd and wake_fd, an
-	 * eventfd that access_sync and access_stop write. sync_req counts the passes asked for,
-	 * sync_done the latest request a finished consume pass had seen when it began (drain_err:
-	 * the thread gave up). Under sync_lock, signalled on sync_cond.
+	 * The drain thread waits in the ring buffer's epoll set (ring_buffer__epoll_fd), where
+	 * wake_fd, an eventfd that access_sync and access_stop write, is added next to the ring.
+	 * sync_req counts the passes asked for, sync_done is the latest request a finished consume
+	 * pass had seen when it began (drain_err: the thread gave up). Under sync_lock, signalled
+	 * on sync_cond.
 	 */
-	int epoll_fd, wake_fd;
+	int wake_fd;
 	uint64_t sync_req, sync_done;
 	int drain_err;
 	pthread_mutex_t sync_lock;
@@ -362,14 +363,18 @@ tracepoint:
 
 static int on_sample(void *ctx, void *data, size_t size);
 
-static int epoll_add(int epfd, int fd)
+/*
+ * wake_fd into the ring buffer's epoll set. libbpf's ring_buffer__poll takes an event's data.fd
+ * for the index of a ring; 0 (the only ring) keeps that true, though the drain does not use it.
+ */
+static int wake_add(struct access *a)
 {
-	struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = 0};
 
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+	return epoll_ctl(ring_buffer__epoll_fd(a->rb), EPOLL_CTL_ADD, a->wake_fd, &ev) ? -errno : 0;
 }
 
-/* The drain thread's wait (epoll_fd, wake_fd) and access_sync's condition on CLOCK_MONOTONIC. */
+/* The drain thread's wake-up (wake_fd) and access_sync's condition on CLOCK_MONOTONIC. */
 static int sync_init(struct access *a)
 {
 	pthread_condattr_t ca;
@@ -384,9 +389,8 @@ static int sync_init(struct access *a)
 		log_err("cannot set up the drain's wait: %s", strerror(ret));
 		return -ret;
 	}
-	a->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (a->epoll_fd < 0 || a->wake_fd < 0) {
+	if (a->wake_fd < 0) {
 		ret = -errno;
 		log_err("cannot set up the drain's wait: %s", strerror(errno));
 		return ret;
@@ -418,7 +422,7 @@ struct access *access_open(const struct access_opts *opts, int *err)
 		goto cleanup;
 	}
 	pthread_mutex_init(&a->lock, NULL);
-	a->epoll_fd = a->wake_fd = -1;
+	a->wake_fd = -1;
 	if ((ret = sync_init(a)))
 		goto cleanup;
 	if ((ret = load_backend(a, &o)))
@@ -430,8 +434,7 @@ struct access *access_open(const struct access_opts *opts, int *err)
 		log_err("cannot set up the ring buffer: %s", strerror(errno));
 		goto cleanup;
 	}
-	if ((ret = epoll_add(a->epoll_fd, ring_buffer__epoll_fd(a->rb))) ||
-	    (ret = epoll_add(a->epoll_fd, a->wake_fd))) {
+	if ((ret = wake_add(a))) {
 		log_err("cannot set up the drain's wait: %s", strerror(-ret));
 		goto cleanup;
 	}
@@ -619,7 +622,7 @@ static void *drain(void *arg)
 	int n, err = 0;
 
 	while (!atomic_load(&a->stop)) {
-		n = epoll_wait(a->epoll_fd, ev, 2, 100);
+		n = epoll_wait(ring_buffer__epoll_fd(a->rb), ev, 2, 100);
 		if (n < 0 && errno != EINTR) {
 			err = -errno;
 			log_err("cannot wait for the ring buffer: %s", strerror(errno));
@@ -790,8 +793,6 @@ void access_close(struct access *a)
 	ring_buffer__free(a->rb);
 	access_lsm_bpf__destroy(a->lsm);
 	access_tp_bpf__destroy(a->tp);
-	if (a->epoll_fd >= 0)
-		close(a->epoll_fd);
 	if (a->wake_fd >= 0)
 		close(a->wake_fd);
 	pthread_cond_destroy(&a->sync_cond);

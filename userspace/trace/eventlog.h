@@ -121,10 +121,12 @@ int evlog_quote(struct evlog *ev, const uint8_t *qual, size_t len, const char *d
 void evlog_release(struct evlog *ev);
 
 /* The runs of the current log with a run_start and no run_end, in log order (aicertd restarted
- * after a crash). cb gets each run_start record; it is freed after cb returns. */
+ * after a crash). cb gets each run_start record, freed after cb returns; the log is not held
+ * while cb runs, so cb may call evlog functions (run_recover does). */
 int evlog_unended(struct evlog *ev, void (*cb)(const struct cel_event *run_start, void *ctx),
 		  void *ctx);
-/* Every file measurement (batch records) the current log holds for run_id, in log order. */
+/* Every file measurement (batch records) the current log holds for run_id, in log order. The
+ * log is held while cb runs: cb must not call evlog functions. */
 int evlog_run_files(struct evlog *ev, const char *run_id,
 		    void (*cb)(const struct cel_file *f, void *ctx), void *ctx);
 
