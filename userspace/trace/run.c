@@ -973,11 +973,7 @@ const struct run_cgroup *run_cg(const struct run *r)
 
 int run_inherit_fds(struct run *r, pid_t pid, int n)
 {
-	if (pid && pid != getpid()) {
-		say(r, LOG_ERROR, "inheriting the descriptors of another process is not supported");
-		return -ENOTSUP;
-	}
-	return collector_inherit_fds(r->coll, n);
+	return collector_inherit_fds_of(r->coll, pid == getpid() ? 0 : pid, n);
 }
 
 void run_set_root(struct run *r, pid_t pid)
