@@ -209,7 +209,8 @@ else
 fi
 
 # ---- SIGHUP: a good policy, then a bad one ----
-printf 'track:\n  - /%s/other_*\n' "$TRK" >> "$W/policy.yaml"
+cp "$W/policy-base.yaml" "$W/policy.yaml"
+printf 'track:\n  - /%s/job_*\n  - /%s/other_*\n' "$TRK" "$TRK" >> "$W/policy.yaml"
 kill -HUP "$PID"
 mkdir "$CGROOT/$TRK/other_1"
 ocg() { "$B/aicert" runs --json | jq_ "[r for r in d['runs'] if r.get('cgroup') == '/$TRK/other_1'][0]['id']"; }
@@ -237,6 +238,7 @@ if wait_for 60 test -e "$W/m/started.K"; then
 	idk=$("$B/aicert" runs --json | jq_ "[r['id'] for r in d['runs'] if r['state'] == 'running'][0]")
 	kill -9 "$PID"
 	echo x > "$W/go2"
+	wait_for 60 sh -c "! kill -0 $PID"
 	wait $pk
 	rk=$?
 	[ $rk = 125 ] && grep -q "aicertd went away" "$W/rk.err" &&
@@ -254,8 +256,9 @@ if wait_for 60 test -e "$W/m/started.K"; then
 			nok "its bundle says incomplete: monitor restarted" "$reason"
 		out=$(verify "$d" 9) && ok "aicert-verify: the interrupted run's bundle verifies as incomplete (9)" ||
 			nok "aicert-verify: the interrupted run's bundle verifies as incomplete (9)" "$out"
-		has "$d" "$W/in/A" && ok "the interrupted run's bundle holds what was measured before the crash" ||
-			nok "the interrupted run's bundle holds what was measured before the crash"
+		/usr/bin/python3 tests/lib/celreplay.py bom "$d" > /dev/null 2>&1 &&
+			ok "the interrupted run's bom.json is what its records in the log say" ||
+			nok "the interrupted run's bom.json is what its records in the log say"
 	else
 		nok "aicertd restarts after kill -9" "$(tail -1 "$W/restart.err")"
 	fi

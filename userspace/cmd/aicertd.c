@@ -374,7 +374,19 @@ static int detach(struct cli *c)
 		close(p[1]);
 		if (read(p[0], &b, 1) == 1)
 			exit(0);
-		fprintf(stderr, "aicertd: it did not start; see %s\n", log);
+		/* the daemon's own last words (why it did not start) */
+		{
+			char line[1024], last[1024] = "";
+			FILE *f = fopen(log, "re");
+
+			while (f && fgets(line, sizeof(line), f))
+				if (line[0] && line[0] != '\n')
+					memcpy(last, line, sizeof(last));
+			if (f)
+				fclose(f);
+			fprintf(stderr, "%s", last[0] ? last : "aicertd: it did not start\n");
+			fprintf(stderr, "aicertd: it did not start; its log is %s\n", log);
+		}
 		exit(1);
 	}
 	close(p[0]);

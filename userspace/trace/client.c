@@ -36,6 +36,11 @@ struct client {
 	pid_t pid;
 	char id[64];
 	char out[PATH_MAX];
+	/* "done" that came before the command ended (aicertd stopped: the run was finished as
+	 * incomplete), with its files */
+	json_t *done;
+	int dfds[IPC_FDS_MAX];
+	size_t dn;
 };
 
 static volatile sig_atomic_t child_pid, stop_signal;
@@ -332,6 +337,15 @@ static int wait_command(struct client *c, int *status)
 		r = next(c, &m, fds, &n, 0);
 		if (r == -EINTR || r == -ETIMEDOUT)
 			continue;
+		if (r > 0 && is_op(m, "done") && !c->done) {
+			/* aicertd finished the run early (it is stopping): the bundle is kept for
+			 * when the command ends; the daemon closes the socket next */
+			c->done = m;
+			memcpy(c->dfds, fds, n * sizeof(*fds));
+			c->dn = n;
+			p[0].fd = -1;
+			continue;
+		}
 		if (r > 0) {
 			int failed = is_op(m, "error");
 
@@ -391,6 +405,16 @@ static int finish(struct client *c, int status)
 	int fds[IPC_FDS_MAX], r, rc = EXIT_AICERT;
 	size_t n = 0;
 
+	if (c->done) {
+		log_warn("aicertd finished the run before the command ended (it was stopped): the "
+			 "bundle is marked incomplete");
+		rc = take_bundle(c, c->done, c->dfds, c->dn);
+		json_decref(m);
+		if (rc == EXIT_AICERT)
+			return rc;
+		return WIFEXITED(status) ? WEXITSTATUS(status)
+		       : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : EXIT_AICERT;
+	}
 	/* from here a terminating signal means: stop waiting for the bundle */
 	stop_signal = 0;
 	r = m ? ipc_send(c->sock, m, NULL, 0) : -ENOMEM;
@@ -435,6 +459,10 @@ static void cleanup(struct client *c)
 		close(c->pidfd);
 	if (c->sock >= 0)
 		close(c->sock);
+	if (c->done) {
+		ipc_close_fds(c->dfds, c->dn);
+		json_decref(c->done);
+	}
 }
 
 int client_trace(const struct client_trace_opts *o, int *exit_status)

@@ -44,6 +44,7 @@
 #include "trace/eventlog.h"
 #include "trace/hashcache.h"
 #include "trace/imacorr.h"
+#include "trace/logquote.h"
 #include "trace/run.h"
 #include "trace/runinfo.h"
 
@@ -485,9 +486,10 @@ static void *finish_thread(void *arg)
 		}
 	}
 	r->finish_rc = run_finish(r->run, &e, &r->res);
+	/* done first, then the wake-up: the main thread looks for done runs when it wakes */
+	__atomic_store_n(&r->worker_done, true, __ATOMIC_RELEASE);
 	n = write(D.done_fd, &one, sizeof(one));
 	(void)n;
-	__atomic_store_n(&r->worker_done, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -1022,14 +1024,15 @@ static void rm_flat(const char *dir)
 	rmdir(dir);
 }
 
-/* A fresh quote of the host log as it is now, for a remote verifier's nonce. */
+/* A fresh quote of the host log as it is now, for a remote verifier's nonce (lib/logquote.h):
+ * the asker's own runs in clear, other users' redacted; root sees every run. */
 static void req_quote(struct conn *c, const json_t *req)
 {
 	const char *hexn = jstr(req, "nonce");
-	char dir[PATH_MAX + 64], path[PATH_MAX + 96], why[MANIFEST_WHY_MAX], rid[37];
-	struct evlog_view view = { .run_id = NULL, .uid = is_root(c) ? -2 : (int64_t)c->peer.uid };
-	struct manifest *m = NULL;
-	uint8_t nonce[64], q[32];
+	char dir[PATH_MAX + 64], rid[37];
+	struct evlog_view view = { .run_id = NULL,
+				   .uid = is_root(c) ? EVLOG_VIEW_ALL : (int64_t)c->peer.uid };
+	uint8_t nonce[64];
 	size_t nl;
 	json_t *j;
 	int e;
@@ -1049,41 +1052,16 @@ static void req_quote(struct conn *c, const json_t *req)
 		return;
 	}
 	snprintf(dir, sizeof(dir), "%s/aicertd/quotes/%s", D.state, rid);
-	if ((e = mkdir_mode(dir, 0700))) {
-		ipc_error(c->fd, "internal", "cannot create %s: %s", dir, strerror(-e));
-		return;
+	e = logquote_write(D.ev, &view, nonce, nl, dir);
+	if (e) {
+		ipc_error(c->fd, "internal", "cannot write the quote: %s (see aicertd's log)",
+			  strerror(-e));
+	} else {
+		j = json_pack("{s:s}", "op", "quote");
+		if (!j || ipc_send_dir(c->fd, j, dir))
+			log_debug("cannot send a quote to its client");
+		json_decref(j);
 	}
-	snprintf(path, sizeof(path), "%s/events.cel", dir);
-	if (evlog_export(D.ev, &view, path)) {
-		ipc_error(c->fd, "internal", "cannot export the event log");
-		goto out;
-	}
-	{
-		struct bom none;
-
-		bom_init(&none);
-		imacorr_run(&none, dir, NULL, NULL); /* ima.bin when IMA is on */
-		bom_free(&none);
-	}
-	if (manifest_scan(dir, evlog_pcr(D.ev), nonce, nl, &m, why) || manifest_binding(m, q)) {
-		evlog_release(D.ev);
-		ipc_error(c->fd, "internal", "cannot bind the quote: %s", why);
-		goto out;
-	}
-	if (evlog_quote(D.ev, q, sizeof(q), dir)) {
-		ipc_error(c->fd, "internal", "the TPM quote failed (see aicertd's log)");
-		goto out;
-	}
-	if (manifest_build(dir, evlog_pcr(D.ev), nonce, nl, NULL, why)) {
-		ipc_error(c->fd, "internal", "cannot write manifest.json: %s", why);
-		goto out;
-	}
-	j = json_pack("{s:s}", "op", "quote");
-	if (!j || ipc_send_dir(c->fd, j, dir))
-		log_debug("cannot send a quote to its client");
-	json_decref(j);
-out:
-	manifest_free(m);
 	rm_flat(dir);
 }
 
@@ -1095,8 +1073,8 @@ static void conn_request(struct conn *c)
 	const char *op;
 	int e = ipc_recv(c->fd, &req, fds, &nfds, 0);
 
-	if (e == -EAGAIN)
-		return;
+	if (e == -EAGAIN || e == -ETIMEDOUT || e == -EINTR)
+		return; /* nothing there after all */
 	if (e) {
 		if (e != -EPIPE)
 			log_debug("dropped a client: %s", strerror(-e));
@@ -1325,9 +1303,15 @@ static int lock_state(void)
 		log_err("cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (flock(D.lock_fd, LOCK_EX | LOCK_NB)) {
-		log_err("another aicertd holds %s (state dir %s)", path, D.state);
-		return -1;
+	/* a daemon that was just killed may still be tearing its BPF programs down */
+	for (int i = 0; flock(D.lock_fd, LOCK_EX | LOCK_NB); i++) {
+		if (errno != EWOULDBLOCK || i == 100) {
+			log_err("another aicertd holds %s (state dir %s)", path, D.state);
+			return -1;
+		}
+		if (i == 0)
+			log_info("waiting (up to 10 s) for the aicertd that holds %s to exit", path);
+		usleep(100 * 1000);
 	}
 	return 0;
 }
@@ -1387,7 +1371,14 @@ static void recover(void)
 			log_warn("run %.8s was left by an earlier aicertd, but the event log holds no "
 				 "unfinished run of that id: nothing to recover", id);
 		} else {
-			int e = run_recover(host(), u.found, spool_dir(id, out, sizeof(out)), &res);
+			char partial[PATH_MAX + 24];
+			int e;
+
+			/* what the dead daemon had begun writing for the run is its own leftover */
+			snprintf(partial, sizeof(partial), "%s.partial-%.8s",
+				 spool_dir(id, out, sizeof(out)), id);
+			rm_flat(partial);
+			e = run_recover(host(), u.found, out, &res);
 			struct drun *r = drun_new(id);
 
 			log_warn("run %.8s was interrupted by a restart of aicertd: %s", id,
