@@ -266,6 +266,13 @@ fi
 # ---- exit statuses and signals, as standalone ----
 "$B/aicert-trace" -q -o "$W/r7" -- sh -c 'exit 7' 2> /dev/null
 [ $? = 7 ] && ok "through aicertd: exit status 7 is passed on" || nok "through aicertd: exit status 7 is passed on"
+mkfifo "$W/hold"
+"$B/aicert-trace" -q --strict --detach-timeout 0 -o "$W/rst" -- sh -c "cat $W/hold > /dev/null & exit 0" 2> "$W/rst.err"
+rst=$?
+echo x > "$W/hold" # the process it left behind ends
+[ $rst = 125 ] && grep -q -- "--strict" "$W/rst.err" && [ -f "$W/rst/bom.json" ] &&
+	ok "through aicertd: --strict with a detached run exits 125, with the bundle" ||
+	nok "through aicertd: --strict with a detached run exits 125, with the bundle" "rc=$rst $(tail -1 "$W/rst.err")"
 mkfifo "$W/sig"
 "$B/aicert-trace" -q -o "$W/rs" -- sh -c "touch $W/m/started.S; exec cat $W/sig" 2> /dev/null &
 ps_=$!

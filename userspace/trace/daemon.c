@@ -231,22 +231,27 @@ static const char *level_name(int level)
 										 : "debug";
 }
 
-/* The run module's messages: to the daemon's log, and to the run's client if it is there. */
+/* A message to the run's client only; the caller holds client_mu and r->client is set. */
+static void client_say(struct drun *r, int level, const char *msg)
+{
+	json_t *j = json_pack("{s:s,s:s,s:s}", "op", "say", "level", level_name(level), "message",
+			      msg);
+
+	if (j && ipc_send(r->client->fd, j, NULL, 0))
+		log_debug("run %.8s: its client went away", r->id);
+	json_decref(j);
+}
+
+/* The run module's messages: to the daemon's log (what is info for the user is debug here),
+ * and to the run's client if it is there. */
 static void run_say(void *ctx, int level, const char *msg)
 {
 	struct drun *r = ctx;
-	json_t *j;
 
-	log_msg(level > LOG_INFO ? LOG_DEBUG : level == LOG_INFO ? LOG_DEBUG : level, "run %.8s: %s",
-		r->id, msg);
+	log_msg(level >= LOG_INFO ? LOG_DEBUG : level, "run %.8s: %s", r->id, msg);
 	pthread_mutex_lock(&r->client_mu);
-	if (r->client) {
-		j = json_pack("{s:s,s:s,s:s}", "op", "say", "level", level_name(level), "message",
-			      msg);
-		if (j && ipc_send(r->client->fd, j, NULL, 0))
-			log_debug("run %.8s: its client went away", r->id);
-		json_decref(j);
-	}
+	if (r->client)
+		client_say(r, level, msg);
 	pthread_mutex_unlock(&r->client_mu);
 }
 
@@ -561,10 +566,17 @@ static void run_reap(struct drun *r)
 			ipc_error(r->client->fd, "internal", "run %s failed: no bundle (see aicertd's "
 				  "log)", r->id);
 		} else {
+			int st = r->res.exit_status;
+
+			/* --strict, as standalone: an incomplete record fails a successful command */
+			if (r->strict && r->res.strict_fail && st == 0) {
+				client_say(r, LOG_ERROR, "--strict: the record is incomplete (lost events, "
+					"truncated paths, unmeasured files or a detached run)");
+				st = 125;
+			}
 			j = json_pack("{s:s,s:s,s:i,s:b,s:b}", "op", "done", "id", r->id,
-				      "exit_status", r->res.exit_status, "strict_fail",
-				      r->res.strict_fail || r->res.cache_failed, "complete",
-				      r->res.complete);
+				      "exit_status", st, "strict_fail", r->res.strict_fail,
+				      "complete", r->res.complete);
 			if (!j || ipc_send_dir(r->client->fd, j, spool_dir(r->id, dir, sizeof(dir))))
 				log_warn("run %.8s: cannot send the bundle to its client; it is in %s",
 					 r->id, dir);
