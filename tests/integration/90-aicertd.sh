@@ -249,7 +249,8 @@ if wait_for 60 test -e "$W/m/started.K"; then
 		echo "$PID" >> "$W/daemon.pids"
 		st=$("$B/aicert" runs --json | jq_ "[r['state'] for r in d['runs'] if r['id'] == '$idk'][0]")
 		[ "$st" = interrupted ] && ok "after the restart, the interrupted run is listed as interrupted" ||
-			nok "after the restart, the interrupted run is listed as interrupted" "$st"
+			nok "after the restart, the interrupted run is listed as interrupted" \
+				"$st: $(grep -v libbpf "$W/state/aicertd/aicertd.log" | grep -B6 "${idk:0:8} was interrupted" | tr '\n' ' ' | tail -c 600)"
 		d="$W/spool/$idk"
 		reason=$(jq_ 'd["run"].get("incomplete_reason")' < "$d/bom.json" 2> /dev/null)
 		[ "$reason" = "monitor restarted" ] && ok "its bundle says incomplete: monitor restarted" ||

@@ -308,3 +308,24 @@ int fileio_sha256_fd(int fd, uint8_t out[32], uint64_t *size)
 		*size = total;
 	return ret;
 }
+
+int fileio_mkdirs(const char *path, mode_t parent_mode, mode_t mode)
+{
+	char tmp[4096];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -ENAMETOOLONG;
+	}
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, parent_mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}

@@ -76,4 +76,8 @@ const char *fileio_type_name(mode_t mode);
  * byte count in *size when size is not NULL. 0, or -errno (-EIO when SHA-256 fails). */
 int fileio_sha256_fd(int fd, uint8_t out[32], uint64_t *size);
 
+/* mkdir -p: the missing parents of path are made with parent_mode, path itself with mode; what
+ * exists already is fine. 0, or -errno (errno is set as well). */
+int fileio_mkdirs(const char *path, mode_t parent_mode, mode_t mode);
+
 #endif

@@ -35,6 +35,7 @@
 
 #include "lib/hex.h"
 #include "lib/ipc.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/manifest.h"
 #include "lib/policy.h"
@@ -142,25 +143,6 @@ static void now_text(char *buf, size_t len)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	time_rfc3339(&ts, buf, len);
-}
-
-static int mkdir_mode(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /* ---- the drain thread's table: which run a record's scope belongs to ---- */
@@ -1294,7 +1276,7 @@ static int lock_state(void)
 	int e;
 
 	snprintf(path, sizeof(path), "%s/aicertd", D.state);
-	if ((e = mkdir_mode(path, 0700))) {
+	if ((e = fileio_mkdirs(path, 0755, 0700))) {
 		log_err("cannot create %s: %s", path, strerror(-e));
 		return -1;
 	}
@@ -1304,7 +1286,7 @@ static int lock_state(void)
 		const char *sub = subs[i];
 
 		snprintf(path, sizeof(path), "%s/aicertd/%s", D.state, sub);
-		if ((e = mkdir_mode(path, 0700))) {
+		if ((e = fileio_mkdirs(path, 0755, 0700))) {
 			log_err("cannot create %s: %s", path, strerror(-e));
 			return -1;
 		}
@@ -1469,7 +1451,7 @@ static int setup(const struct daemon_opts *o)
 	}
 	if (lock_state())
 		return -1;
-	if ((e = mkdir_mode(D.spool, 0700))) {
+	if ((e = fileio_mkdirs(D.spool, 0755, 0700))) {
 		log_err("cannot create the spool %s: %s", D.spool, strerror(-e));
 		return -1;
 	}

@@ -87,25 +87,6 @@ static int read_boot_id(char out[37])
 	return ret;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, mode) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* ---- locking ---- */
 
 static int lock(struct evlog *ev)
@@ -710,7 +691,7 @@ static int open_files(struct evlog *ev, const struct evlog_opts *o)
 		return ret;
 	if (snprintf(ev->dir, sizeof(ev->dir), "%s/%s", sd, ev->boot_id) >= (int)sizeof(ev->dir))
 		return -ENAMETOOLONG;
-	if ((ret = mkdir_p(ev->dir, 0750))) {
+	if ((ret = fileio_mkdirs(ev->dir, 0750, 0750))) {
 		log_err("cannot create %s: %s", ev->dir, strerror(-ret));
 		return ret;
 	}

@@ -223,20 +223,6 @@ cleanup:
 	return ret;
 }
 
-/* Creates dir's missing parents (0755) and dir itself (0700: digests say what files exist). */
-static int mkdir_p(char *dir)
-{
-	for (char *s = strchr(dir + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(dir, 0755) && errno != EEXIST) {
-			*s = '/';
-			return -1;
-		}
-		*s = '/';
-	}
-	return mkdir(dir, 0700) && errno != EEXIST ? -1 : 0;
-}
-
 struct hashcache *hashcache_open(const char *dir, int *err)
 {
 	struct hashcache *c = calloc(1, sizeof(*c));
@@ -258,7 +244,7 @@ struct hashcache *hashcache_open(const char *dir, int *err)
 		ret = ENOMEM;
 		goto cleanup;
 	}
-	if (mkdir_p(c->dir)) {
+	if (fileio_mkdirs(c->dir, 0755, 0700)) {
 		ret = errno;
 		log_err("cannot create hash cache directory %s: %s", dir, strerror(ret));
 		goto cleanup;

@@ -22,6 +22,7 @@
 #include "lib/cdx.h"
 #include "lib/hex.h"
 #include "lib/intoto.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/manifest.h"
 #include "lib/verify.h"
@@ -30,26 +31,6 @@
 #include "trace/imacorr.h"
 #include "trace/run.h"
 #include "trace/runinfo.h"
-
-/* mkdir -p: the bundle directory's parents are created as needed. */
-static int mkdirs(const char *dir, mode_t mode)
-{
-	char tmp[PATH_MAX];
-
-	if (snprintf(tmp, sizeof(tmp), "%s", dir) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(tmp, mode) && errno != EEXIST ? -1 : 0;
-}
 
 /* 1 when dir has any entry besides . and .., 0 when empty, -1 when unreadable. */
 static int nonempty(const char *dir)
@@ -195,7 +176,7 @@ static int prepare_out(struct run *r)
 		say(r, LOG_ERROR, "--out %s: name a new directory for the bundle", out);
 		return -1;
 	}
-	if (mkdirs(parent, 0755) || !realpath(parent, abs)) {
+	if (fileio_mkdirs(parent, 0755, 0755) || !realpath(parent, abs)) {
 		say(r, LOG_ERROR, "cannot create %s: %s", parent, strerror(errno));
 		return -1;
 	}
