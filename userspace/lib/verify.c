@@ -1107,7 +1107,9 @@ static size_t log_tail(const struct ctx *c, uint8_t tail[LOG_TAIL][32], uint64_t
 /* bom.json (bound by the quote) says no file had an IMA result: IMA was off. */
 static bool bom_ima_off(const struct ctx *c)
 {
-	if (!c->bom_loaded)
+	/* a BOM with no file at all (a run interrupted before its measurements reached the log)
+	 * has no result to contradict ima.bin */
+	if (!c->bom_loaded || !c->bom.nfiles)
 		return false;
 	for (size_t i = 0; i < c->bom.nfiles; i++)
 		if (c->bom.files[i].ima != BOM_IMA_UNAVAILABLE)
