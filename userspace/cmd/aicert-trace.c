@@ -34,6 +34,7 @@
 #include "trace/cgroup.h"
 #include "trace/eventlog.h"
 #include "trace/hashcache.h"
+#include "trace/hostopts.h"
 #include "trace/client.h"
 #include "trace/run.h"
 
@@ -125,19 +126,6 @@ static void usage(FILE *f)
 "Example: sudo aicert-trace -o run1 -- python3 train.py --epochs 3\n");
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_BACKEND = 256, O_TCTI, O_NOTPM, O_PCR, O_CACHE, O_NOCACHE, O_STRICT, O_DETACH,
@@ -170,7 +158,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 },
 	};
-	int c, b, li = -1;
+	int c, li = -1;
 
 	o->backend = ACCESS_BACKEND_AUTO;
 	o->pcr = 15;
@@ -192,55 +180,32 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'o': o->out = optarg; break;
 		case 'p': o->policy = optarg; break;
 		case O_BACKEND:
-			b = access_backend_parse(optarg);
-			if (b < 0) {
-				log_err("--backend: '%s' is not one of auto, lsm, tracepoint", optarg);
+			if (hostopt_backend("", optarg, &o->backend))
 				return -1;
-			}
-			o->backend = b;
 			break;
 		case O_TCTI: o->tcti = optarg; break;
 		case O_NOTPM: o->no_tpm = 1; break;
 		case O_PCR:
-			if (parse_int(optarg, 0, 23, &o->pcr)) {
-				log_err("--pcr: '%s' is not a PCR index (0-23)", optarg);
+			if (hostopt_pcr("", optarg, &o->pcr))
 				return -1;
-			}
 			break;
 		case O_RESETTABLE: o->allow_resettable = 1; break;
 		case O_STATE: o->state_dir = optarg; break;
 		case O_AKALG:
-			if (strcmp(optarg, "ecc") && strcmp(optarg, "rsa")) {
-				log_err("--ak-alg: '%s' is not ecc or rsa", optarg);
+			if (hostopt_ak_alg("", optarg, &o->ak.alg))
 				return -1;
-			}
-			o->ak.alg = optarg[0] == 'r' ? TPM_AK_RSA : TPM_AK_ECC;
 			break;
-		case O_AKHANDLE: {
-			char *end;
-			unsigned long h = strtoul(optarg, &end, 16);
-
-			/* persistent handles live in 0x81000000-0x81FFFFFF */
-			if (*end || (h >> 24) != 0x81) {
-				log_err("--ak-handle: '%s' is not a persistent handle (0x81xxxxxx)",
-					optarg);
+		case O_AKHANDLE:
+			if (hostopt_ak_handle("", optarg, &o->ak.handle))
 				return -1;
-			}
-			o->ak.handle = (uint32_t)h;
 			break;
-		}
 		case O_TPMTIMEOUT:
-			if (parse_int(optarg, 1, 3600, &o->tpm_timeout)) {
-				log_err("--tpm-timeout: '%s' is not a number of seconds from 1 to 3600",
-					optarg);
+			if (hostopt_tpm_timeout("", optarg, &o->tpm_timeout))
 				return -1;
-			}
 			break;
 		case O_RATE:
-			if (parse_int(optarg, 1, 1000, &o->batch_hz)) {
-				log_err("--extend-rate: '%s' is not a number from 1 to 1000", optarg);
+			if (hostopt_extend_rate("", optarg, &o->batch_hz))
 				return -1;
-			}
 			break;
 		case O_NONCE:
 			o->nonce_len = strlen(optarg) / 2;
@@ -252,16 +217,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case 'j':
-			if (parse_int(optarg, 1, 1024, &o->jobs)) {
-				log_err("--jobs: '%s' is not a number from 1 to 1024", optarg);
+			if (hostopt_jobs("", optarg, &o->jobs))
 				return -1;
-			}
 			break;
 		case O_CACHE: o->cache_dir = optarg; break;
 		case O_NOCACHE: o->cache_dir = NULL; break;
 		case O_STRICT: o->strict = 1; break;
 		case O_DETACH:
-			if (parse_int(optarg, 0, INT_MAX / 1000, &o->detach_timeout)) {
+			if (hostopt_int(optarg, 0, INT_MAX / 1000, &o->detach_timeout)) {
 				log_err("--detach-timeout: '%s' is not a number of seconds", optarg);
 				return -1;
 			}

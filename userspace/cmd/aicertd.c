@@ -21,6 +21,7 @@
 #include "lib/log.h"
 #include "trace/daemon.h"
 #include "trace/eventlog.h"
+#include "trace/hostopts.h"
 
 #define DEFAULT_CACHE_DIR "/var/lib/aicert/cache"
 
@@ -80,19 +81,6 @@ static void usage(FILE *f)
 "Example: aicertd --foreground --tcti swtpm:host=127.0.0.1,port=2321\n");
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
 struct cli {
 	struct daemon_opts d;
 	const char *config;
@@ -132,8 +120,6 @@ static const struct option longopts[] = {
 /* One option; where says where it came from (for messages). 0 or -1. */
 static int apply(struct cli *c, int opt, const char *arg, const char *where)
 {
-	int b;
-
 	switch (opt) {
 	case O_CONFIG: c->config = arg; break;
 	case O_SOCKET: c->d.socket = arg; break;
@@ -142,61 +128,16 @@ static int apply(struct cli *c, int opt, const char *arg, const char *where)
 	case 'p': c->d.policy = arg; break;
 	case O_TCTI: c->d.tcti = arg; break;
 	case O_NOTPM: c->d.no_tpm = true; break;
-	case O_PCR:
-		if (parse_int(arg, 0, 23, &c->d.pcr)) {
-			log_err("%s--pcr: '%s' is not a PCR index (0-23)", where, arg);
-			return -1;
-		}
-		break;
+	case O_PCR: return hostopt_pcr(where, arg, &c->d.pcr);
 	case O_RESETTABLE: c->d.allow_resettable = true; break;
-	case O_AKALG:
-		if (strcmp(arg, "ecc") && strcmp(arg, "rsa")) {
-			log_err("%s--ak-alg: '%s' is not ecc or rsa", where, arg);
-			return -1;
-		}
-		c->d.ak.alg = arg[0] == 'r' ? TPM_AK_RSA : TPM_AK_ECC;
-		break;
-	case O_AKHANDLE: {
-		char *end;
-		unsigned long h = strtoul(arg, &end, 16);
-
-		if (*end || (h >> 24) != 0x81) {
-			log_err("%s--ak-handle: '%s' is not a persistent handle (0x81xxxxxx)", where,
-				arg);
-			return -1;
-		}
-		c->d.ak.handle = (uint32_t)h;
-		break;
-	}
-	case O_TPMTIMEOUT:
-		if (parse_int(arg, 1, 3600, &c->d.tpm_timeout)) {
-			log_err("%s--tpm-timeout: '%s' is not a number of seconds from 1 to 3600",
-				where, arg);
-			return -1;
-		}
-		break;
-	case O_RATE:
-		if (parse_int(arg, 1, 1000, &c->d.batch_hz)) {
-			log_err("%s--extend-rate: '%s' is not a number from 1 to 1000", where, arg);
-			return -1;
-		}
-		break;
-	case O_BACKEND:
-		b = access_backend_parse(arg);
-		if (b < 0) {
-			log_err("%s--backend: '%s' is not one of auto, lsm, tracepoint", where, arg);
-			return -1;
-		}
-		c->d.backend = b;
-		break;
+	case O_AKALG: return hostopt_ak_alg(where, arg, &c->d.ak.alg);
+	case O_AKHANDLE: return hostopt_ak_handle(where, arg, &c->d.ak.handle);
+	case O_TPMTIMEOUT: return hostopt_tpm_timeout(where, arg, &c->d.tpm_timeout);
+	case O_RATE: return hostopt_extend_rate(where, arg, &c->d.batch_hz);
+	case O_BACKEND: return hostopt_backend(where, arg, &c->d.backend);
 	case O_CACHE: c->d.cache_dir = arg; break;
 	case O_NOCACHE: c->d.cache_dir = NULL; break;
-	case 'j':
-		if (parse_int(arg, 1, 1024, &c->d.jobs)) {
-			log_err("%s--jobs: '%s' is not a number from 1 to 1024", where, arg);
-			return -1;
-		}
-		break;
+	case 'j': return hostopt_jobs(where, arg, &c->d.jobs);
 	case O_FOREGROUND: c->foreground = 1; break;
 	case 'v': c->verbosity = LOG_DEBUG; break;
 	case 'q': c->verbosity = LOG_QUIET; break;
