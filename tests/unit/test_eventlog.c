@@ -607,6 +607,46 @@ static void test_emptied_log(void **state)
 	cel_log_free(&log);
 }
 
+static struct fx *second_fx;
+
+/* evlog_open_hook: another writer opens the same log while the first one waits for the lock */
+static void open_second(void)
+{
+	struct evlog *ev;
+
+	evlog_open_hook = NULL;
+	assert_int_equal(evlog_open(&second_fx->o, &ev), 0);
+	evlog_close(ev);
+}
+
+/* Two writers open a new log at once, the second one first to the lock: one baseline, no
+ * recovery (the first one's open must not pass for a log emptied under aicert). */
+static void test_concurrent_open(void **state)
+{
+	struct fx *f = *state;
+	struct evlog_opts other = f->o;
+	struct evlog *ev;
+	struct cel_log log = {0};
+
+	/* the PCR is past its reset value, as on a host where a log was emptied */
+	other.boot_id = "99999999-2222-3333-4444-555555555555";
+	assert_int_equal(evlog_open(&other, &ev), 0);
+	evlog_close(ev);
+	second_fx = f;
+	evlog_open_hook = open_second;
+	assert_int_equal(evlog_open(&f->o, &ev), 0);
+	assert_null(evlog_open_hook);
+	run(ev, RUN_A, 3, 0);
+	evlog_close(ev);
+	load(f->log, &log);
+	assert_int_equal(kind_of(&log.recs[0], NULL), CEL_KIND_BASELINE);
+	for (size_t i = 1; i < log.n; i++)
+		assert_int_not_equal(kind_of(&log.recs[i], NULL), CEL_KIND_BASELINE);
+	assert_int_equal(recoveries(&log), 0);
+	assert_replays(&log, 15);
+	cel_log_free(&log);
+}
+
 /* A log of many records is validated and exported in memory independent of its size. */
 static void test_streamed(void **state)
 {
@@ -936,6 +976,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_run_replay_quote, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resettable_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_open, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unextended_record, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unbindable_log, setup, teardown),

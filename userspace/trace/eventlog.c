@@ -29,7 +29,7 @@ struct evlog {
 	int fd, lock_fd;
 	bool locked; /* the flock is held from evlog_export() to evlog_quote()/evlog_release() */
 	bool no_tpm;
-	bool existed; /* the log file was there before this handle opened it */
+	bool existed; /* the log file was there when this handle, holding the lock, opened it */
 	struct tpm *tpm;
 	struct tpm_ak_opts ak;
 	uint32_t pcr;
@@ -703,6 +703,16 @@ static int open_files(struct evlog *ev, const struct evlog_opts *o)
 		log_err("cannot open %s: %s", ev->lock_path, strerror(errno));
 		return -errno;
 	}
+	return 0;
+}
+
+/*
+ * Under the lock, so that the log is created only by the writer that writes its baseline: had
+ * another writer created it before its lock, this one could find it there and empty (existed)
+ * with the PCR past its reset value, and take a new log for one emptied under aicert.
+ */
+static int open_log_locked(struct evlog *ev)
+{
 	ev->existed = access(ev->path, F_OK) == 0;
 	ev->fd = open(ev->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (ev->fd < 0) {
@@ -711,6 +721,8 @@ static int open_files(struct evlog *ev, const struct evlog_opts *o)
 	}
 	return 0;
 }
+
+void (*evlog_open_hook)(void);
 
 int evlog_open(const struct evlog_opts *o, struct evlog **out)
 {
@@ -729,9 +741,12 @@ int evlog_open(const struct evlog_opts *o, struct evlog **out)
 	if ((ret = tpm_pcr_check(ev->pcr, o->allow_resettable)) || (ret = open_tpm(ev, o)) ||
 	    (ret = open_files(ev, o)))
 		goto cleanup;
+	if (evlog_open_hook)
+		evlog_open_hook();
 	if ((ret = lock(ev)))
 		goto cleanup;
-	ret = validate_locked(ev, 0);
+	if (!(ret = open_log_locked(ev)))
+		ret = validate_locked(ev, 0);
 	unlock(ev);
 	if (ret)
 		goto cleanup;

@@ -56,6 +56,9 @@ struct evlog_run; /* one run appending to it: queue, flusher thread, counters */
 /* A new log's first record is the baseline: the PCR values, the boot id, and the host name and
  * kernel release from uname(2). */
 int evlog_open(const struct evlog_opts *opts, struct evlog **out);
+/* Tests only: when set, evlog_open() calls it just before it first takes the log's lock (another
+ * writer's open can run there). NULL in the tools. */
+extern void (*evlog_open_hook)(void);
 /* Releases a seal in progress and everything else. Free every run first. */
 void evlog_close(struct evlog *ev);
 
