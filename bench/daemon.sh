@@ -91,7 +91,7 @@ echo "bench daemon-concurrent-lost: events lost across 8 concurrent runs: $lost 
 echo "bench daemon-concurrent-own: BOMs holding exactly their own 10,000 files: $good of 8 (target 8) $([ $good = 8 ] && echo PASS || echo MISS)"
 
 # 3. the re-open loop through the daemon
-"$W/openloop" create "$W/small" 1000 > /dev/null
+mkdir -p "$W/small" && "$W/openloop" create "$W/small" 1000 > /dev/null
 uc=() tc=()
 for i in $(seq 9); do
 	out=$("$W/openloop" read "$W/small" 1000 100000)
