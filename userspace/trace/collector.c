@@ -1117,6 +1117,7 @@ void collector_stats(struct collector *c, struct collector_stats *out)
 {
 	pthread_mutex_lock(&c->lock);
 	*out = c->st;
+	out->hash_pending = c->pending;
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -36,6 +36,7 @@ struct collector_stats {
 	uint64_t unhashed;     /* files that could not be hashed (vanished, unreadable, changed) */
 	uint64_t bytes_hashed; /* bytes actually read and hashed (cache misses) */
 	uint64_t cache_hits;
+	uint64_t hash_pending; /* files submitted to the hash pool and not hashed yet */
 };
 
 /* Called for every file measurement that lands in the BOM (e.g. to append it to the event log). */

@@ -972,14 +972,20 @@ static void req_status(struct conn *c)
 	struct access_stats as;
 	json_t *j;
 	size_t active = 0;
+	uint64_t pending = 0;
+	char started[64];
 
+	time_rfc3339(&D.started, started, sizeof(started));
 	access_stats(D.access, &as);
-	for (struct drun *r = D.runs; r; r = r->next)
+	for (struct drun *r = D.runs; r; r = r->next) {
 		active += visible(c, r->uid);
+		if (r->state == DR_RUNNING)
+			pending += run_hash_pending(r->run);
+	}
 	j = json_pack("{s:s,s:s,s:i,s:s,s:s,s:{s:I,s:I},s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I},"
-		      "s:I,s:I,s:{s:b,s:s?,s:i,s:I},s:{s:I}}",
+		      "s:I,s:I,s:I,s:{s:b,s:s?,s:i,s:I},s:{s:I}}",
 		      "op", "status", "version", AICERT_VERSION, "pid", (int)getpid(), "started",
-		      "", "backend", access_backend_name(D.access), "runs", "active",
+		      started, "backend", access_backend_name(D.access), "runs", "active",
 		      (json_int_t)active, "done", (json_int_t)D.runs_done, "events",
 		      (json_int_t)as.events, "lost", "ring_full", (json_int_t)as.ring_full,
 		      "scratch_busy", (json_int_t)as.scratch_busy, "undelivered",
@@ -987,17 +993,10 @@ static void req_status(struct conn *c)
 		      "malformed", (json_int_t)as.malformed, "unrouted",
 		      (json_int_t)__atomic_load_n(&D.unrouted, __ATOMIC_RELAXED),
 		      "paths_truncated", (json_int_t)as.path_trunc, "dedup_hits",
-		      (json_int_t)as.dedup_hits, "tpm", "attested", evlog_attested(D.ev), "tcti",
-		      D.o->tcti, "pcr", (int)evlog_pcr(D.ev), "commands",
+		      (json_int_t)as.dedup_hits, "hash_queue", (json_int_t)pending, "tpm",
+		      "attested", evlog_attested(D.ev), "tcti", D.o->tcti, "pcr", (int)evlog_pcr(D.ev), "commands",
 		      (json_int_t)evlog_tpm_commands(D.ev), "memory", "rss_kib",
 		      (json_int_t)rss_kib());
-	if (j) {
-		char t[64];
-
-		time_rfc3339(&D.started, t, sizeof(t));
-		json_object_set_new(j, "started", json_string(t));
-		json_object_set_new(j, "hash_queue", json_integer((json_int_t)D.nruns));
-	}
 	if (!j || ipc_send(c->fd, j, NULL, 0))
 		log_debug("cannot answer a client");
 	json_decref(j);

@@ -957,6 +957,14 @@ int run_inherit_fds(struct run *r, pid_t pid, int n)
 	return collector_inherit_fds_of(r->coll, pid == getpid() ? 0 : pid, n);
 }
 
+uint64_t run_hash_pending(struct run *r)
+{
+	struct collector_stats cs;
+
+	collector_stats(r->coll, &cs);
+	return cs.hash_pending;
+}
+
 void run_set_root(struct run *r, pid_t pid)
 {
 	pthread_mutex_lock(&r->procs.mu);

@@ -75,6 +75,8 @@ const struct run_cgroup *run_cg(const struct run *r);
 void run_on_record(struct run *r, const void *rec, size_t len);
 /* fds 0..n-1 of pid (0: this process), which the command inherits: files among them count. */
 int run_inherit_fds(struct run *r, pid_t pid, int n);
+/* Files of the run waiting in the hash pool now. */
+uint64_t run_hash_pending(struct run *r);
 /* The command's pid, once spawned: its exit is the run's exit. */
 void run_set_root(struct run *r, pid_t pid);
 /* The root's exit as the BPF exit record saw it (a wait status); false when none came. */
