@@ -629,6 +629,39 @@ int cel_replay_baseline(const struct cel_log *log, uint32_t pcr, uint16_t alg, u
 
 /* ---- aicert content ---- */
 
+/* bom.json's status texts and the batch record's codes: one table for writer and verifier */
+static const struct {
+	const char *text;
+	uint32_t code;
+} file_status[] = {
+    {"vanished", CEL_FILE_VANISHED},
+    {"deleted before the run ended", CEL_FILE_DELETED},
+    {"changed while hashing", CEL_FILE_CHANGED},
+    {"replaced", CEL_FILE_REPLACED},
+    {"not a regular file", CEL_FILE_NOT_REGULAR},
+    {"path truncated", CEL_FILE_PATH_TRUNCATED},
+};
+
+int64_t cel_file_status_of(const char *s)
+{
+	if (!s)
+		return CEL_FILE_OK;
+	if (!strncmp(s, "unreadable: ", 12) || !strcmp(s, "unreadable"))
+		return CEL_FILE_UNREADABLE;
+	for (size_t i = 0; i < sizeof(file_status) / sizeof(file_status[0]); i++)
+		if (!strcmp(s, file_status[i].text))
+			return file_status[i].code;
+	return -1;
+}
+
+const char *cel_file_status_text(uint32_t code)
+{
+	for (size_t i = 0; i < sizeof(file_status) / sizeof(file_status[0]); i++)
+		if (file_status[i].code == code)
+			return file_status[i].text;
+	return NULL;
+}
+
 const char *cel_kind_name(enum cel_kind k)
 {
 	switch (k) {

@@ -187,6 +187,12 @@ int cel_event_encode(const struct cel_event *ev, uint8_t **buf, size_t *len);
 int cel_event_decode(const uint8_t *buf, size_t len, struct cel_event *ev, char err[CEL_ERR_MAX]);
 void cel_event_free(struct cel_event *ev);
 const char *cel_kind_name(enum cel_kind k);
+/* bom.json's "status" text of a file (NULL: hashed) as the batch record's code: "unreadable" or
+ * "unreadable: <why>" is CEL_FILE_UNREADABLE; -1 for a text aicert never writes. */
+int64_t cel_file_status_of(const char *bom_status);
+/* The other way: the text bom.json holds for a code; NULL for CEL_FILE_OK and for codes whose
+ * text carries a reason (CEL_FILE_UNREADABLE) or that aicert never writes. */
+const char *cel_file_status_text(uint32_t code);
 
 /*
  * Replay: extends, for the records of PCR pcr, each record's alg digest onto start (the PCR

@@ -1376,31 +1376,6 @@ static bool nonzero(const uint8_t d[32])
 	return false;
 }
 
-/* bom.json's status text as the CEL code aicert-trace records for it (docs/verify.md). */
-static int64_t bom_status_code(const char *s)
-{
-	static const struct {
-		const char *text;
-		int code;
-	} map[] = {
-	    {"vanished", CEL_FILE_VANISHED},
-	    {"deleted before the run ended", CEL_FILE_DELETED},
-	    {"changed while hashing", CEL_FILE_CHANGED},
-	    {"replaced", CEL_FILE_REPLACED},
-	    {"not a regular file", CEL_FILE_NOT_REGULAR},
-	    {"path truncated", CEL_FILE_PATH_TRUNCATED},
-	};
-
-	if (!s)
-		return CEL_FILE_OK;
-	if (!strncmp(s, "unreadable: ", 12) || !strcmp(s, "unreadable"))
-		return CEL_FILE_UNREADABLE;
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (!strcmp(s, map[i].text))
-			return map[i].code;
-	return -1;
-}
-
 static const char *cel_status_text(int64_t st)
 {
 	static const char *const names[] = {
@@ -1477,7 +1452,7 @@ static int bom_items(const struct bom *b, struct item **out, size_t *n, uint8_t 
 			       ? d[i]
 			       : NULL;
 		v[i].size = b->files[i].size;
-		v[i].status = bom_status_code(b->files[i].status);
+		v[i].status = cel_file_status_of(b->files[i].status);
 		v[i].status_text = b->files[i].status;
 	}
 	*out = v;
@@ -2289,7 +2264,7 @@ static const struct bom_file *unmeasured_output(const struct ctx *c)
 		return NULL;
 	for (size_t i = 0; i < c->bom.nfiles; i++) {
 		const struct bom_file *f = &c->bom.files[i];
-		int64_t st = bom_status_code(f->status);
+		int64_t st = cel_file_status_of(f->status);
 
 		/* a file deleted before the end, or no regular file, is nothing the run left */
 		if ((f->roles & BOM_ROLE_OUTPUT) && !f->sha256[0] && st != CEL_FILE_DELETED &&

@@ -498,38 +498,22 @@ static void summary(struct run *r, const struct collector_stats *cs, const struc
 	say(r, LOG_INFO, "bundle written to %s", r->final);
 }
 
-/* bom.json's status text <-> the event log's code; aicert-verify maps them the same way */
-static const struct {
-	const char *text;
-	enum cel_file_status code;
-} status_map[] = {
-    {"vanished", CEL_FILE_VANISHED},
-    {"deleted before the run ended", CEL_FILE_DELETED},
-    {"changed while hashing", CEL_FILE_CHANGED},
-    {"replaced", CEL_FILE_REPLACED},
-    {"not a regular file", CEL_FILE_NOT_REGULAR},
-    {"path truncated", CEL_FILE_PATH_TRUNCATED},
-};
-
+/* bom.json's status text -> the event log's code (lib/cel.h; aicert-verify maps it back) */
 static enum cel_file_status cel_status(const struct bom_file *f)
 {
-	if (!f->status)
-		return CEL_FILE_OK;
-	for (size_t i = 0; i < sizeof(status_map) / sizeof(status_map[0]); i++)
-		if (!strcmp(f->status, status_map[i].text))
-			return status_map[i].code;
-	return CEL_FILE_UNREADABLE; /* "unreadable: <why>" */
+	int64_t st = cel_file_status_of(f->status);
+
+	return st < 0 ? CEL_FILE_UNREADABLE : (enum cel_file_status)st; /* "unreadable: <why>" */
 }
 
 /* NULL for CEL_FILE_OK */
 static const char *status_text(uint32_t code)
 {
+	const char *t = cel_file_status_text(code);
+
 	if (code == CEL_FILE_OK)
 		return NULL;
-	for (size_t i = 0; i < sizeof(status_map) / sizeof(status_map[0]); i++)
-		if (status_map[i].code == code)
-			return status_map[i].text;
-	return "unreadable: as the event log recorded it";
+	return t ? t : "unreadable: as the event log recorded it";
 }
 
 /* Every BOM entry goes into the event log, so the log replays to what bom.json says. */
