@@ -78,6 +78,7 @@ void bom_free(struct bom *b)
 	free(b->host.kernel);
 	free(b->host.boot_id);
 	free(b->host.tpm);
+	job_free(&b->job);
 	for (size_t i = 0; i < b->nfiles; i++)
 		file_free(&b->files[i]);
 	free(b->files);
@@ -583,6 +584,19 @@ static void put_host(struct out *o, const struct bom_host *h)
 	PUT(o, "}");
 }
 
+static void put_job(struct out *o, const struct job_info *j)
+{
+	PUT(o, "{");
+	put_nstr_at(o, 2, "scheduler", j->scheduler, 1);
+	put_nstr_at(o, 2, "id", j->id, 0);
+	put_nstr_at(o, 2, "step", j->step, 0);
+	put_nstr_at(o, 2, "node", j->node, 0);
+	put_key(o, 2, "nodes", 0);
+	put_strs(o, 2, (const char *const *)j->nodes, j->n_nodes);
+	put_key(o, 1, NULL, 1);
+	PUT(o, "}");
+}
+
 static void put_file(struct out *o, const struct bom_file *f)
 {
 	const char *roles[4];
@@ -656,6 +670,10 @@ char *bom_dumps(const struct bom *b)
 	put_run(&o, &b->run);
 	put_key(&o, 1, "host", 0);
 	put_host(&o, &b->host);
+	if (b->job.scheduler) {
+		put_key(&o, 1, "job", 0);
+		put_job(&o, &b->job);
+	}
 	put_key(&o, 1, "attested", 0);
 	put(&o, b->attested ? "true" : "false", b->attested ? 4 : 5);
 	put_key(&o, 1, "files", 0);
@@ -1500,6 +1518,38 @@ static int read_host(struct rctx *c, struct bom_host *h)
 	return ret ? ret : check_missing(c, "host", NO_IDX, keys, seen, 15);
 }
 
+static int read_job(struct rctx *c, struct job_info *j)
+{
+	static const char *const keys[] = {"scheduler", "id", "step", "node", "nodes", NULL};
+	char **fields[] = {&j->scheduler, &j->id, &j->step, &j->node};
+	struct strv nodes = {0};
+	unsigned seen = 0;
+	int first = 1, k = -1, ret;
+	const char *why;
+
+	if (peek(c) != '{')
+		return bad(c, "job: not an object");
+	c->p++;
+	while ((ret = next_key(c, "job", NO_IDX, keys, &seen, &first, &k)) > 0) {
+		if (k == 4 ? get_strv(c, "job.nodes", "not a string", &nodes)
+			   : get_str(c, "job", keys[k], 0, fields[k])) {
+			strv_free(&nodes);
+			return -1;
+		}
+		if (k == 4 && nodes.n > JOB_NODES_MAX) {
+			strv_free(&nodes);
+			return bad(c, "job.nodes: more than %d nodes", JOB_NODES_MAX);
+		}
+	}
+	j->nodes = nodes.v;
+	j->n_nodes = nodes.n;
+	if (ret || (ret = check_missing(c, "job", NO_IDX, keys, seen, 31)))
+		return ret;
+	if (job_check(j, &why))
+		return bad(c, "job: %s", why ? why : "out of memory");
+	return 0;
+}
+
 /* ---- files[] (the bulk of the text: no work per file that can be avoided) ---- */
 
 struct rfile {
@@ -1719,7 +1769,8 @@ static int read_files(struct rctx *c, struct bom *b)
 
 static int read_root(struct rctx *c, struct bom *b)
 {
-	static const char *const keys[] = {"schema", "run", "host", "attested", "files", NULL};
+	static const char *const keys[] = {"schema", "run", "host", "attested", "files", "job",
+					   NULL};
 	unsigned seen = 0;
 	int first = 1, k = -1, r;
 	char *schema;
@@ -1748,6 +1799,9 @@ static int read_root(struct rctx *c, struct bom *b)
 			break;
 		case 3:
 			r = get_bool(c, "bom", "attested", &b->attested);
+			break;
+		case 5:
+			r = read_job(c, &b->job);
 			break;
 		default:
 			r = read_files(c, b);

@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/job.h"
+
 #define BOM_SCHEMA "aicert.bom/v1"
 
 enum bom_role {
@@ -82,6 +84,7 @@ struct bom_host {
 struct bom {
 	struct bom_run run;
 	struct bom_host host;
+	struct job_info job; /* "job", for a job step's run (written when scheduler is set) */
 	int attested;
 	struct bom_file *files;
 	size_t nfiles, cap;

@@ -32,6 +32,11 @@ enum {
 	F_VERSION = 25,
 	F_EXE = 26,
 	F_NONCE = 27,
+	F_JOB_SCHEDULER = 28, /* run_start of a job step's run (lib/job.h), all five or none */
+	F_JOB_ID = 29,
+	F_JOB_STEP = 31,
+	F_JOB_NODE = 32,
+	F_JOB_NODE_OF = 33, /* repeated: every node of the step */
 	F_FILE = 30,
 	F_LOST = 40,
 	F_EXIT = 50,
@@ -729,6 +734,14 @@ static void enc_kind(struct wbuf *b, const struct cel_event *ev)
 		wb_tlv(b, F_EXE, ev->exe_sha256, 32);
 		if (ev->nonce_len)
 			wb_tlv(b, F_NONCE, ev->nonce, ev->nonce_len);
+		if (ev->job.scheduler) {
+			wb_str(b, F_JOB_SCHEDULER, ev->job.scheduler);
+			wb_str(b, F_JOB_ID, ev->job.id);
+			wb_str(b, F_JOB_STEP, ev->job.step);
+			wb_str(b, F_JOB_NODE, ev->job.node);
+			for (size_t i = 0; i < ev->job.n_nodes; i++)
+				wb_str(b, F_JOB_NODE_OF, ev->job.nodes[i]);
+		}
 		break;
 	case CEL_KIND_BATCH:
 		for (size_t i = 0; i < ev->n_files; i++)
@@ -908,6 +921,14 @@ static int dec_list(const struct tlv *t, struct cel_event *ev)
 	}
 	case F_PCR_VALUE:
 		return dec_pcr_value(t, &ev->pcr_values);
+	case F_JOB_NODE_OF:
+		if (ev->job.n_nodes >= JOB_NODES_MAX)
+			return -EBADMSG;
+		if (!(p = grow(ev->job.nodes, ev->job.n_nodes, sizeof(char *))))
+			return -ENOMEM;
+		ev->job.nodes = p;
+		ev->job.nodes[ev->job.n_nodes] = NULL;
+		return dec_str(t, &ev->job.nodes[ev->job.n_nodes++]);
 	}
 	return -EBADMSG;
 }
@@ -950,6 +971,14 @@ static int dec_field(const struct tlv *t, struct cel_event *ev)
 			return -EBADMSG;
 		ev->nonce_len = t->len;
 		return dec_bytes(t, ev->nonce, t->len);
+	case F_JOB_SCHEDULER:
+		return dec_str(t, &ev->job.scheduler);
+	case F_JOB_ID:
+		return dec_str(t, &ev->job.id);
+	case F_JOB_STEP:
+		return dec_str(t, &ev->job.step);
+	case F_JOB_NODE:
+		return dec_str(t, &ev->job.node);
 	case F_LOST:
 		return dec_uint(t, 8, &ev->lost);
 	case F_EXIT:
@@ -979,11 +1008,17 @@ static int dec_field(const struct tlv *t, struct cel_event *ev)
 
 static bool repeatable(uint8_t type)
 {
-	return type == F_ARG || type == F_FILE || type == F_OUTPUT || type == F_PCR_VALUE;
+	return type == F_ARG || type == F_FILE || type == F_OUTPUT || type == F_PCR_VALUE ||
+	       type == F_JOB_NODE_OF;
 }
+
+#define JOB_FIELDS                                                                          \
+	(1ULL << F_JOB_SCHEDULER | 1ULL << F_JOB_ID | 1ULL << F_JOB_STEP | 1ULL << F_JOB_NODE |  \
+	 1ULL << F_JOB_NODE_OF)
 
 int cel_event_decode(const uint8_t *buf, size_t len, struct cel_event *ev, char err[CEL_ERR_MAX])
 {
+	const char *why = NULL;
 	uint64_t seen = 0;
 	size_t pos = 0;
 	int ret = 0;
@@ -1015,6 +1050,14 @@ int cel_event_decode(const uint8_t *buf, size_t len, struct cel_event *ev, char 
 		seterr(err, "content has no kind field");
 		ret = -EBADMSG;
 	}
+	if (!ret && (seen & JOB_FIELDS) && ((seen & JOB_FIELDS) != JOB_FIELDS ||
+					  ev->kind != CEL_KIND_RUN_START ||
+					  job_check(&ev->job, &why))) {
+		seterr(err, "a job's fields: %s", why ? why : ev->kind != CEL_KIND_RUN_START
+			? "only in run_start" : "all of scheduler, id, step, node and the step's "
+			"nodes, or none");
+		ret = -EBADMSG;
+	}
 	if (ret)
 		cel_event_free(ev);
 	return ret;
@@ -1038,6 +1081,7 @@ void cel_event_free(struct cel_event *ev)
 	free(ev->version);
 	free(ev->hostname);
 	free(ev->kernel);
+	job_free(&ev->job);
 	memset(ev, 0, sizeof(*ev));
 }
 
@@ -1109,6 +1153,15 @@ static void jkind(json_t *o, const struct cel_event *ev)
 		json_object_set_new(o, "aicert_sha256", jhex(ev->exe_sha256, 32));
 		if (ev->nonce_len)
 			json_object_set_new(o, "nonce", jhex(ev->nonce, ev->nonce_len));
+		if (ev->job.scheduler) {
+			json_t *nodes = json_array();
+
+			for (size_t i = 0; i < ev->job.n_nodes; i++)
+				json_array_append_new(nodes, json_string(ev->job.nodes[i]));
+			json_object_set_new(o, "job", json_pack("{s:s,s:s,s:s,s:s,s:o}", "scheduler",
+				ev->job.scheduler, "id", ev->job.id, "step", ev->job.step, "node",
+				ev->job.node, "nodes", nodes));
+		}
 		break;
 	case CEL_KIND_BATCH:
 		json_object_set_new(o, "files", jfiles(ev));

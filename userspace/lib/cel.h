@@ -17,6 +17,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "lib/job.h"
+
 #define CEL_ERR_MAX 256
 
 /* Top-level TLV types (TCG CEL 1.0, "CEL Record" types). */
@@ -122,6 +124,7 @@ struct cel_event {
 	uint8_t exe_sha256[32];
 	uint8_t nonce[CEL_NONCE_MAX]; /* the verifier's challenge given before the run (--nonce) */
 	size_t nonce_len;	      /* 0: none */
+	struct job_info job;	      /* the job step the run belongs to; scheduler NULL: none */
 	/* batch */
 	struct cel_file *files;
 	size_t n_files;

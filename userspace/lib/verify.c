@@ -1635,8 +1635,8 @@ static void check_nonce(struct ctx *c, const struct cel_event *s)
 	}
 }
 
-/* The command, cwd and backend recorded at run_start (bytes: bom_read decodes "_b64"). */
-static bool check_start(struct ctx *c, const struct bom_run *run)
+/* The command, cwd, backend and job recorded at run_start (bytes: bom_read decodes "_b64"). */
+static bool check_start(struct ctx *c, const struct bom_run *run, const struct job_info *job)
 {
 	const struct cel_event *s = c->start;
 
@@ -1660,6 +1660,15 @@ static bool check_start(struct ctx *c, const struct bom_run *run)
 	if (!same_str(run->backend, s->backend)) {
 		fail(c, VERIFY_BOM, "backend: bom.json says %s, run_start %s",
 		     run->backend ? run->backend : "null", s->backend ? s->backend : "null");
+		return false;
+	}
+	if (!job_equal(job, &s->job)) {
+		fail(c, VERIFY_BOM, "job: bom.json says %s %s step %s on node %s, run_start %s %s "
+		     "step %s on node %s (or their node lists differ)",
+		     job->scheduler ? job->scheduler : "no job", job->id ? job->id : "-",
+		     job->step ? job->step : "-", job->node ? job->node : "-",
+		     s->job.scheduler ? s->job.scheduler : "no job", s->job.id ? s->job.id : "-",
+		     s->job.step ? s->job.step : "-", s->job.node ? s->job.node : "-");
 		return false;
 	}
 	return true;
@@ -1719,7 +1728,7 @@ static bool check_run_fields(struct ctx *c)
 		     run->id ? run->id : "(none)", c->run_id);
 		return false;
 	}
-	if (!check_start(c, run) || !same_exit(c, run) || !check_times(c, run))
+	if (!check_start(c, run, &c->bom.job) || !same_exit(c, run) || !check_times(c, run))
 		return false;
 	if (run->events_lost != e->total_lost) {
 		fail(c, VERIFY_BOM, "events lost: bom.json says %llu, run_end says %llu",

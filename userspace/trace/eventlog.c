@@ -978,6 +978,8 @@ int evlog_run_start(struct evlog *ev, const struct evlog_run_info *ri, struct ev
 	if (ri->nonce_len)
 		memcpy(e.nonce, ri->nonce, ri->nonce_len);
 	e.nonce_len = ri->nonce_len;
+	if (ri->job)
+		e.job = *ri->job; /* borrowed: e is not freed */
 	if ((ret = exe_sha256(e.exe_sha256)) || (ret = run_append(r, &e)) ||
 	    (ret = start_flusher(r))) {
 		evlog_run_free(r);

@@ -48,6 +48,7 @@ struct evlog_run_info {
 	const char *backend;
 	const uint8_t *nonce; /* the verifier's challenge (--nonce); NULL: none */
 	size_t nonce_len;     /* at most CEL_NONCE_MAX */
+	const struct job_info *job; /* NULL or scheduler NULL: the run is no job's */
 };
 
 struct evlog;	  /* the host log of this process: file, lock, TPM handle, AK, PCR state */

@@ -71,6 +71,7 @@ struct run {
 	char id[37];
 	uint8_t nonce[CEL_NONCE_MAX];
 	size_t nonce_len;
+	struct job_info job; /* scheduler NULL: no job's run */
 	char out[PATH_MAX];	   /* where the bundle is written: <final>.partial-<id> */
 	char final[PATH_MAX - 32]; /* where it is published once complete and checked */
 	int out_made, published;
@@ -432,6 +433,8 @@ static int fill_bom(struct run *r, int status, int detached, const struct access
 	if (r->track && !(b->run.cgroup = strdup(cgroup_rel(r->track))))
 		return -1;
 	if (reason && !(b->run.incomplete_reason = strdup(reason)))
+		return -1;
+	if (r->job.scheduler && job_copy(&b->job, &r->job))
 		return -1;
 	b->run.cwd = strdup(r->cwd);
 	b->run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -812,7 +815,8 @@ static int start_log(struct run *r)
 						     .policy_sha256 = pdigest,
 						     .backend = r->backend,
 						     .nonce = r->nonce,
-						     .nonce_len = r->nonce_len},
+						     .nonce_len = r->nonce_len,
+						     .job = &r->job},
 			    &r->evr)) {
 		say(r, LOG_ERROR, "cannot start the run in the event log %s", evlog_path(r->h.ev));
 		return -1;
@@ -866,6 +870,11 @@ static struct run *run_new(const struct run_host *h, const struct run_opts *o)
 		memcpy(r->nonce, o->nonce, o->nonce_len);
 	r->nonce_len = o->nonce_len;
 	r->o.nonce = NULL;
+	r->o.job = NULL;
+	if (o->job && (job_check(o->job, NULL) || job_copy(&r->job, o->job))) {
+		say(r, LOG_ERROR, "the run's job is malformed, or memory ran out");
+		goto fail;
+	}
 	if (o->id)
 		snprintf(r->id, sizeof(r->id), "%s", o->id);
 	else if (run_id_new(r->id)) {
@@ -995,6 +1004,7 @@ void run_free(struct run *r)
 	free(r->cwd);
 	free(r->out_opt);
 	free(r->track);
+	job_free(&r->job);
 	free(r->procs.v);
 	free(r->procs.gone);
 	pthread_mutex_destroy(&r->procs.mu);
@@ -1030,6 +1040,7 @@ int run_recover(const struct run_host *h, const struct cel_event *run_start, con
 			     .argv = run_start->argv,
 			     .cwd = run_start->cwd,
 			     .uid = run_start->uid,
+			     .job = &run_start->job,
 			     .out = out};
 	struct access_stats as = {0}, none = {0};
 	char **argv = NULL; /* the record's argv has argc entries, no NULL after them */

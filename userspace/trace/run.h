@@ -46,6 +46,7 @@ struct run_opts {
 	bool progress, watchdog; /* watchdog: standalone's aicert-watchdog child */
 	const uint8_t *nonce;
 	size_t nonce_len;
+	const struct job_info *job; /* the job step the run is (copied); NULL: none */
 	/* the run's user-facing messages (warnings, INCOMPLETE, summary), one line each, no
 	 * prefix; NULL: log_msg on stderr. The daemon relays them to the client. */
 	void (*say)(void *ctx, int level, const char *msg);
