@@ -45,6 +45,7 @@
 #include "trace/eventlog.h"
 #include "trace/hashcache.h"
 #include "trace/imacorr.h"
+#include "trace/jobstep.h"
 #include "trace/logquote.h"
 #include "trace/run.h"
 #include "trace/runinfo.h"
@@ -78,6 +79,8 @@ struct drun {
 	int detach_timeout;  /* seconds; -1: wait for every process */
 	long long detach_at; /* ms (CLOCK_MONOTONIC) when the detach timeout ends; 0: not armed */
 	bool strict, tracked, gone, detached;
+	bool adopted;		/* a job step's run on the scheduler's own cgroup (nothing moved) */
+	struct job_info job;	/* a job step's run: its job; scheduler NULL: none */
 	char *incomplete; /* a reason the run cannot be complete, or NULL */
 	pthread_t worker;
 	bool worker_started, worker_done;
@@ -281,6 +284,10 @@ static json_t *run_json(const struct drun *r)
 		      "cgroup", r->cgroup, "state", state_names[r->state], "started", r->started);
 	if (!j)
 		return NULL;
+	if (r->job.scheduler)
+		json_object_set_new(j, "job", json_pack("{s:s,s:s,s:s,s:s}", "scheduler",
+							r->job.scheduler, "id", r->job.id, "step",
+							r->job.step, "node", r->job.node));
 	if (finished) {
 		json_object_set_new(j, "finished", json_string(r->finished));
 		json_object_set_new(j, "bundle", r->finish_rc ? json_null() : json_string(bundle));
@@ -389,6 +396,7 @@ static void drun_free(struct drun *r)
 	if (!r)
 		return;
 	json_decref(r->command);
+	job_free(&r->job);
 	free(r->cgroup);
 	free(r->incomplete);
 	pthread_mutex_destroy(&r->client_mu);
@@ -598,8 +606,8 @@ static struct run_host *host(void)
  */
 static struct drun *run_open(const char *id, struct policy *pol, char *const *argv, json_t *cmd,
 			     const char *cwd, uint32_t uid, uint32_t gid, const char *cgroup,
-			     const uint8_t *nonce, size_t nonce_len, int jobs, char *err,
-			     size_t errlen)
+			     const struct job_info *job, const uint8_t *nonce, size_t nonce_len,
+			     int jobs, char *err, size_t errlen)
 {
 	char out[PATH_MAX], abscg[PATH_MAX * 2];
 	struct drun *r;
@@ -620,7 +628,15 @@ static struct drun *run_open(const char *id, struct policy *pol, char *const *ar
 	r->uid = uid;
 	r->gid = gid;
 	r->command = cmd ? json_incref(cmd) : NULL;
-	r->tracked = cgroup != NULL;
+	/* a job step's cgroup is adopted as the step's, not tracked by a glob */
+	r->tracked = cgroup != NULL && !job;
+	r->adopted = cgroup != NULL && job;
+	if (job && job_copy(&r->job, job)) {
+		policy_free(pol);
+		drun_free(r);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	if (cgroup) {
 		r->cgroup = strdup(cgroup);
 		snprintf(abscg, sizeof(abscg), "%s%s", D.cgroot, cgroup);
@@ -638,6 +654,7 @@ static struct drun *run_open(const char *id, struct policy *pol, char *const *ar
 	ro.watchdog = false;
 	ro.nonce = nonce;
 	ro.nonce_len = nonce_len;
+	ro.job = job;
 	ro.say = run_say;
 	ro.say_ctx = r;
 	if (tab_add(r)) {
@@ -744,7 +761,7 @@ static long long proc_field(const char *path, const char *key, int which)
  * pid or -errno with *why set. (The child stays blocked until "started": the pid cannot be
  * reused while it lives, and the pidfd tells us afterwards that it still does.)
  */
-static pid_t child_of_peer(const struct conn *c, int pidfd, const char **why)
+static pid_t child_of_peer(const struct conn *c, int pidfd, bool same_uid, const char **why)
 {
 	char path[64];
 	long long pid, ppid, ruid, euid;
@@ -763,7 +780,7 @@ static pid_t child_of_peer(const struct conn *c, int pidfd, const char **why)
 		*why = "the process to trace is not the caller's child";
 		return -EPERM;
 	}
-	if (ruid != (long long)c->peer.uid || euid != (long long)c->peer.uid) {
+	if (same_uid && (ruid != (long long)c->peer.uid || euid != (long long)c->peer.uid)) {
 		*why = "the process to trace does not run as the caller";
 		return -EPERM;
 	}
@@ -844,7 +861,7 @@ static void req_run(struct conn *c, const json_t *req, int *fds, size_t nfds)
 		}
 		av[i] = (char *)json_string_value(v);
 	}
-	pid = child_of_peer(c, fds[0], &why);
+	pid = child_of_peer(c, fds[0], true, &why);
 	if (pid < 0) {
 		log_warn("refused a run for pid %d (uid %u): %s", (int)c->peer.pid, c->peer.uid,
 			 why);
@@ -862,7 +879,7 @@ static void req_run(struct conn *c, const json_t *req, int *fds, size_t nfds)
 		goto out;
 	}
 	v = json_object_get(req, "jobs");
-	r = run_open(id, pol, av, (json_t *)argv, cwd, c->peer.uid, c->peer.gid, NULL,
+	r = run_open(id, pol, av, (json_t *)argv, cwd, c->peer.uid, c->peer.gid, NULL, NULL,
 		     nonce_len ? nonce : NULL, nonce_len, json_is_integer(v) ? (int)json_integer_value(v) : 0,
 		     err, sizeof(err));
 	if (!r) {
@@ -917,6 +934,125 @@ static void req_exited(struct conn *c, const json_t *req)
 	r->exited = true;
 	r->client_status = (int)json_integer_value(s);
 	run_check(r);
+}
+
+/* The active run of a job step on this node, if any (finishing ones included). */
+static struct drun *run_of_step(const struct job_info *job)
+{
+	for (struct drun *r = D.runs; r; r = r->next)
+		if (r->job.scheduler && !strcmp(r->job.scheduler, job->scheduler) &&
+		    !strcmp(r->job.id, job->id) && !strcmp(r->job.step, job->step) &&
+		    !strcmp(r->job.node, job->node))
+			return r;
+	return NULL;
+}
+
+static void answer_started(struct conn *c, const struct drun *r, bool joined)
+{
+	json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:b}", "op", "started", "id", r->id, "backend",
+			      access_backend_name(D.access), "cgroup", run_cg(r->run)->path,
+			      "joined", joined);
+
+	if (!j || ipc_send(c->fd, j, NULL, 0))
+		log_warn("run %.8s: cannot answer the scheduler", r->id);
+	json_decref(j);
+}
+
+/*
+ * A task of a job step, from spank_aicert.so in slurmstepd (root), before the task executes:
+ * the step's first task on this node opens its run, the others join it (see trace/jobstep.h for
+ * the cgroup). The task is slurmstepd's child, blocked until slurmstepd is done with the plugins.
+ */
+static void req_slurm(struct conn *c, const json_t *req, int *fds, size_t nfds)
+{
+	struct jobstep_req js;
+	char err[600], rel[PATH_MAX], scope[PATH_MAX], id[37];
+	const char *why = NULL;
+	struct policy *pol;
+	struct drun *r;
+	bool adopt;
+	pid_t pid;
+	int e;
+
+	if (!is_root(c)) {
+		log_warn("refused a job step from pid %d (uid %u): only root (slurmstepd) registers "
+			 "job steps", (int)c->peer.pid, c->peer.uid);
+		ipc_error(c->fd, "denied", "only root (slurmstepd) registers job steps");
+		return;
+	}
+	if (nfds != 1) {
+		ipc_error(c->fd, "bad-request", "\"slurm\" needs one pidfd: the task's");
+		return;
+	}
+	if (jobstep_parse(req, &js, err, sizeof(err))) {
+		ipc_error(c->fd, "bad-request", "%s", err);
+		return;
+	}
+	pid = child_of_peer(c, fds[0], false, &why);
+	if (pid < 0) {
+		ipc_error(c->fd, "denied", "%s", why);
+		goto out;
+	}
+	if ((e = cgroup_of_pid(pid, rel, sizeof(rel)))) {
+		ipc_error(c->fd, "internal", "cannot read the task's cgroup: %s", strerror(-e));
+		goto out;
+	}
+	e = jobstep_scope(rel, &js.job, scope, sizeof(scope));
+	if (e < 0) {
+		ipc_error(c->fd, "internal", "the task's cgroup path is too long");
+		goto out;
+	}
+	adopt = e == 1;
+	if ((r = run_of_step(&js.job))) {
+		if (r->state != DR_RUNNING) {
+			ipc_error(c->fd, "internal", "job %s step %s: its run %s on this node already "
+				  "ended; a task that comes later is not traced", js.job.id,
+				  js.job.step, r->id);
+			goto out;
+		}
+		/* every task of the step in the step's run: Slurm's cgroup holds them already */
+		if (adopt && strcmp(scope, r->cgroup ? r->cgroup : "")) {
+			ipc_error(c->fd, "internal", "job %s step %s: task in cgroup %s, outside the "
+				  "step's %s", js.job.id, js.job.step, rel, r->cgroup ? r->cgroup : "");
+			goto out;
+		}
+		if (!adopt && (e = cgroup_move(run_cg(r->run), pid))) {
+			ipc_error(c->fd, "internal", "cannot move the task into the step's cgroup: %s",
+				  strerror(-e));
+			goto out;
+		}
+		answer_started(c, r, true);
+		log_info("run %.8s: task %ld of job %s step %s joined", r->id, js.task, js.job.id,
+			 js.job.step);
+		goto out;
+	}
+	if (!(pol = run_policy(NULL, NULL, err, sizeof(err))) || run_id_new(id)) {
+		policy_free(pol);
+		ipc_error(c->fd, "internal", "cannot start a run: %s", pol ? "no run id" : err);
+		goto out;
+	}
+	r = run_open(id, pol, js.argv, (json_t *)json_object_get(req, "argv"), js.cwd, js.uid,
+		     js.gid, adopt ? scope : NULL, &js.job, NULL, 0, 0, err, sizeof(err));
+	if (!r) {
+		ipc_error(c->fd, "internal", "%s", err);
+		goto out;
+	}
+	e = adopt ? 0 : cgroup_move(run_cg(r->run), pid);
+	if (!e && syscall(SYS_pidfd_send_signal, fds[0], 0, NULL, 0))
+		e = -ESRCH;
+	if (e) {
+		ipc_error(c->fd, "internal", "cannot move the task into the step's cgroup: %s",
+			  strerror(-e));
+		r->incomplete = strdup("the job step's task never started");
+		finish_start(r, NULL);
+		goto out;
+	}
+	run_set_root(r->run, pid);
+	answer_started(c, r, false);
+	log_info("run %.8s started for job %s step %s on node %s (uid %u)%s", id, js.job.id,
+		 js.job.step, js.job.node, js.uid, adopt ? ", on Slurm's cgroup" : "");
+out:
+	jobstep_req_free(&js);
 }
 
 static bool visible(const struct conn *c, uint32_t uid)
@@ -1081,6 +1217,8 @@ static void conn_request(struct conn *c)
 		req_run(c, req, fds, nfds);
 	else if (!strcmp(op, "exited"))
 		req_exited(c, req);
+	else if (!strcmp(op, "slurm"))
+		req_slurm(c, req, fds, nfds);
 	else if (!strcmp(op, "runs"))
 		req_runs(c);
 	else if (!strcmp(op, "fetch"))
@@ -1168,7 +1306,7 @@ static void on_cgroup(void *ctx, enum cgwatch_ev ev, const char *rel, uint64_t i
 		return;
 	}
 	uid = cgroup_owner(rel, &gid);
-	r = run_open(rid, pol, NULL, NULL, "/", uid, gid, rel, NULL, 0, 0, err, sizeof(err));
+	r = run_open(rid, pol, NULL, NULL, "/", uid, gid, rel, NULL, NULL, 0, 0, err, sizeof(err));
 	if (!r) {
 		log_err("cannot track cgroup %s: %s", rel, err);
 		return;
