@@ -209,6 +209,44 @@ static void test_plain_document(void **state)
 	bom_free(&b);
 }
 
+/* "job": written only for a job step's run, read back equal; a node outside its step's list, an
+ * unknown key or a missing one is refused. */
+static void test_job(void **state)
+{
+	struct bom a, b;
+	char *t, *bad, err[256];
+	char *p;
+
+	bom_init(&a);
+	t = bom_dumps(&a);
+	assert_null(strstr(t, "\"job\""));
+	free(t);
+	assert_int_equal(hostlist_expand("gpu[01-02]", &a.job.nodes, &a.job.n_nodes, NULL), 0);
+	a.job.scheduler = strdup("slurm");
+	a.job.id = strdup("4242");
+	a.job.step = strdup("batch");
+	a.job.node = strdup("gpu02");
+	t = bom_dumps(&a);
+	assert_non_null(strstr(t, "\"job\": {"));
+	bom_init(&b);
+	if (bom_loads(&b, t, strlen(t), err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(job_equal(&a.job, &b.job));
+	bom_free(&b);
+
+	bad = strdup(t);
+	p = strstr(bad, "\"node\": \"gpu02\"");
+	assert_non_null(p);
+	memcpy(p, "\"node\": \"gpu09\"", 15);
+	assert_int_equal(bom_loads(&b, bad, strlen(bad), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not among the step's nodes"));
+	memcpy(p, "\"nods\"", 6);
+	assert_int_equal(bom_loads(&b, bad, strlen(bad), err, sizeof(err)), -1);
+	free(bad);
+	free(t);
+	bom_free(&a);
+}
+
 static void test_add_file(void **state)
 {
 	struct bom b;
@@ -694,7 +732,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),	     cmocka_unit_test(test_encoding),
-	    cmocka_unit_test(test_plain_document),   cmocka_unit_test(test_add_file),
+	    cmocka_unit_test(test_plain_document),   cmocka_unit_test(test_job),   cmocka_unit_test(test_add_file),
 	    cmocka_unit_test(test_ima_names),	     cmocka_unit_test(test_strict),
 	    cmocka_unit_test(test_command_b64_good), cmocka_unit_test(test_read_errors),
 	    cmocka_unit_test(test_escapes),	     cmocka_unit_test(test_numbers),

@@ -343,6 +343,53 @@ static void test_content_strict(void **state)
 	cel_event_free(&e);
 }
 
+/* A job step's run_start: the five job fields round-trip; a part of them, or a job in another
+ * kind of record, or a node outside its step's list is refused. */
+static void test_job(void **state)
+{
+	char *nodes[] = {"gpu01", "gpu02"}, *one[] = {"gpu03"};
+	struct cel_event e, d;
+	struct cel_file files[4];
+	struct cel_output outs[1];
+	char err[CEL_ERR_MAX] = "";
+	uint8_t *c;
+	size_t cl;
+
+	make_event(CEL_KIND_RUN_START, &e, files, outs);
+	e.job = (struct job_info){"slurm", "4242", "0", "gpu02", nodes, 2};
+	assert_int_equal(cel_event_encode(&e, &c, &cl), 0);
+	if (cel_event_decode(c, cl, &d, err))
+		fail_msg("%s", err);
+	assert_true(job_equal(&d.job, &e.job));
+	cel_event_free(&d);
+	free(c);
+
+	/* the node is not one of the step's */
+	e.job.nodes = one;
+	e.job.n_nodes = 1;
+	assert_int_equal(cel_event_encode(&e, &c, &cl), 0);
+	assert_int_equal(cel_event_decode(c, cl, &d, err), -EBADMSG);
+	assert_non_null(strstr(err, "not among the step's nodes"));
+	free(c);
+
+	/* no step nodes at all: a part of the job */
+	e.job.n_nodes = 0;
+	assert_int_equal(cel_event_encode(&e, &c, &cl), 0);
+	assert_int_equal(cel_event_decode(c, cl, &d, err), -EBADMSG);
+	assert_non_null(strstr(err, "a job's fields"));
+	free(c);
+
+	/* a job in a batch record */
+	make_event(CEL_KIND_BATCH, &e, files, outs);
+	{
+		static const uint8_t batch_job[] = {1, 0, 0, 0, 1, 3, 28, 0, 0, 0, 5,
+						    's', 'l', 'u', 'r', 'm'};
+
+		assert_int_equal(cel_event_decode(batch_job, sizeof(batch_job), &d, err), -EBADMSG);
+		assert_non_null(strstr(err, "only in run_start"));
+	}
+}
+
 static void test_replay(void **state)
 {
 	struct cel_log log;
@@ -452,7 +499,7 @@ int main(void)
 	    cmocka_unit_test(test_event_roundtrip), cmocka_unit_test(test_golden),
 	    cmocka_unit_test(test_content_strict),  cmocka_unit_test(test_truncation),
 	    cmocka_unit_test(test_malformed),	    cmocka_unit_test(test_replay),
-	    cmocka_unit_test(test_redact),	    cmocka_unit_test(test_json),
+	    cmocka_unit_test(test_redact),	    cmocka_unit_test(test_job),	    cmocka_unit_test(test_json),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
